@@ -1,0 +1,33 @@
+"""kvalloc: a deterministic simulator of the Linux kernel's vmalloc subsystem.
+
+>>> import kvalloc
+>>> k = kvalloc.Kernel()
+>>> p = k.vmalloc(5001)
+>>> k.find_vm_area(p).nr_pages
+2
+"""
+
+from __future__ import annotations
+
+from .config import VREALLOC_HISTORY, KernelConfig
+from .constants import (
+    KMALLOC_MAX_CACHE_SIZE, KMALLOC_MAX_SIZE, MAX_PAGE_ORDER, NUMA_NO_NODE, PAGE_SHIFT,
+    PAGE_SIZE, PMD_SHIFT, PMD_SIZE, VMALLOC_END, VMALLOC_START, ZERO_SIZE_PTR,
+)
+from .errors import (
+    AllocError, KasanError, KasanWarning, KernelBug, KernelPanic, KernelWarning, LayoutError,
+    PageFault,
+)
+from .gfp import GFP
+from .kernel import DirectView, Kernel, KernelStats, Page, VmArea, default_kernel
+from .trace import TraceEvent
+from .vm_flags import VM
+from . import flags
+
+__all__ = [
+    "AllocError", "DirectView", "GFP", "KMALLOC_MAX_CACHE_SIZE", "KMALLOC_MAX_SIZE", "KasanError",
+    "KasanWarning", "Kernel", "KernelBug", "KernelConfig", "KernelPanic", "KernelStats",
+    "KernelWarning", "LayoutError", "MAX_PAGE_ORDER", "NUMA_NO_NODE", "PAGE_SHIFT", "PAGE_SIZE",
+    "PMD_SHIFT", "PMD_SIZE", "Page", "PageFault", "TraceEvent", "VM", "VMALLOC_END",
+    "VMALLOC_START", "VREALLOC_HISTORY", "VmArea", "ZERO_SIZE_PTR", "default_kernel", "flags",
+]

@@ -1,0 +1,180 @@
+"""``Kernel.check()``: every invariant of KERNEL.md section 18, named in each failure."""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import TYPE_CHECKING
+
+from .constants import PAGE_SHIFT, PAGE_SIZE, ULONG_MAX, VMALLOC_END, VMALLOC_START, VMAP_RAM
+from .errors import KernelBug
+from .page_alloc import OWNER_VMALLOC
+from .vm_flags import VM
+
+if TYPE_CHECKING:
+    from .kernel import Kernel
+    from .memcontrol import Cgroup
+    from .vmalloc import VmStruct
+
+
+def _fail(name: str, what: str) -> KernelBug:
+    return KernelBug(f"{name}: {what}")
+
+
+def check_address_space(k: Kernel) -> None:
+    """INV-KVA-1 .. INV-KVA-5."""
+    kva = k.kva
+    try:
+        kva.free.check()
+    except AssertionError as e:
+        raise _fail("INV-KVA-1", f"free-area index broken ({e})") from None
+    spans: list[tuple[int, int, str]] = [(s, e, "free") for s, e in kva.free]
+    spans += [(va.va_start, va.va_end, "busy") for va in kva.busy]
+    spans += [(va.va_start, va.va_end, "lazy") for va in kva.lazy]
+    spans += [(va.va_start, va.va_end, "leaked") for va in kva.leaked]
+    spans.sort()
+    pos = 1
+    prev_kind = ""
+    for s, e, kind in spans:
+        if s >= e:
+            raise _fail("INV-KVA-1", f"{kind} area {s:#x}-{e:#x} is empty")
+        if s != pos:
+            raise _fail("INV-KVA-1", f"{'gap' if s > pos else 'overlap'} at {min(s, pos):#x} "
+                                     f"before {kind} area {s:#x}-{e:#x}")
+        if kind == prev_kind == "free":
+            raise _fail("INV-KVA-2", f"free blocks adjacent at {s:#x}")
+        pos, prev_kind = e, kind
+    if pos != ULONG_MAX:
+        raise _fail("INV-KVA-1", f"areas end at {pos:#x}, not ULONG_MAX")
+    lazy_pages = 0
+    for tree, kind in ((kva.busy, "busy"), (kva.lazy, "lazy")):
+        for va in tree:
+            if va.va_start & (PAGE_SIZE - 1) or va.va_end & (PAGE_SIZE - 1):
+                raise _fail("INV-KVA-3", f"{kind} area {va.va_start:#x}-{va.va_end:#x} not page aligned")
+            if kind == "lazy":
+                lazy_pages += (va.va_end - va.va_start) >> PAGE_SHIFT
+    if lazy_pages != kva.vmap_lazy_nr:
+        raise _fail("INV-KVA-4", f"vmap_lazy_nr {kva.vmap_lazy_nr} != {lazy_pages} lazy pages")
+    if kva.vmap_lazy_nr > kva.lazy_max_pages:
+        raise _fail("INV-KVA-4", f"vmap_lazy_nr {kva.vmap_lazy_nr} > lazy_max_pages {kva.lazy_max_pages}")
+    untag = k.vm.untag
+    for va in kva.busy:
+        vm = va.vm
+        if vm is not None:
+            if untag(vm.addr) != va.va_start or vm.size != va.va_end - va.va_start:
+                raise _fail("INV-KVA-5", f"vm {vm.addr:#x}+{vm.size} does not match its area "
+                                         f"{va.va_start:#x}-{va.va_end:#x}")
+            if va.flags & VMAP_RAM:
+                raise _fail("INV-KVA-5", f"area {va.va_start:#x} has a vm and is VMAP_RAM")
+
+
+def _vm_pages(vm: VmStruct) -> list[int]:
+    return [b.pfn for b in (vm.pages or [])[:vm.nr_pages] if b is not None]
+
+
+def check_areas(k: Kernel) -> None:
+    """INV-VM-1 .. INV-VM-3, INV-PT-1, INV-PT-2."""
+    mem, pgtable, untag = k.mem, k.pgtable, k.vm.untag
+    profile9 = k.config.vrealloc_profile == 9
+    for va in k.kva.busy:
+        vm = va.vm
+        if vm is None or not vm.flags & VM.ALLOC:
+            continue
+        name = f"area {vm.addr:#x}"
+        full = vm.area_size >> PAGE_SHIFT
+        if not 1 <= vm.nr_pages <= full or (not profile9 and vm.nr_pages != full):
+            raise _fail("INV-VM-1", f"{name} has nr_pages {vm.nr_pages} of {full}")
+        if vm.page_order not in (0, 9) or (vm.page_order == 9 and not vm.flags & VM.ALLOW_HUGE_VMAP):
+            raise _fail("INV-VM-1", f"{name} has page_order {vm.page_order}")
+        if vm.requested_size > vm.area_size or (profile9 and vm.requested_size > vm.nr_pages * PAGE_SIZE):
+            raise _fail("INV-VM-2", f"{name} requested_size {vm.requested_size} too large")
+        pages = vm.pages or []
+        if any(b is None for b in pages[:vm.nr_pages]) or any(b is not None for b in pages[vm.nr_pages:]):
+            raise _fail("INV-VM-3", f"{name} page slots do not match nr_pages {vm.nr_pages}")
+        pfns = _vm_pages(vm)
+        if len(set(pfns)) != len(pfns):
+            raise _fail("INV-VM-3", f"{name} maps a frame twice")
+        for pfn in pfns:
+            b = mem.blocks.get(pfn)
+            if b is None or b.refcount < 1:
+                raise _fail("INV-VM-3", f"{name} page {pfn:#x} is not allocated")
+        if vm.page_order == 9:
+            for i in range(0, len(pfns), 512):
+                if pfns[i] % 512 or pfns[i:i + 512] != list(range(pfns[i], pfns[i] + 512)):
+                    raise _fail("INV-VM-3", f"{name} huge chunk {i // 512} is not an aligned run")
+        vpn = untag(vm.addr) >> PAGE_SHIFT
+        for i, pfn in enumerate(pfns):
+            if pgtable.translate_vmalloc(vpn + i) != pfn:
+                raise _fail("INV-PT-1", f"{name} page {i} is not mapped to pfn {pfn:#x}")
+        for v in range(vpn + vm.nr_pages, va.va_end >> PAGE_SHIFT):
+            if pgtable.translate_vmalloc(v) is not None:
+                raise _fail("INV-PT-1", f"{name} guard or freed tail page {v << PAGE_SHIFT:#x} is mapped")
+    busy = k.kva.busy
+    mapped = list(pgtable.pte)
+    for idx in pgtable.pmd:
+        mapped.append(idx << 9)
+        mapped.append((idx << 9) + 511)
+    for v in mapped:
+        a = v << PAGE_SHIFT
+        va = busy.find(a)
+        if va is None or not VMALLOC_START <= a < VMALLOC_END:
+            raise _fail("INV-PT-2", f"mapped address {a:#x} lies outside every busy area")
+
+
+def check_pages(k: Kernel) -> None:
+    """INV-PG-1 .. INV-PG-3, INV-CNT-1 .. INV-CNT-3."""
+    mem = k.mem
+    mem.check()
+    k.slab.check()
+    refs: Counter[int] = Counter()
+    vms = [va.vm for va in k.kva.busy if va.vm is not None] + k.vm.leaked_vms
+    for vm in vms:
+        refs.update(_vm_pages(vm))
+    marked = 0
+    for pfn, b in mem.blocks.items():
+        n = refs.get(pfn, 0)
+        if b.owner == OWNER_VMALLOC and n != 1:
+            raise _fail("INV-PG-3", f"vmalloc page {pfn:#x} belongs to {n} areas")
+        if b.owner != OWNER_VMALLOC and n:
+            raise _fail("INV-PG-3", f"{b.owner} page {pfn:#x} also belongs to a vmalloc area")
+        if b.vmalloc:
+            marked += 1
+            if b.owner != OWNER_VMALLOC:
+                raise _fail("INV-CNT-1", f"page {pfn:#x} is vmalloc-marked but owned by {b.owner}")
+    if marked != mem.nr_vmalloc:
+        raise _fail("INV-CNT-1", f"NR_VMALLOC {mem.nr_vmalloc} != {marked} marked frames")
+    for s in (mem.nr_free * 4,):
+        line = k.meminfo().splitlines()[1]
+        if int(line.split()[1]) != s:
+            raise _fail("INV-PG-2", f"MemFree {line} != {s} kB")
+
+
+def check_memcg(k: Kernel) -> None:
+    """INV-CG-1 .. INV-CG-3."""
+    usage: Counter[int] = Counter()
+    vmalloc: Counter[int] = Counter()
+    for b in k.mem.blocks.values():
+        cg: Cgroup | None = b.memcg
+        while cg is not None and cg.parent is not None:
+            usage[id(cg)] += 1 << b.order
+            if b.vmalloc:
+                vmalloc[id(cg)] += 1
+            cg = cg.parent
+    for cg in k.memcg.walk():
+        if cg.parent is None:
+            continue
+        if cg.nr_pages != usage[id(cg)]:
+            raise _fail("INV-CG-1", f"cgroup {cg.path} usage {cg.nr_pages} != {usage[id(cg)]} charged pages")
+        if cg.nr_vmalloc != vmalloc[id(cg)]:
+            raise _fail("INV-CG-2", f"cgroup {cg.path} vmalloc {cg.nr_vmalloc} != {vmalloc[id(cg)]} pages")
+        if cg.max is not None and cg.usage > cg.max and not cg.may_exceed:
+            raise _fail("INV-CG-3", f"cgroup {cg.path} usage {cg.usage} exceeds max {cg.max}")
+
+
+def check_kernel(k: Kernel) -> None:
+    """Run every checker; the first broken invariant raises :class:`KernelBug`."""
+    check_address_space(k)
+    check_areas(k)
+    check_pages(k)
+    check_memcg(k)
+    if k._kasan is not None:
+        k._kasan.check()

@@ -1,0 +1,112 @@
+"""``KernelConfig``: the boot parameters of a simulated machine (API.md section 3)."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Final, Literal
+
+from .constants import MAX_PAGE_ORDER, PAGE_SIZE, U64_LIMIT, fls
+
+#: vrealloc history, oldest first (KERNEL.md 10.1).
+VREALLOC_HISTORY: Final = (
+    "3ddc2fefe6f3",
+    "d699440f58ce",
+    "a0309faf1cb0",
+    "f7a35a3c36d1",
+    "70d1eb031a68",
+    "4c5d3365882d",
+    "007f5da43b3d",
+    "9b47d4eea3f7",
+    "e64f42036ef4",
+)
+VREALLOC_ALIASES: Final = {
+    "latest": "e64f42036ef4",
+    "v6.12": "3ddc2fefe6f3",
+    "v6.13": "d699440f58ce",
+    "v6.15": "70d1eb031a68",
+    "v6.17": "4c5d3365882d",
+    "v6.19": "007f5da43b3d",
+}
+
+KasanMode = Literal["off", "generic", "sw_tags"]
+KasanFault = Literal["report", "panic"]
+
+
+def vrealloc_profile_number(name: str) -> int:
+    """The 1-based position in :data:`VREALLOC_HISTORY` of a commit id or alias.
+
+    >>> vrealloc_profile_number("latest"), vrealloc_profile_number("v6.15")
+    (9, 5)
+    """
+    commit = VREALLOC_ALIASES.get(name, name)
+    if commit not in VREALLOC_HISTORY:
+        valid = ", ".join(VREALLOC_HISTORY + tuple(VREALLOC_ALIASES))
+        raise ValueError(f"unknown vrealloc profile {name!r}; valid: {valid}")
+    return VREALLOC_HISTORY.index(commit) + 1
+
+
+def _check_int(name: str, value: object, low: int, high: int = U64_LIMIT) -> None:
+    if type(value) is not int:
+        raise TypeError(f"KernelConfig.{name} must be int, not {type(value).__name__}")
+    if not low <= value < high:
+        raise ValueError(f"KernelConfig.{name} = {value} is out of range [{low}, {high})")
+
+
+def _check_bool(name: str, value: object) -> None:
+    if type(value) is not bool:
+        raise TypeError(f"KernelConfig.{name} must be bool, not {type(value).__name__}")
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class KernelConfig:
+    """Boot configuration of a simulated machine; validated on construction.
+
+    >>> KernelConfig().lazy_max
+    16384
+    >>> KernelConfig(cpus=8).lazy_max
+    32768
+    """
+
+    ram: int = 4 << 30
+    cpus: int = 2
+    kasan: KasanMode = "off"
+    kasan_fault: KasanFault = "report"
+    init_on_alloc: bool = False
+    init_on_free: bool = False
+    huge_vmalloc: bool = True
+    panic_on_warn: bool = False
+    vrealloc: str = "latest"
+    lazy_max_pages: int | None = None
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        block = PAGE_SIZE << MAX_PAGE_ORDER
+        _check_int("ram", self.ram, block, 1 << 50)
+        if self.ram % block:
+            raise ValueError(f"KernelConfig.ram = {self.ram} is not a multiple of {block} (4 MiB)")
+        _check_int("cpus", self.cpus, 1, 8193)
+        if self.kasan not in ("off", "generic", "sw_tags"):
+            raise ValueError(f"KernelConfig.kasan = {self.kasan!r}; valid: 'off', 'generic', 'sw_tags'")
+        if self.kasan_fault not in ("report", "panic"):
+            raise ValueError(f"KernelConfig.kasan_fault = {self.kasan_fault!r}; valid: 'report', 'panic'")
+        for name in ("init_on_alloc", "init_on_free", "huge_vmalloc", "panic_on_warn"):
+            _check_bool(name, getattr(self, name))
+        if not isinstance(self.vrealloc, str):
+            raise TypeError(f"KernelConfig.vrealloc must be str, not {type(self.vrealloc).__name__}")
+        vrealloc_profile_number(self.vrealloc)
+        if self.lazy_max_pages is not None:
+            _check_int("lazy_max_pages", self.lazy_max_pages, 0)
+        if type(self.seed) is not int:
+            raise TypeError(f"KernelConfig.seed must be int, not {type(self.seed).__name__}")
+
+    @property
+    def lazy_max(self) -> int:
+        """``lazy_max_pages()``: the override, or ``fls(cpus) * 8192`` pages."""
+        if self.lazy_max_pages is not None:
+            return self.lazy_max_pages
+        return fls(self.cpus) * 8192
+
+    @property
+    def vrealloc_profile(self) -> int:
+        """The vrealloc profile number, 1 (3ddc2fefe6f3) to 9 (latest)."""
+        return vrealloc_profile_number(self.vrealloc)

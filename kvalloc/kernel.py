@@ -1,0 +1,558 @@
+"""``Kernel``: one simulated machine and the public kernel-layer API (API.md section 4).
+
+Every public method validates its arguments (``TypeError`` for a wrong type, ``ValueError``
+for an out-of-domain value), takes the kernel lock, and then behaves like the kernel function
+it is named after: a request the kernel would refuse returns ``None`` with the kernel's
+warning in :attr:`Kernel.dmesg`.
+
+Example:
+    >>> from kvalloc import Kernel
+    >>> k = Kernel()
+    >>> p = k.vmalloc(5001)
+    >>> print(k.vmallocinfo(), end="")
+    0xffffc90000000000-0xffffc90000003000   12288 vmalloc pages=2 vmalloc N0=2
+    >>> k.write(p, b"hello"); k.read(p, 5)
+    b'hello'
+    >>> k.vfree(p); k.check()
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import threading
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Concatenate, ParamSpec, TypeVar
+
+from .config import KernelConfig
+from .constants import (
+    NUMA_NO_NODE, PAGE_SHIFT, PAGE_SIZE, ULONG_MAX, U64_LIMIT, VMALLOC_END, VMALLOC_START,
+)
+from .errors import KernelBug
+from .fault_inject import FaultInjection
+from .gfp import GFP
+from .memcontrol import MemCgroups
+from .page_alloc import OWNER_USER, Block, PageAllocator
+from .pgtable import PageTable
+from .printk import KernelLog
+from .slab import SlabAllocator
+from .trace import Trace
+from .vm_flags import VM
+from .vmalloc import Vmalloc, VmStruct
+from .vmap_area import VmapAreaAllocator
+
+if TYPE_CHECKING:
+    from .kasan import Kasan, KasanReport
+
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
+
+
+def _locked(fn: Callable[Concatenate[Kernel, _P], _R]) -> Callable[Concatenate[Kernel, _P], _R]:
+    """Run the method under the kernel lock (one public call at a time)."""
+
+    @functools.wraps(fn)
+    def wrapper(self: Kernel, /, *args: _P.args, **kwargs: _P.kwargs) -> _R:
+        with self._lock:
+            return fn(self, *args, **kwargs)
+
+    return wrapper
+
+
+def _uint(name: str, value: object, limit: int = U64_LIMIT) -> int:
+    """Validate an unsigned argument: an ``int`` (not ``bool``) in ``[0, limit)``."""
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise TypeError(f"{name} must be int, not {type(value).__name__}")
+    if not 0 <= value < limit:
+        raise ValueError(f"{name} must lie in [0, {limit:#x}), got {value}")
+    return int(value)
+
+
+def _gfp(value: object) -> int:
+    return _uint("gfp", value, 1 << 32)
+
+
+def _node(value: object) -> int:
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise TypeError(f"node must be int, not {type(value).__name__}")
+    if value not in (NUMA_NO_NODE, 0):
+        raise ValueError(f"node must be NUMA_NO_NODE (-1) or 0 on this one-node machine, got {value}")
+    return int(value)
+
+
+def _caller(value: object, default: str) -> str:
+    if value is None:
+        return default
+    if not isinstance(value, str):
+        raise TypeError(f"caller must be str or None, not {type(value).__name__}")
+    return value
+
+
+class Page:
+    """Read-only view of one page frame (``struct page``): ``pfn``, ``node``, ``order``, ``refcount``."""
+
+    __slots__ = ("_mem", "pfn")
+
+    def __init__(self, mem: PageAllocator, pfn: int) -> None:
+        self._mem = mem
+        self.pfn = pfn
+
+    @property
+    def node(self) -> int:
+        """Always 0: the machine has one node."""
+        return 0
+
+    @property
+    def order(self) -> int:
+        """The order of the allocated block this frame heads (0 for free or tail frames)."""
+        b = self._mem.blocks.get(self.pfn)
+        return 0 if b is None else b.order
+
+    @property
+    def refcount(self) -> int:
+        """Reference count: 0 when free."""
+        b = self._mem.blocks.get(self.pfn)
+        return 0 if b is None else b.refcount
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Page) and other._mem is self._mem and other.pfn == self.pfn
+
+    def __hash__(self) -> int:
+        return hash(self.pfn)
+
+    def __repr__(self) -> str:
+        return f"Page(pfn={self.pfn:#x}, order={self.order}, refcount={self.refcount})"
+
+
+@dataclasses.dataclass(frozen=True)
+class VmArea:
+    """Read-only snapshot of a ``vm_struct`` (``find_vm_area``)."""
+
+    addr: int
+    size: int
+    nr_pages: int
+    requested_size: int
+    page_order: int
+    flags: VM
+    caller: str
+    pages: tuple[Page, ...]
+
+
+@dataclasses.dataclass(frozen=True)
+class KernelStats:
+    """Counters of the simulated kernel, all recomputable from its state (KERNEL.md 17)."""
+
+    total_pages: int
+    free_pages: int
+    nr_vmalloc_pages: int
+    vmap_areas: int
+    free_vmap_areas: int
+    vmap_lazy_nr: int
+    lazy_max_pages: int
+    nr_purges: int
+    nr_tlb_flushes: int
+    slab_pages: int
+    vrealloc_calls: int
+    vrealloc_shrink: int
+    vrealloc_grow_in_place: int
+    vrealloc_moved: int
+    vrealloc_bytes_copied: int
+    vrealloc_pages_freed: int
+    warnings: int
+    kasan_reports: int
+
+
+class DirectView:
+    """The containers' fast path: writable views of the frames behind ``[addr, addr + size)``.
+
+    ``pages[i]`` is the 4096-byte frame holding bytes ``[base + i*4096, base + (i+1)*4096)``
+    where ``base = addr - offset`` is page aligned. The views are taken through the page table
+    (or the direct map) once, at creation.
+
+    Guarantees: the views stay valid until the memory is freed, unmapped or resized; after
+    that they point at frames the caller no longer owns. When KASAN is on, ``checked`` is
+    true and every access must first call :meth:`check`, which reports exactly as
+    :meth:`Kernel.read` / :meth:`Kernel.write` would.
+    """
+
+    __slots__ = ("addr", "size", "offset", "pages", "checked", "_kernel")
+
+    def __init__(self, kernel: Kernel, addr: int, size: int, pages: list[memoryview]) -> None:
+        self._kernel = kernel
+        self.addr = addr
+        self.size = size
+        self.offset = kernel._untag(addr) & (PAGE_SIZE - 1)
+        self.pages = pages
+        self.checked = kernel._kasan is not None
+
+    def check(self, off: int, n: int, write: bool, label: str) -> None:
+        """KASAN-check an access of ``n`` bytes at ``addr + off`` (no-op with KASAN off)."""
+        kasan = self._kernel._kasan
+        if kasan is not None:
+            with self._kernel._lock:
+                kasan.check_access(self.addr + off, n, write, label)
+
+
+class Kernel:
+    """One simulated x86_64 machine: page frames, page table, KVA, vmalloc and kmalloc.
+
+    Cheap to create: no memory proportional to ``ram`` is touched until used.
+    Safe to use from several threads at once (every public call holds one lock).
+    """
+
+    def __init__(self, config: KernelConfig | None = None) -> None:
+        if config is None:
+            config = KernelConfig()
+        if not isinstance(config, KernelConfig):
+            raise TypeError(f"config must be a KernelConfig, not {type(config).__name__}")
+        self.config = config
+        self._lock = threading.RLock()
+        self.log = KernelLog(config.panic_on_warn)
+        self.trace = Trace()
+        self.fault = FaultInjection(config.seed, self.log)
+        self.memcg = MemCgroups()
+        self.mem = PageAllocator(config.ram, config.init_on_alloc, config.init_on_free, self.log,
+                                 self.fault, self.memcg)
+        self.pgtable = PageTable(self.mem, self.log)
+        self.kva = VmapAreaAllocator(self.log, self.trace, self.pgtable, config.lazy_max)
+        self.slab = SlabAllocator(self.mem, self.fault, self.log, config.init_on_alloc,
+                                  config.init_on_free)
+        self._kasan: Kasan | None = None
+        if config.kasan != "off":
+            from .kasan import Kasan
+            self._kasan = Kasan(config, self.log, self.kva, self.pgtable, self.mem)
+            self.kva.kasan = self._kasan
+        self.vm = Vmalloc(config, self.log, self.mem, self.pgtable, self.kva, self.slab,
+                          self.memcg, self._kasan)
+        self._untag = self.vm.untag
+        self.vrealloc_stats = [0] * 6   # calls, shrink, grow_in_place, moved, bytes, pages freed
+
+    def __repr__(self) -> str:
+        return f"Kernel({self.config!r})"
+
+    # -- vmalloc family ---------------------------------------------------------------
+
+    @_locked
+    def vmalloc(self, size: int, gfp: int = GFP.KERNEL, *, align: int = 1,
+                node: int = NUMA_NO_NODE, caller: str | None = None) -> int | None:
+        """``vmalloc`` / ``__vmalloc`` (GFP filter) / ``__vmalloc_node`` (``align`` or ``node`` given).
+
+        Virtually contiguous memory with a guard page. O(log n) in the number of areas plus
+        O(pages). Returns None (with the kernel's warning) when the kernel would.
+
+        >>> k = Kernel(); p = k.vmalloc(4096)
+        >>> hex(p), k.find_vm_area(p).size
+        ('0xffffc90000000000', 8192)
+        """
+        size, gfp = _uint("size", size), _gfp(gfp)
+        align, node = _uint("align", align), _node(node)
+        label = _caller(caller, "vmalloc")
+        if align != 1 or node != NUMA_NO_NODE:
+            return self.vm.vmalloc_node(size, align, gfp, label)
+        return self.vm.vmalloc(size, gfp, label)
+
+    @_locked
+    def vzalloc(self, size: int, *, node: int = NUMA_NO_NODE, caller: str | None = None) -> int | None:
+        """``vzalloc``: zeroed ``vmalloc``.
+
+        >>> k = Kernel(); k.read(k.vzalloc(16), 4)
+        b'\\x00\\x00\\x00\\x00'
+        """
+        size, _ = _uint("size", size), _node(node)
+        return self.vm.vmalloc_node(size, 1, GFP.KERNEL | GFP.ZERO, _caller(caller, "vzalloc"))
+
+    @_locked
+    def vmalloc_huge(self, size: int, gfp: int = GFP.KERNEL, *, node: int = NUMA_NO_NODE,
+                     caller: str | None = None) -> int | None:
+        """``vmalloc_huge``: PMD (2 MiB) mappings for sizes of at least 2 MiB, else small pages.
+
+        >>> k = Kernel(); p = k.vmalloc_huge(4 << 20)
+        >>> k.find_vm_area(p).page_order, p % (2 << 20)
+        (9, 0)
+        """
+        size, gfp, _ = _uint("size", size), _gfp(gfp), _node(node)
+        return self.vm.vmalloc_huge(size, gfp, _caller(caller, "vmalloc_huge"))
+
+    @_locked
+    def vmalloc_node_range(self, size: int, align: int, start: int, end: int, gfp: int,
+                           vm_flags: int, node: int = NUMA_NO_NODE,
+                           caller: str | None = None) -> int | None:
+        """``__vmalloc_node_range``: full control over range, alignment and ``VM_*`` flags."""
+        size, align = _uint("size", size), _uint("align", align)
+        start, end = _uint("start", start), _uint("end", end, U64_LIMIT + 1)
+        gfp, vm_flags, _ = _gfp(gfp), _uint("vm_flags", vm_flags, 1 << 32), _node(node)
+        return self.vm.vmalloc_node_range(size, align, start, end, gfp, vm_flags,
+                                          _caller(caller, "vmalloc_node_range"))
+
+    @_locked
+    def vfree(self, p: int | None) -> None:
+        """``vfree``: free a vmalloc area; NULL is ignored; a bad address WARNs."""
+        if p is None:
+            return
+        self.vm.vfree(_uint("p", p))
+
+    @_locked
+    def vunmap(self, p: int | None) -> None:
+        """``vunmap``: remove a mapping without freeing its pages."""
+        if p is None:
+            return
+        self.vm.vunmap(_uint("p", p))
+
+    @_locked
+    def vmap(self, pages: list[Page], vm_flags: int = VM.MAP) -> int | None:
+        """``vmap``: map pages the caller owns into one contiguous area (with a guard page)."""
+        blocks = self._blocks(pages)
+        return self.vm.vmap(blocks, _uint("vm_flags", vm_flags, 1 << 32), "vmap")
+
+    @_locked
+    def vm_map_ram(self, pages: list[Page], count: int, node: int = NUMA_NO_NODE) -> int | None:
+        """``vm_map_ram``: map ``count`` pages without a vm_struct or guard page."""
+        count, _ = _uint("count", count), _node(node)
+        if count > len(pages):
+            raise ValueError(f"count {count} exceeds the {len(pages)} pages given")
+        return self.vm.vm_map_ram(self._blocks(list(pages)[:count]))
+
+    @_locked
+    def vm_unmap_ram(self, addr: int, count: int) -> None:
+        """``vm_unmap_ram``: undo :meth:`vm_map_ram`."""
+        self.vm.vm_unmap_ram(_uint("addr", addr), _uint("count", count))
+
+    @_locked
+    def vm_unmap_aliases(self) -> None:
+        """Purge every lazily freed area now (one TLB flush if there were any)."""
+        self.kva.purge(ULONG_MAX, 0)
+
+    # -- kmalloc ----------------------------------------------------------------------
+
+    @_locked
+    def kmalloc(self, size: int, gfp: int = GFP.KERNEL, *, node: int = NUMA_NO_NODE,
+                caller: str | None = None) -> int | None:
+        """``kmalloc``: a slab object (up to 8 KiB) or a large kmalloc block (up to 4 MiB).
+
+        >>> k = Kernel(); k.ksize(k.kmalloc(65))
+        96
+        """
+        size, gfp, _ = _uint("size", size), _gfp(gfp), _node(node)
+        _caller(caller, "kmalloc")
+        return self.slab.kmalloc(size, gfp)
+
+    @_locked
+    def kzalloc(self, size: int, gfp: int = GFP.KERNEL, *, node: int = NUMA_NO_NODE,
+                caller: str | None = None) -> int | None:
+        """``kzalloc``: zeroed ``kmalloc``."""
+        size, gfp, _ = _uint("size", size), _gfp(gfp), _node(node)
+        _caller(caller, "kzalloc")
+        return self.slab.kmalloc(size, gfp | GFP.ZERO)
+
+    @_locked
+    def kfree(self, p: int | None) -> None:
+        """``kfree``: NULL and ``ZERO_SIZE_PTR`` are ignored; a non-object raises KernelBug."""
+        if p is None:
+            return
+        self.slab.kfree(_uint("p", p))
+
+    @_locked
+    def ksize(self, p: int | None) -> int:
+        """``ksize``: the usable size of a kmalloc object (0 for NULL and ZERO_SIZE_PTR)."""
+        return 0 if p is None else self.slab.ksize(_uint("p", p))
+
+    # -- page allocator ---------------------------------------------------------------
+
+    @_locked
+    def alloc_pages(self, order: int, gfp: int = GFP.KERNEL, *,
+                    node: int = NUMA_NO_NODE) -> Page | None:
+        """``alloc_pages``: a block of ``2**order`` frames, lowest pfn first. O(log n).
+
+        >>> k = Kernel(); hex(k.alloc_pages(0).pfn)
+        '0x100000'
+        """
+        order, gfp, _ = _uint("order", order), _gfp(gfp), _node(node)
+        block = self.mem.alloc_pages(gfp, order, OWNER_USER)
+        return None if block is None else Page(self.mem, block.pfn)
+
+    @_locked
+    def free_pages(self, page: Page, order: int) -> None:
+        """``__free_pages``: give back a block from :meth:`alloc_pages` with its order."""
+        order = _uint("order", order)
+        block = self._block(page)
+        if block.order != order or block.owner != OWNER_USER:
+            raise self.log.BUG("__free_pages", f"pfn {page.pfn:#x} is not a caller-owned "
+                                               f"order-{order} block")
+        self.mem.free_pages(block)
+
+    @_locked
+    def alloc_pages_bulk(self, nr: int, gfp: int = GFP.KERNEL, *,
+                         node: int = NUMA_NO_NODE) -> list[Page]:
+        """``alloc_pages_bulk``: up to ``nr`` order-0 frames; never warns."""
+        nr, gfp, _ = _uint("nr", nr), _gfp(gfp), _node(node)
+        return [Page(self.mem, b.pfn) for b in self.mem.alloc_pages_bulk(gfp, nr, OWNER_USER)]
+
+    def _block(self, page: object) -> Block:
+        if not isinstance(page, Page):
+            raise TypeError(f"expected a Page, not {type(page).__name__}")
+        if page._mem is not self.mem:
+            raise ValueError(f"{page!r} belongs to another Kernel")
+        block = self.mem.blocks.get(page.pfn)
+        if block is None:
+            raise ValueError(f"pfn {page.pfn:#x} is not an allocated block")
+        return block
+
+    def _blocks(self, pages: object) -> list[Block]:
+        if not isinstance(pages, (list, tuple)):
+            raise TypeError(f"pages must be a list of Page, not {type(pages).__name__}")
+        blocks = [self._block(p) for p in pages]
+        return blocks
+
+    # -- memory access ----------------------------------------------------------------
+
+    @_locked
+    def read(self, addr: int, size: int) -> bytes:
+        """Read through the page table (KASAN-checked): report first, then the load happens.
+
+        Raises :class:`PageFault` on an unmapped address.
+        """
+        addr, size = _uint("addr", addr), _uint("size", size)
+        if self._kasan is not None:
+            self._kasan.check_access(addr, size, False, "read")
+        return self.pgtable.read(self._untag(addr), size)
+
+    @_locked
+    def write(self, addr: int, data: bytes | bytearray | memoryview) -> None:
+        """Write through the page table (KASAN-checked): report first, then the store happens."""
+        addr = _uint("addr", addr)
+        if not isinstance(data, (bytes, bytearray, memoryview)):
+            raise TypeError(f"data must be bytes-like, not {type(data).__name__}")
+        if self._kasan is not None:
+            self._kasan.check_access(addr, memoryview(data).nbytes, True, "write")
+        self.pgtable.write(self._untag(addr), data)
+
+    @_locked
+    def memset(self, addr: int, value: int, size: int) -> None:
+        """``memset`` (KASAN-checked like ``__asan_memset``: a report skips the whole fill)."""
+        addr, value, size = _uint("addr", addr), _uint("value", value, 256), _uint("size", size)
+        if self._kasan is not None and not self._kasan.check_access(addr, size, True, "memset"):
+            return
+        self.pgtable.memset(self._untag(addr), value, size)
+
+    @_locked
+    def memcpy(self, dst: int, src: int, size: int) -> None:
+        """``memcpy`` (source checked before destination; a report skips the copy).
+
+        Whole-page slice copies: about the speed of a host ``bytearray`` copy.
+        """
+        dst, src, size = _uint("dst", dst), _uint("src", src), _uint("size", size)
+        kasan = self._kasan
+        if kasan is not None and not (kasan.check_access(src, size, False, "memcpy")
+                                      and kasan.check_access(dst, size, True, "memcpy")):
+            return
+        self.pgtable.memcpy(self._untag(dst), self._untag(src), size)
+
+    @_locked
+    def direct_view(self, addr: int, size: int) -> DirectView:
+        """Frame views of ``[addr, addr + size)`` for the containers' fast path (internal API).
+
+        O(pages). Raises :class:`PageFault` if any page is unmapped.
+        """
+        addr, size = _uint("addr", addr), _uint("size", size)
+        a = self._untag(addr)
+        base = a & ~(PAGE_SIZE - 1)
+        frame = self.mem.frame
+        segs = self.pgtable.segments(base, (a - base) + size, True) if size else []
+        return DirectView(self, addr, size, [frame(pfn) for pfn, _, _ in segs])
+
+    # -- looking inside ---------------------------------------------------------------
+
+    @_locked
+    def find_vm_area(self, addr: int) -> VmArea | None:
+        """A snapshot of the area containing ``addr`` (interior addresses included), or None."""
+        vm = self.vm.find_vm_area(_uint("addr", addr))
+        return None if vm is None else self._vm_area(vm)
+
+    def _vm_area(self, vm: VmStruct) -> VmArea:
+        pages = tuple(Page(self.mem, b.pfn) for b in (vm.pages or [])[:vm.nr_pages] if b is not None)
+        return VmArea(vm.addr, vm.size, vm.nr_pages, vm.requested_size, vm.page_order,
+                      VM(vm.flags), vm.caller, pages)
+
+    @_locked
+    def vmalloc_to_page(self, addr: int) -> Page | None:
+        """The frame mapped at a vmalloc address, or None."""
+        a = self._untag(_uint("addr", addr))
+        if not VMALLOC_START <= a < VMALLOC_END:
+            return None
+        pfn = self.pgtable.translate_vmalloc(a >> PAGE_SHIFT)
+        return None if pfn is None else Page(self.mem, pfn)
+
+    def is_vmalloc_addr(self, addr: int) -> bool:
+        """``VMALLOC_START <= untag(addr) < VMALLOC_END``."""
+        a = self._untag(_uint("addr", addr))
+        return VMALLOC_START <= a < VMALLOC_END
+
+    @_locked
+    def vmallocinfo(self) -> str:
+        """``/proc/vmallocinfo``: busy areas in address order, then lazy ones."""
+        from .proc import vmallocinfo
+        return vmallocinfo(self)
+
+    @_locked
+    def meminfo(self) -> str:
+        """The ``/proc/meminfo`` subset of KERNEL.md 14.2."""
+        from .proc import meminfo
+        return meminfo(self)
+
+    @_locked
+    def buddyinfo(self) -> str:
+        """``/proc/buddyinfo``: free blocks per order.
+
+        >>> Kernel().buddyinfo()
+        'Node 0, zone   Normal      0      0      0      0      0      0      0      0      0      0   1024 \\n'
+        """
+        from .proc import buddyinfo
+        return buddyinfo(self)
+
+    @_locked
+    def stats(self) -> KernelStats:
+        """Every counter of :class:`KernelStats`. O(1)."""
+        mem, kva, v = self.mem, self.kva, self.vrealloc_stats
+        return KernelStats(
+            total_pages=mem.nr_frames, free_pages=mem.nr_free, nr_vmalloc_pages=mem.nr_vmalloc,
+            vmap_areas=len(kva.busy), free_vmap_areas=len(kva.free),
+            vmap_lazy_nr=kva.vmap_lazy_nr, lazy_max_pages=kva.lazy_max_pages,
+            nr_purges=kva.nr_purges, nr_tlb_flushes=self.pgtable.nr_tlb_flushes,
+            slab_pages=self.slab.nr_slab_pages, vrealloc_calls=v[0], vrealloc_shrink=v[1],
+            vrealloc_grow_in_place=v[2], vrealloc_moved=v[3], vrealloc_bytes_copied=v[4],
+            vrealloc_pages_freed=v[5], warnings=self.log.nr_warnings,
+            kasan_reports=0 if self._kasan is None else len(self._kasan.reports))
+
+    @property
+    def dmesg(self) -> list[str]:
+        """Every line the kernel logged, oldest first (a copy)."""
+        with self._lock:
+            return list(self.log.lines)
+
+    @property
+    def kasan_reports(self) -> list[KasanReport]:
+        """Every KASAN report, oldest first (empty with KASAN off)."""
+        with self._lock:
+            return [] if self._kasan is None else list(self._kasan.reports)
+
+    @_locked
+    def check(self) -> None:
+        """Verify every invariant of KERNEL.md section 18; raise :class:`KernelBug` naming the first broken."""
+        from .check import check_kernel
+        check_kernel(self)
+
+
+_default: Kernel | None = None
+_default_lock = threading.Lock()
+
+
+def default_kernel() -> Kernel:
+    """The process-wide :class:`Kernel`, created on first use."""
+    global _default
+    with _default_lock:
+        if _default is None:
+            _default = Kernel()
+        return _default
+
+
+_ = KernelBug

@@ -1,0 +1,269 @@
+"""Physical page frames and the buddy allocator (mm/page_alloc.c, KERNEL.md 4).
+
+Frames are numbered from ``FIRST_PFN``. Metadata exists only for allocated blocks and contents
+only for frames that were written: an untouched frame reads as zeros, so host memory grows
+with the pages touched, not with ``ram``. Order-10 blocks that were never split are kept as
+one watermark (``_fresh``) instead of a list, so ``Kernel(KernelConfig(ram=64 << 30))`` costs
+nothing until used.
+
+Invariants (``check``):
+    - free blocks are aligned to their order, disjoint, and maximal (no free buddy pair
+      below ``MAX_PAGE_ORDER``); no allocated block overlaps a free block;
+    - ``nr_free`` equals the frames in free blocks, and free + allocated = total frames.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
+
+from sortedcontainers import SortedList
+
+from .constants import FIRST_PFN, MAX_PAGE_ORDER, NR_PAGE_ORDERS, PAGE_OFFSET, PAGE_SIZE
+from .errors import KernelBug
+from .gfp import GFP
+
+if TYPE_CHECKING:
+    from .fault_inject import FaultInjection
+    from .memcontrol import Cgroup, MemCgroups
+    from .printk import KernelLog
+
+# Owners of an allocated block (INV-PG-3).
+OWNER_VMALLOC = "vmalloc"
+OWNER_SLAB = "slab"
+OWNER_LARGE_KMALLOC = "kmalloc"
+OWNER_USER = "user"
+
+ZERO_PAGE = memoryview(bytes(PAGE_SIZE))
+
+
+class Block:
+    """An allocated block of ``2**order`` frames (``struct page`` of its head)."""
+
+    __slots__ = ("pfn", "order", "refcount", "owner", "memcg", "vmalloc")
+
+    def __init__(self, pfn: int, order: int, owner: str, memcg: Cgroup | None) -> None:
+        self.pfn = pfn
+        self.order = order
+        self.refcount = 1
+        self.owner = owner
+        self.memcg = memcg
+        self.vmalloc = False   # the NR_VMALLOC mark
+
+
+class PageAllocator:
+    """Buddy allocator over orders 0..10 with the lowest-pfn rule; frames hold real bytes."""
+
+    def __init__(self, ram: int, init_on_alloc: bool, init_on_free: bool, log: KernelLog,
+                 fault: FaultInjection, memcg: MemCgroups) -> None:
+        self.nr_frames = ram // PAGE_SIZE
+        self.start_pfn = FIRST_PFN
+        self.end_pfn = FIRST_PFN + self.nr_frames
+        self.init_on_alloc = init_on_alloc
+        self.init_on_free = init_on_free
+        self.log = log
+        self.fault = fault
+        self.memcg = memcg
+        self.free_area: list[SortedList[int]] = [SortedList() for _ in range(NR_PAGE_ORDERS)]
+        self.free_order: dict[int, int] = {}       # explicit free block head -> order
+        self._fresh = FIRST_PFN                    # [_fresh, end_pfn): never-split order-10 blocks
+        self.nr_free = self.nr_frames
+        self.blocks: dict[int, Block] = {}         # allocated block head -> Block
+        self.data: dict[int, memoryview] = {}      # pfn -> 4096 bytes, for touched frames
+        self.nr_vmalloc = 0                        # NR_VMALLOC
+
+    # -- contents ---------------------------------------------------------------------
+
+    def frame(self, pfn: int) -> memoryview:
+        """The writable contents of frame ``pfn``, materialised on first use."""
+        mv = self.data.get(pfn)
+        if mv is None:
+            mv = self.data[pfn] = memoryview(bytearray(PAGE_SIZE))
+        return mv
+
+    def zero_frames(self, pfn: int, n: int) -> None:
+        """Zero ``n`` frames from ``pfn`` (dropping contents is zeroing: absent reads as 0)."""
+        data = self.data
+        if not data:
+            return
+        pop = data.pop
+        for p in range(pfn, pfn + n):
+            pop(p, None)
+
+    # -- buddy core -------------------------------------------------------------------
+
+    def _add_free(self, pfn: int, order: int) -> None:
+        self.free_area[order].add(pfn)
+        self.free_order[pfn] = order
+
+    def _del_free(self, pfn: int, order: int) -> None:
+        self.free_area[order].remove(pfn)
+        del self.free_order[pfn]
+
+    def _take(self, order: int) -> int | None:
+        """Remove the lowest-pfn free block of the smallest order >= ``order`` and split it."""
+        free_area = self.free_area
+        for j in range(order, NR_PAGE_ORDERS):
+            fl = free_area[j]
+            if j == MAX_PAGE_ORDER and self._fresh < self.end_pfn and (not fl or self._fresh < fl[0]):
+                pfn = self._fresh
+                self._fresh += 1 << MAX_PAGE_ORDER
+            elif fl:
+                pfn = fl.pop(0)
+                del self.free_order[pfn]
+            else:
+                continue
+            while j > order:
+                j -= 1
+                self._add_free(pfn + (1 << j), j)
+            self.nr_free -= 1 << order
+            return pfn
+        return None
+
+    def _give_back(self, pfn: int, order: int) -> None:
+        """Return a block to the free lists, merging with free buddies."""
+        self.nr_free += 1 << order
+        free_order = self.free_order
+        while order < MAX_PAGE_ORDER:
+            buddy = pfn ^ (1 << order)
+            if free_order.get(buddy) != order:
+                break
+            self._del_free(buddy, order)
+            pfn &= ~(1 << order)
+            order += 1
+        self._add_free(pfn, order)
+
+    # -- allocation API ---------------------------------------------------------------
+
+    def alloc_pages(self, gfp: int, order: int, owner: str) -> Block | None:
+        """``alloc_pages(gfp, order)``: an allocated block, or None (with warn_alloc).
+
+        O(log n) in the number of free blocks.
+        """
+        if order > MAX_PAGE_ORDER:
+            if not gfp & GFP.NOWARN:
+                self.log.WARN_ONCE("__alloc_pages_noprof", None, site="__alloc_pages_noprof:order")
+            return None
+        fault = self.fault.page_alloc
+        pfn: int | None
+        if fault.armed and not gfp & GFP.NOFAIL and order >= fault.min_order and \
+                self.fault.should_fail(fault, bool(gfp & GFP.NOWARN)):
+            pfn = None
+        else:
+            pfn = self._take(order)
+        if pfn is None:
+            self.log.warn_alloc(gfp, f"page allocation failure: order:{order}")
+            if gfp & GFP.NOFAIL:
+                raise KernelBug("__GFP_NOFAIL allocation cannot make progress")
+            return None
+        if (self.init_on_alloc or gfp & GFP.ZERO) and not self.init_on_free:
+            self.zero_frames(pfn, 1 << order)
+        cg: Cgroup | None = None
+        if gfp & GFP.ACCOUNT:
+            ok, cg = self.memcg.try_charge(gfp, 1 << order)
+            if not ok:
+                self._give_back(pfn, order)
+                return None
+        block = Block(pfn, order, owner, cg)
+        self.blocks[pfn] = block
+        return block
+
+    def free_pages(self, block: Block) -> None:
+        """``__free_pages``: uncharge, zero under ``init_on_free``, merge into the buddy lists."""
+        del self.blocks[block.pfn]
+        block.refcount = 0
+        n = 1 << block.order
+        if block.memcg is not None:
+            self.memcg.uncharge(block.memcg, n)
+            block.memcg = None
+        if self.init_on_free:
+            self.zero_frames(block.pfn, n)
+        self._give_back(block.pfn, block.order)
+
+    def split_page(self, block: Block) -> list[Block]:
+        """``split_page``: turn an order-k block into ``2**k`` order-0 blocks."""
+        if block.order == 0:
+            return [block]
+        blocks = self.blocks
+        out = []
+        for pfn in range(block.pfn, block.pfn + (1 << block.order)):
+            b = Block(pfn, 0, block.owner, block.memcg)
+            blocks[pfn] = b
+            out.append(b)
+        return out
+
+    def alloc_pages_bulk(self, gfp: int, nr: int, owner: str) -> list[Block]:
+        """Order-0 frames one at a time until ``nr`` or the first failure; never warns."""
+        gfp |= GFP.NOWARN
+        out: list[Block] = []
+        for _ in range(nr):
+            block = self.alloc_pages(gfp, 0, owner)
+            if block is None:
+                break
+            out.append(block)
+        return out
+
+    # -- lookups ----------------------------------------------------------------------
+
+    def block_of(self, pfn: int) -> Block | None:
+        """The allocated block containing frame ``pfn``, or None if it is free."""
+        blocks = self.blocks
+        for order in range(NR_PAGE_ORDERS):
+            head = pfn & ~((1 << order) - 1)
+            b = blocks.get(head)
+            if b is not None:
+                return b if b.order >= order else None
+        return None
+
+    def valid_pfn(self, pfn: int) -> bool:
+        """True for every simulated frame."""
+        return self.start_pfn <= pfn < self.end_pfn
+
+    @staticmethod
+    def page_address(pfn: int) -> int:
+        """Direct-map address of a frame."""
+        return PAGE_OFFSET + pfn * PAGE_SIZE
+
+    def free_blocks(self) -> Iterator[tuple[int, int]]:
+        """Every free block as ``(pfn, order)``, explicit ones then never-split ones."""
+        for order, fl in enumerate(self.free_area):
+            for pfn in fl:
+                yield pfn, order
+        for pfn in range(self._fresh, self.end_pfn, 1 << MAX_PAGE_ORDER):
+            yield pfn, MAX_PAGE_ORDER
+
+    def nr_free_blocks(self, order: int) -> int:
+        """Number of free blocks of ``order`` (for /proc/buddyinfo)."""
+        n = len(self.free_area[order])
+        if order == MAX_PAGE_ORDER:
+            n += (self.end_pfn - self._fresh) >> MAX_PAGE_ORDER
+        return n
+
+    # -- invariants -------------------------------------------------------------------
+
+    def check(self) -> None:
+        """INV-PG-1 and INV-PG-3 (allocated blocks do not overlap free ones)."""
+        free = 0
+        spans: list[tuple[int, int, str]] = []
+        for pfn, order in self.free_blocks():
+            n = 1 << order
+            if pfn & (n - 1) or not (self.start_pfn <= pfn and pfn + n <= self.end_pfn):
+                raise KernelBug(f"INV-PG-1: free block {pfn:#x} order {order} misaligned or outside RAM")
+            if order < MAX_PAGE_ORDER and self.free_order.get(pfn ^ n) == order:
+                raise KernelBug(f"INV-PG-1: free buddies {pfn:#x} and {pfn ^ n:#x} of order {order} not merged")
+            free += n
+            spans.append((pfn, pfn + n, "free"))
+        if free != self.nr_free:
+            raise KernelBug(f"INV-PG-1: nr_free {self.nr_free} != {free} frames in free blocks")
+        allocated = 0
+        for pfn, b in self.blocks.items():
+            if b.pfn != pfn or b.refcount < 1:
+                raise KernelBug(f"INV-PG-1: allocated block {pfn:#x} has refcount {b.refcount}")
+            allocated += 1 << b.order
+            spans.append((pfn, pfn + (1 << b.order), b.owner))
+        if free + allocated != self.nr_frames:
+            raise KernelBug(f"INV-PG-1: free {free} + allocated {allocated} != {self.nr_frames} frames")
+        spans.sort()
+        for (s1, e1, o1), (s2, e2, o2) in zip(spans, spans[1:]):
+            if s2 < e1:
+                raise KernelBug(f"INV-PG-3: frames {s2:#x} belong to {o1} and {o2}")

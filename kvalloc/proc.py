@@ -1,0 +1,65 @@
+"""``/proc/vmallocinfo``, ``/proc/meminfo`` and ``/proc/buddyinfo`` (KERNEL.md 14)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from .constants import NR_PAGE_ORDERS, PAGE_SIZE, VMALLOC_END, VMALLOC_START, VMALLOC_TOTAL, VMAP_RAM
+from .vm_flags import VM
+
+if TYPE_CHECKING:
+    from .kernel import Kernel
+
+_M64 = (1 << 64) - 1
+_ITEMS = ((VM.IOREMAP, " ioremap"), (VM.SPARSE, " sparse"), (VM.ALLOC, " vmalloc"),
+          (VM.MAP, " vmap"), (VM.USERMAP, " user"), (VM.DMA_COHERENT, " dma-coherent"))
+
+
+def _range(start: int, end: int, size: int) -> str:
+    return f"0x{start & _M64:016x}-0x{end & _M64:016x} {size:7d}"
+
+
+def vmallocinfo(k: Kernel) -> str:
+    """Busy areas in address order, then lazily freed ones."""
+    lines: list[str] = []
+    untag = k.vm.untag
+    for va in k.kva.busy:
+        vm = va.vm
+        if vm is None:
+            if va.flags & VMAP_RAM:
+                lines.append(_range(va.va_start, va.va_end, va.va_end - va.va_start) + " vm_map_ram")
+            continue
+        if vm.flags & VM.UNINITIALIZED:
+            continue
+        parts = [_range(vm.addr, vm.addr + vm.size, vm.size)]
+        if vm.caller:
+            parts.append(f" {vm.caller}")
+        if vm.nr_pages:
+            parts.append(f" pages={vm.nr_pages}")
+        parts.extend(text for flag, text in _ITEMS if vm.flags & flag)
+        if vm.pages_addr and VMALLOC_START <= untag(vm.pages_addr) < VMALLOC_END:
+            parts.append(" vpages")
+        if vm.nr_pages:
+            step = 1 << vm.page_order
+            parts.append(f" N0={-(-vm.nr_pages // step) * step}")
+        lines.append("".join(parts))
+    for va in k.kva.lazy:
+        lines.append(_range(va.va_start, va.va_end, va.va_end - va.va_start) + " unpurged vm_area")
+    return "".join(line + "\n" for line in lines)
+
+
+def meminfo(k: Kernel) -> str:
+    """MemTotal, MemFree, VmallocTotal, VmallocUsed, VmallocChunk, in kB."""
+    rows = (("MemTotal:", k.mem.nr_frames * 4), ("MemFree:", k.mem.nr_free * 4),
+            ("VmallocTotal:", VMALLOC_TOTAL >> 10), ("VmallocUsed:", k.mem.nr_vmalloc * 4),
+            ("VmallocChunk:", 0))
+    return "".join(f"{label:<16}{value:>8} kB\n" for label, value in rows)
+
+
+def buddyinfo(k: Kernel) -> str:
+    """One line for node 0, zone Normal: free blocks per order."""
+    counts = "".join(f"{k.mem.nr_free_blocks(order):6d} " for order in range(NR_PAGE_ORDERS))
+    return f"Node 0, zone {'Normal':>8} {counts}\n"
+
+
+_ = PAGE_SIZE

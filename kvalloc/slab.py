@@ -1,0 +1,230 @@
+"""kmalloc on a simple slab model (mm/slub.c, KERNEL.md 11.1-11.2).
+
+One cache per size class (``kmalloc-8`` ... ``kmalloc-8k``); a slab is one compound block
+holding objects at ``0, class, 2*class, ...`` from its direct-map address. Allocation takes
+the lowest free object of the lowest-addressed partial slab; an empty slab goes straight back
+to the page allocator. Requests above 8 KiB are large kmallocs: one compound block each.
+
+Invariants (``check``): each slab's free plus live objects equals its capacity; every frame
+of a slab maps back to it; ``partial`` holds exactly the slabs with free and live objects.
+
+Example:
+    >>> from kvalloc import Kernel
+    >>> k = Kernel()
+    >>> p = k.kmalloc(100)
+    >>> k.ksize(p)
+    128
+"""
+
+from __future__ import annotations
+
+import heapq
+from typing import TYPE_CHECKING
+
+from sortedcontainers import SortedList
+
+from .constants import (
+    KMALLOC_CLASSES, KMALLOC_MAX_CACHE_SIZE, MAX_PAGE_ORDER, PAGE_OFFSET, PAGE_SHIFT, PAGE_SIZE,
+    ZERO_SIZE_PTR, get_order,
+)
+from .errors import KernelBug
+from .gfp import GFP
+from .page_alloc import OWNER_LARGE_KMALLOC, OWNER_SLAB, Block
+
+if TYPE_CHECKING:
+    from .fault_inject import FaultInjection
+    from .page_alloc import PageAllocator
+    from .printk import KernelLog
+
+
+def kmalloc_class(size: int) -> int:
+    """The kmalloc size class of ``1 <= size <= 8192``.
+
+    >>> [kmalloc_class(n) for n in (1, 9, 65, 97, 129, 193, 4097)]
+    [8, 16, 96, 128, 192, 256, 8192]
+    """
+    if size <= 8:
+        return 8
+    if 64 < size <= 96:
+        return 96
+    if 128 < size <= 192:
+        return 192
+    return 1 << (size - 1).bit_length()
+
+
+def _slab_order(size: int) -> int:
+    objs_bytes = 8 * size
+    pages = -(-objs_bytes // PAGE_SIZE)
+    return min(3, (pages - 1).bit_length())
+
+
+class Slab:
+    """One slab: a compound block carved into equal objects."""
+
+    __slots__ = ("cache", "block", "base", "free", "live")
+
+    def __init__(self, cache: KmemCache, block: Block) -> None:
+        self.cache = cache
+        self.block = block
+        self.base = PAGE_OFFSET + block.pfn * PAGE_SIZE
+        self.free = list(range(cache.objects))   # a heap: lowest free index first
+        self.live = bytearray(cache.objects)     # 1 where an object is allocated
+
+
+class KmemCache:
+    """``kmalloc-<size>``: the slabs of one size class."""
+
+    __slots__ = ("name", "size", "order", "objects", "partial", "slabs")
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self.name = f"kmalloc-{size // 1024}k" if size >= 1024 else f"kmalloc-{size}"
+        self.order = _slab_order(size)
+        self.objects = (PAGE_SIZE << self.order) // size
+        self.partial: SortedList[int] = SortedList()   # base addresses of partial slabs
+        self.slabs: dict[int, Slab] = {}                # base address -> slab
+
+
+class SlabAllocator:
+    """``kmalloc`` / ``kfree`` / ``ksize`` over the page allocator."""
+
+    def __init__(self, mem: PageAllocator, fault: FaultInjection, log: KernelLog,
+                 init_on_alloc: bool, init_on_free: bool) -> None:
+        self.mem = mem
+        self.fault = fault
+        self.log = log
+        self.init_on_alloc = init_on_alloc
+        self.init_on_free = init_on_free
+        self.caches = {size: KmemCache(size) for size in KMALLOC_CLASSES}
+        self.slab_of_pfn: dict[int, Slab] = {}
+        self.large: dict[int, Block] = {}
+        self.nr_slab_pages = 0
+
+    def _zero(self, addr: int, size: int) -> None:
+        """Uninstrumented zeroing through the direct map."""
+        pfn, off = divmod(addr - PAGE_OFFSET, PAGE_SIZE)
+        data = self.mem.data
+        while size > 0:
+            n = min(size, PAGE_SIZE - off)
+            mv = data.get(pfn)
+            if mv is not None:
+                mv[off:off + n] = bytes(n)
+            size -= n
+            pfn, off = pfn + 1, 0
+
+    def kmalloc(self, size: int, gfp: int) -> int | None:
+        """``kmalloc``: a slab object, a large kmalloc block, or ``ZERO_SIZE_PTR`` for 0."""
+        if size == 0:
+            return ZERO_SIZE_PTR
+        if size > KMALLOC_MAX_CACHE_SIZE:
+            return self._kmalloc_large(size, gfp)
+        attr = self.fault.slab
+        if attr.armed and not gfp & GFP.NOFAIL and self.fault.should_fail(attr, bool(gfp & GFP.NOWARN)):
+            return None
+        cache = self.caches[kmalloc_class(size)]
+        if cache.partial:
+            slab = cache.slabs[cache.partial[0]]
+        else:
+            block = self.mem.alloc_pages(gfp & ~(GFP.ZERO | GFP.ACCOUNT), cache.order, OWNER_SLAB)
+            if block is None:
+                return None
+            slab = Slab(cache, block)
+            cache.slabs[slab.base] = slab
+            cache.partial.add(slab.base)
+            for pfn in range(block.pfn, block.pfn + (1 << cache.order)):
+                self.slab_of_pfn[pfn] = slab
+            self.nr_slab_pages += 1 << cache.order
+        idx = heapq.heappop(slab.free)
+        slab.live[idx] = 1
+        if not slab.free:
+            cache.partial.remove(slab.base)
+        addr = slab.base + idx * cache.size
+        if self.init_on_alloc or gfp & GFP.ZERO:
+            self._zero(addr, cache.size)
+        return addr
+
+    def _kmalloc_large(self, size: int, gfp: int) -> int | None:
+        order = get_order(size)
+        if order > MAX_PAGE_ORDER:
+            if not gfp & GFP.NOWARN:
+                self.log.WARN_ONCE("__alloc_pages_noprof", None, site="__alloc_pages_noprof:order")
+            return None
+        block = self.mem.alloc_pages(gfp, order, OWNER_LARGE_KMALLOC)
+        if block is None:
+            return None
+        addr = PAGE_OFFSET + block.pfn * PAGE_SIZE
+        self.large[addr] = block
+        return addr
+
+    def _slab_object(self, addr: int, what: str) -> tuple[Slab, int]:
+        slab = self.slab_of_pfn.get((addr - PAGE_OFFSET) >> PAGE_SHIFT)
+        if slab is not None:
+            idx, rem = divmod(addr - slab.base, slab.cache.size)
+            if not rem and 0 <= idx < slab.cache.objects and slab.live[idx]:
+                return slab, idx
+        raise self.log.BUG(what, f"{addr:#x} is not a live kmalloc object")
+
+    def kfree(self, addr: int) -> None:
+        """``kfree``: NULL and ``ZERO_SIZE_PTR`` are ignored; anything else must be live."""
+        if addr == 0 or addr == ZERO_SIZE_PTR:
+            return
+        block = self.large.pop(addr, None)
+        if block is not None:
+            self.mem.free_pages(block)
+            return
+        slab, idx = self._slab_object(addr, "kfree")
+        cache = slab.cache
+        if self.init_on_free:
+            self._zero(addr, cache.size)
+        if not slab.free:
+            cache.partial.add(slab.base)
+        slab.live[idx] = 0
+        heapq.heappush(slab.free, idx)
+        if len(slab.free) == cache.objects:
+            cache.partial.remove(slab.base)
+            del cache.slabs[slab.base]
+            for pfn in range(slab.block.pfn, slab.block.pfn + (1 << cache.order)):
+                del self.slab_of_pfn[pfn]
+            self.nr_slab_pages -= 1 << cache.order
+            self.mem.free_pages(slab.block)
+
+    def ksize(self, addr: int) -> int:
+        """The usable size of a live object: its class size, or the large block's size."""
+        if addr == 0 or addr == ZERO_SIZE_PTR:
+            return 0
+        block = self.large.get(addr)
+        if block is not None:
+            return PAGE_SIZE << block.order
+        slab, _ = self._slab_object(addr, "ksize")
+        return slab.cache.size
+
+    def is_live(self, addr: int) -> bool:
+        """True for a live slab object or large kmalloc start."""
+        if addr in self.large:
+            return True
+        slab = self.slab_of_pfn.get((addr - PAGE_OFFSET) >> PAGE_SHIFT)
+        if slab is None:
+            return False
+        idx, rem = divmod(addr - slab.base, slab.cache.size)
+        return not rem and 0 <= idx < slab.cache.objects and bool(slab.live[idx])
+
+    def check(self) -> None:
+        """INV-CNT-2 (slab pages) and INV-CNT-3 (objects per slab)."""
+        pages = 0
+        for cache in self.caches.values():
+            for base, slab in cache.slabs.items():
+                live = sum(slab.live)
+                if live + len(slab.free) != cache.objects or sorted(slab.free) != [
+                        i for i in range(cache.objects) if not slab.live[i]]:
+                    raise KernelBug(f"INV-CNT-3: {cache.name} slab {base:#x}: {live} live + "
+                                    f"{len(slab.free)} free != {cache.objects}")
+                if (base in cache.partial) != (0 < live < cache.objects) or not live:
+                    raise KernelBug(f"INV-CNT-3: {cache.name} slab {base:#x} partial list wrong")
+                if self.mem.blocks.get(slab.block.pfn) is not slab.block or slab.block.owner != OWNER_SLAB:
+                    raise KernelBug(f"INV-PG-3: {cache.name} slab {base:#x} frames not owned by it")
+                pages += 1 << cache.order
+        if pages != self.nr_slab_pages:
+            raise KernelBug(f"INV-CNT-2: slab_pages {self.nr_slab_pages} != {pages}")
+        for addr, block in self.large.items():
+            if self.mem.blocks.get(block.pfn) is not block:
+                raise KernelBug(f"INV-PG-3: large kmalloc {addr:#x} block is not allocated")

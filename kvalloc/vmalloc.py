@@ -1,0 +1,421 @@
+"""vmalloc interfaces of mm/vmalloc.c: ``vm_struct``, ``__vmalloc_node_range`` and its
+entry points, ``vfree``, ``vunmap``, ``vmap``, ``vm_map_ram`` (KERNEL.md 7-9).
+
+Invariants (``Kernel.check``):
+    - a ``VM_ALLOC`` area has ``1 <= nr_pages <= get_vm_area_size / 4096``, its pages are
+      distinct allocated frames, mapped in order (PTEs, or PMD leaves when ``page_order == 9``);
+    - the guard page and freed tail pages are unmapped.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from .constants import (
+    ALIGN, NUMA_NO_NODE, PAGE_SHIFT, PAGE_SIZE, PMD_SHIFT, PMD_SIZE, VMALLOC_END,
+    VMALLOC_START, VMAP_RAM, MAX_PAGE_ORDER, ilog2,
+)
+from .gfp import GFP, GFP_RECLAIM_MASK, GFP_VMALLOC_SUPPORTED, format_gfp, gfpflags_allow_blocking
+from .page_alloc import OWNER_VMALLOC, Block
+from .vm_flags import KASAN_VMALLOC_PROT_NORMAL, KASAN_VMALLOC_VM_ALLOC, VM
+from .vmap_area import VmapArea
+
+if TYPE_CHECKING:
+    from .config import KernelConfig
+    from .kasan import Kasan
+    from .memcontrol import MemCgroups
+    from .page_alloc import PageAllocator
+    from .pgtable import PageTable
+    from .printk import KernelLog
+    from .slab import SlabAllocator
+    from .vmap_area import VmapAreaAllocator
+
+
+class VmStruct:
+    """``struct vm_struct``: one vmalloc/vmap area.
+
+    ``size`` includes the guard page; ``pages`` has one slot per 4 KiB page (also for huge
+    mappings); ``pages_addr`` is the kernel address of the page array allocation.
+    """
+
+    __slots__ = ("addr", "size", "flags", "pages", "page_order", "nr_pages", "caller",
+                 "requested_size", "pages_addr", "va")
+
+    def __init__(self, flags: int, caller: str, requested_size: int) -> None:
+        self.addr = 0
+        self.size = 0
+        self.flags = flags
+        self.pages: list[Block | None] | None = None
+        self.page_order = 0
+        self.nr_pages = 0
+        self.caller = caller
+        self.requested_size = requested_size
+        self.pages_addr = 0
+        self.va: VmapArea | None = None
+
+    @property
+    def area_size(self) -> int:
+        """``get_vm_area_size``: the size without the guard page."""
+        return self.size if self.flags & VM.NO_GUARD else self.size - PAGE_SIZE
+
+
+def fmt_p(addr: int) -> str:
+    """``%p`` as rendered with ``no_hash_pointers``: 16 hex digits, no ``0x``."""
+    return f"{addr & 0xFFFFFFFFFFFFFFFF:016x}"
+
+
+class Vmalloc:
+    """The vmalloc family over the page allocator, the page table and the KVA allocator."""
+
+    def __init__(self, config: KernelConfig, log: KernelLog, mem: PageAllocator,
+                 pgtable: PageTable, kva: VmapAreaAllocator, slab: SlabAllocator,
+                 memcg: MemCgroups, kasan: Kasan | None) -> None:
+        self.config = config
+        self.log = log
+        self.mem = mem
+        self.pgtable = pgtable
+        self.kva = kva
+        self.slab = slab
+        self.memcg = memcg
+        self.kasan = kasan
+        self.leaked_vms: list[VmStruct] = []   # removed by vunmap / vm_unmap_ram, pages kept
+        self.untag = kasan.untag if kasan is not None else _identity
+
+    # -- area setup -------------------------------------------------------------------
+
+    def get_vm_area_node(self, size: int, align: int, shift: int, flags: int, start: int,
+                         end: int, gfp: int, caller: str) -> VmStruct | None:
+        """``__get_vm_area_node``: a vm_struct with its KVA (guard page included)."""
+        requested = size
+        size = ALIGN(size, 1 << shift)
+        if not size:
+            return None
+        if not flags & VM.NO_GUARD:
+            size += PAGE_SIZE
+        vm = VmStruct(flags, caller, requested)
+        va = self.kva.alloc_vmap_area(size, align, start, end, gfp, 0, vm)
+        if isinstance(va, int):
+            return None
+        if self.kasan is not None and not flags & VM.ALLOC:
+            vm.addr = self.kasan.unpoison_vmalloc(vm.addr, requested, KASAN_VMALLOC_PROT_NORMAL)
+        return vm
+
+    def vmalloc_fix_flags(self, gfp: int) -> int:
+        """The GFP filter of ``__vmalloc`` and ``vmalloc_huge_node`` (KERNEL.md 8.2)."""
+        invalid = gfp & ~GFP_VMALLOC_SUPPORTED
+        if not invalid:
+            return gfp
+        gfp &= GFP_VMALLOC_SUPPORTED
+        self.log.WARN_ONCE(
+            "vmalloc_fix_flags",
+            f"Unexpected gfp: {invalid:#x} ({format_gfp(invalid)}). Fixing up to gfp: "
+            f"{gfp:#x} ({format_gfp(gfp)}). Fix your code!\n", site="vmalloc_fix_flags")
+        return gfp
+
+    # -- allocation -------------------------------------------------------------------
+
+    def vmalloc_node_range(self, size: int, align: int, start: int, end: int, gfp: int,
+                           vm_flags: int, caller: str) -> int | None:
+        """``__vmalloc_node_range``: reserve KVA, allocate and map pages (KERNEL.md 8.3)."""
+        if size == 0:
+            self.log.WARN_ONCE("__vmalloc_node_range_noprof", None,
+                               site="__vmalloc_node_range_noprof:size")
+            return None
+        if size >> PAGE_SHIFT > self.mem.nr_frames:
+            self.log.warn_alloc(gfp, f"vmalloc error: size {size}, exceeds total pages")
+            return None
+        shift = PAGE_SHIFT
+        original_align = align
+        if self.config.huge_vmalloc and vm_flags & VM.ALLOW_HUGE_VMAP:
+            shift = PMD_SHIFT if size >= PMD_SIZE else PAGE_SHIFT
+            align = max(original_align, 1 << shift)
+        while True:
+            vm = self.get_vm_area_node(size, align, shift, VM.ALLOC | VM.UNINITIALIZED | vm_flags,
+                                       start, end, gfp, caller)
+            if vm is None:
+                nofail = bool(gfp & GFP.NOFAIL)
+                self.log.warn_alloc(gfp, f"vmalloc error: size {size}, vm_struct allocation "
+                                         f"failed{'. Retrying.' if nofail else ''}")
+                if nofail:
+                    raise self.log.BUG("__vmalloc_node_range_noprof",
+                                       "__GFP_NOFAIL vmalloc cannot find address space")
+            elif self.vmalloc_area_node(vm, gfp, shift):
+                if self.kasan is not None:
+                    vm.addr = self.kasan.unpoison_vmalloc(
+                        vm.addr, size, KASAN_VMALLOC_PROT_NORMAL | KASAN_VMALLOC_VM_ALLOC)
+                vm.flags &= ~VM.UNINITIALIZED
+                return vm.addr
+            if shift > PAGE_SHIFT:
+                shift, align = PAGE_SHIFT, original_align
+                continue
+            return None
+
+    def vmalloc_node(self, size: int, align: int, gfp: int, caller: str) -> int | None:
+        """``__vmalloc_node``: no GFP filter, default range."""
+        return self.vmalloc_node_range(size, align, VMALLOC_START, VMALLOC_END, gfp, 0, caller)
+
+    def vmalloc(self, size: int, gfp: int, caller: str) -> int | None:
+        """``__vmalloc``: GFP filter, then ``__vmalloc_node``."""
+        return self.vmalloc_node(size, 1, self.vmalloc_fix_flags(gfp), caller)
+
+    def vmalloc_huge(self, size: int, gfp: int, caller: str) -> int | None:
+        """``vmalloc_huge_node``: GFP filter, PMD mappings allowed."""
+        return self.vmalloc_node_range(size, 1, VMALLOC_START, VMALLOC_END,
+                                       self.vmalloc_fix_flags(gfp), VM.ALLOW_HUGE_VMAP, caller)
+
+    def vmalloc_area_node(self, vm: VmStruct, gfp: int, page_shift: int) -> bool:
+        """``__vmalloc_area_node``: page array, pages, mapping; cleans up on failure."""
+        nested_gfp = (gfp & GFP_RECLAIM_MASK) | GFP.ZERO
+        nr_small_pages = vm.area_size >> PAGE_SHIFT
+        array_size = nr_small_pages * 8
+        if not gfp & (GFP.DMA | GFP.DMA32):
+            gfp |= GFP.HIGHMEM
+        pages_addr: int | None
+        if array_size > PAGE_SIZE:
+            pages_addr = self.vmalloc_node(array_size, 1, nested_gfp, vm.caller)
+        else:
+            pages_addr = self.slab.kmalloc(array_size, nested_gfp)
+        if not pages_addr:
+            self.log.warn_alloc(gfp, f"vmalloc error: size {nr_small_pages * PAGE_SIZE}, "
+                                     f"failed to allocated page array size {array_size}")
+            self._fail(vm)
+            return False
+        vm.pages_addr = pages_addr
+        vm.pages = [None] * nr_small_pages
+        vm.page_order = page_shift - PAGE_SHIFT
+        page_gfp = gfp | GFP.NOWARN
+        if vm.page_order or not gfpflags_allow_blocking(gfp):
+            page_gfp &= ~GFP.NOFAIL
+        vm.nr_pages = self.vm_area_alloc_pages(page_gfp, vm.page_order, nr_small_pages, vm.pages)
+        if vm.nr_pages != nr_small_pages:
+            if not vm.page_order:
+                self.log.warn_alloc(gfp, f"vmalloc error: size {nr_small_pages * PAGE_SIZE}, "
+                                         "failed to allocate pages")
+            self._fail(vm)
+            return False
+        pfns = [b.pfn for b in vm.pages if b is not None]
+        if not self.pgtable.vmap_pages_range(self.untag(vm.addr), pfns, page_shift):
+            if gfp & GFP.NOFAIL and gfpflags_allow_blocking(gfp):
+                raise self.log.BUG("__vmalloc_area_node", "__GFP_NOFAIL mapping cannot succeed")
+            self.log.warn_alloc(gfp, f"vmalloc error: size {vm.nr_pages * PAGE_SIZE}, "
+                                     "failed to map pages")
+            self._fail(vm)
+            return False
+        return True
+
+    def _fail(self, vm: VmStruct) -> None:
+        """The deferred cleanup of a failed ``__vmalloc_area_node``, run synchronously."""
+        if vm.pages is None:
+            self.free_vm_area(vm)
+        else:
+            self.vfree(vm.addr)
+
+    def vm_area_alloc_pages(self, gfp: int, order: int, nr_pages: int,
+                            pages: list[Block | None]) -> int:
+        """Fill ``pages`` large-order first, then in bulk, then one block at a time."""
+        mem = self.mem
+        nr = 0
+
+        def record(block: Block, k: int) -> None:
+            nonlocal nr
+            for b in mem.split_page(block) if k else (block,):
+                b.owner = OWNER_VMALLOC
+                self.mark_vmalloc(b)
+                pages[nr] = b
+                nr += 1
+
+        cap = MAX_PAGE_ORDER
+        large = min(cap, ilog2(nr_pages))
+        large_gfp = gfp & ~(GFP.DIRECT_RECLAIM | GFP.NOFAIL)
+        while large > order and nr < nr_pages:
+            block = mem.alloc_pages(large_gfp, large, OWNER_VMALLOC)
+            if block is None:
+                cap = large = large - 1
+                continue
+            record(block, large)
+            if nr < nr_pages:
+                large = min(cap, ilog2(nr_pages - nr))
+        if order == 0:
+            while nr < nr_pages:
+                want = min(100, nr_pages - nr)
+                got = mem.alloc_pages_bulk(gfp, want, OWNER_VMALLOC)
+                for b in got:
+                    record(b, 0)
+                if len(got) < want:
+                    break
+        while nr < nr_pages:
+            block = mem.alloc_pages(gfp, order, OWNER_VMALLOC)
+            if block is None:
+                break
+            record(block, order)
+        return nr
+
+    def mark_vmalloc(self, b: Block) -> None:
+        """Count a page in ``NR_VMALLOC`` (and its memcg's ``vmalloc`` statistic)."""
+        b.vmalloc = True
+        self.mem.nr_vmalloc += 1
+        if b.memcg is not None:
+            self.memcg.mod_vmalloc(b.memcg, 1)
+
+    def unmark_vmalloc(self, b: Block) -> None:
+        """Undo :meth:`mark_vmalloc` when the page is freed."""
+        if b.vmalloc:
+            b.vmalloc = False
+            self.mem.nr_vmalloc -= 1
+            if b.memcg is not None:
+                self.memcg.mod_vmalloc(b.memcg, -1)
+
+    # -- freeing ----------------------------------------------------------------------
+
+    def remove_vm_area(self, addr: int) -> VmStruct | None:
+        """Unlink the area at ``addr``, poison it, unmap it and free its VA lazily."""
+        if addr & (PAGE_SIZE - 1):
+            self.log.WARN("remove_vm_area", f"Trying to vfree() bad address ({fmt_p(addr)})\n")
+            return None
+        va = self.kva.find_unlink_vmap_area(self.untag(addr))
+        if va is None:
+            return None
+        vm = va.vm
+        if vm is None:
+            self.kva.leaked.append(va)
+            return None
+        if self.kasan is not None:
+            self.kasan.poison_vmalloc(vm.addr, vm.area_size)
+        self.kva.free_unmap_vmap_area(va)
+        vm.va = None
+        return vm
+
+    def free_vm_area(self, vm: VmStruct) -> None:
+        """``free_vm_area``: remove the area and drop the vm (its pages are not freed)."""
+        if self.remove_vm_area(vm.addr) is not vm:
+            raise self.log.BUG("free_vm_area", "removed another area")
+
+    def vm_area_free_pages(self, vm: VmStruct, start: int, end: int) -> None:
+        """Free ``pages[start:end]`` one order-0 page at a time, unmarking them."""
+        assert vm.pages is not None
+        pages = vm.pages
+        mem = self.mem
+        put = bool(vm.flags & VM.MAP_PUT_PAGES)
+        for i in range(start, end):
+            b = pages[i]
+            if b is None:
+                continue
+            if not put:
+                self.unmark_vmalloc(b)
+            mem.free_pages(b)
+            pages[i] = None
+
+    def vfree(self, addr: int) -> None:
+        """``vfree``: release the area, its pages and its page array (KERNEL.md 9.1)."""
+        if not addr:
+            return
+        vm = self.remove_vm_area(addr)
+        if vm is None:
+            self.log.WARN("vfree", f"Trying to vfree() nonexistent vm area ({fmt_p(addr)})\n")
+            return
+        if vm.flags & VM.FLUSH_RESET_PERMS:
+            self._flush_reset_perms(vm)
+        if vm.pages is not None:
+            self.vm_area_free_pages(vm, 0, vm.nr_pages)
+        self.kvfree_pages_array(vm)
+
+    def kvfree_pages_array(self, vm: VmStruct) -> None:
+        """Free a vm's page array, kmalloc'd or vmalloc'd."""
+        if vm.pages_addr:
+            if VMALLOC_START <= self.untag(vm.pages_addr) < VMALLOC_END:
+                self.vfree(vm.pages_addr)
+            else:
+                self.slab.kfree(vm.pages_addr)
+            vm.pages_addr = 0
+        if not vm.flags & VM.MAP_PUT_PAGES:
+            vm.pages = None
+
+    def _flush_reset_perms(self, vm: VmStruct) -> None:
+        start, end = (1 << 64) - 1, 0
+        for b in (vm.pages or [])[:vm.nr_pages]:
+            if b is not None:
+                a = self.mem.page_address(b.pfn)
+                start, end = min(start, a), max(end, a + PAGE_SIZE)
+        if not self.kva.purge(start, end):
+            self.pgtable.flush_tlb_kernel_range(start, end)
+
+    def vunmap(self, addr: int) -> None:
+        """``vunmap``: release the mapping only; the pages stay allocated."""
+        if not addr:
+            return
+        vm = self.remove_vm_area(addr)
+        if vm is None:
+            self.log.WARN("vunmap", f"Trying to vunmap() nonexistent vm area ({fmt_p(addr)})\n")
+            return
+        if vm.nr_pages:
+            self.leaked_vms.append(vm)
+
+    # -- other mappings ---------------------------------------------------------------
+
+    def vmap(self, blocks: list[Block], vm_flags: int, caller: str) -> int | None:
+        """``vmap``: map caller-owned pages (KERNEL.md 9.4)."""
+        if vm_flags & VM.FLUSH_RESET_PERMS:
+            self.log.WARN_ONCE("vmap", None, site="vmap:flush_reset_perms")
+            return None
+        if vm_flags & VM.NO_GUARD:
+            self.log.WARN_ONCE("vmap", None, site="vmap:no_guard")
+            vm_flags &= ~VM.NO_GUARD
+        if len(blocks) > self.mem.nr_frames:
+            return None
+        vm = self.get_vm_area_node(len(blocks) * PAGE_SIZE, 1, PAGE_SHIFT, vm_flags,
+                                   VMALLOC_START, VMALLOC_END, GFP.KERNEL, caller)
+        if vm is None:
+            return None
+        if not self.pgtable.vmap_pages_range(self.untag(vm.addr), [b.pfn for b in blocks], PAGE_SHIFT):
+            self.vunmap(vm.addr)
+            return None
+        if vm_flags & VM.MAP_PUT_PAGES:
+            vm.pages = list(blocks)
+            vm.nr_pages = len(blocks)
+            for b in blocks:
+                b.owner = OWNER_VMALLOC
+        return vm.addr
+
+    def vm_map_ram(self, blocks: list[Block]) -> int | None:
+        """``vm_map_ram`` through the direct path: no vm, no guard page."""
+        size = len(blocks) * PAGE_SIZE
+        va = self.kva.alloc_vmap_area(size, PAGE_SIZE, VMALLOC_START, VMALLOC_END, GFP.KERNEL,
+                                      VMAP_RAM, None)
+        if isinstance(va, int):
+            return None
+        addr = va.va_start
+        if not self.pgtable.vmap_pages_range(addr, [b.pfn for b in blocks], PAGE_SHIFT):
+            self.vm_unmap_ram(addr, len(blocks))
+            return None
+        if self.kasan is not None:
+            addr = self.kasan.unpoison_vmalloc(addr, size, KASAN_VMALLOC_PROT_NORMAL)
+        return addr
+
+    def vm_unmap_ram(self, addr: int, count: int) -> None:
+        """``vm_unmap_ram``: BUG on a bad address, WARN_ON_ONCE if nothing is mapped there."""
+        a = self.untag(addr)
+        if not a or a < VMALLOC_START or a > VMALLOC_END or a & (PAGE_SIZE - 1):
+            raise self.log.BUG("vm_unmap_ram", f"bad address {addr:#x}")
+        if self.kasan is not None:
+            self.kasan.poison_vmalloc(addr, count * PAGE_SIZE)
+        va = self.kva.find_unlink_vmap_area(a)
+        if va is None:
+            self.log.WARN_ONCE("vm_unmap_ram", None, site="vm_unmap_ram:none")
+            return
+        if va.vm is not None:
+            self.leaked_vms.append(va.vm)
+        self.kva.free_unmap_vmap_area(va)
+
+    # -- lookups ----------------------------------------------------------------------
+
+    def find_vm_area(self, addr: int) -> VmStruct | None:
+        """The vm of the busy area containing ``addr``."""
+        va = self.kva.find_vmap_area(self.untag(addr))
+        return None if va is None else va.vm
+
+
+def _identity(addr: int) -> int:
+    return addr
+
+
+_ = NUMA_NO_NODE

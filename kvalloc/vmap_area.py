@@ -1,0 +1,560 @@
+"""The global KVA allocator of mm/vmalloc.c: free, busy and lazily-freed vmap areas.
+
+Free space is a sorted set of maximal blocks ``[start, end)`` covering, together with the
+busy, lazy and leaked areas, exactly ``[1, ULONG_MAX)``. The lowest-fit search is indexed:
+blocks live in address-ordered chunks (as in ``sortedcontainers``), each chunk knows its
+largest block, and a max-tree over the chunk maxima finds the first chunk that can hold a
+request in O(log n); inside a chunk a C-level scan finds the block. A plain linear scan
+(:func:`find_vmap_lowest_match_linear`) is kept as the reference and compared in tests.
+
+Fit types (KERNEL.md 6.4), for a request ``[nva, nva + size)`` inside free ``[s, e)``::
+
+    FL_FIT_TYPE  |<-------- va -------->|        s == nva, e == nva + size: block removed
+                 |<------- free ------->|
+
+    LE_FIT_TYPE  |<-- va -->|<- rest ->|         s == nva: block becomes [nva + size, e)
+    RE_FIT_TYPE  |<- rest ->|<-- va -->|         e == nva + size: block becomes [s, nva)
+    NE_FIT_TYPE  |<-rest->|<- va ->|<-rest->|    split into [s, nva) and [nva + size, e)
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_left, bisect_right
+from collections.abc import Iterable, Iterator
+from itertools import compress, islice
+from typing import TYPE_CHECKING
+
+from sortedcontainers import SortedList
+
+from .constants import ALIGN, PAGE_SHIFT, PAGE_SIZE, ULONG_MAX
+from .gfp import GFP, GFP_RECLAIM_MASK
+
+if TYPE_CHECKING:
+    from .kasan import Kasan
+    from .pgtable import PageTable
+    from .printk import KernelLog
+    from .trace import Trace
+    from .vmalloc import VmStruct
+
+NOTHING_FIT = 0
+FL_FIT_TYPE = 1
+LE_FIT_TYPE = 2
+RE_FIT_TYPE = 3
+NE_FIT_TYPE = 4
+
+
+class VmapArea:
+    """``struct vmap_area``: a KVA range ``[va_start, va_end)``, its vm (if any) and type bits."""
+
+    __slots__ = ("va_start", "va_end", "vm", "flags")
+
+    def __init__(self, va_start: int, va_end: int, vm: VmStruct | None = None, flags: int = 0) -> None:
+        self.va_start = va_start
+        self.va_end = va_end
+        self.vm = vm
+        self.flags = flags
+
+    def __repr__(self) -> str:
+        return f"VmapArea({self.va_start:#x}-{self.va_end:#x})"
+
+
+def classify_va_fit_type(s: int, e: int, nva: int, size: int) -> int:
+    """The fit type of ``[nva, nva + size)`` inside free block ``[s, e)``."""
+    if nva < s or nva + size > e:
+        return NOTHING_FIT
+    if s == nva:
+        return FL_FIT_TYPE if e == nva + size else LE_FIT_TYPE
+    return RE_FIT_TYPE if e == nva + size else NE_FIT_TYPE
+
+
+def find_vmap_lowest_match_linear(blocks: Iterable[tuple[int, int]], size: int, align: int,
+                                  vstart: int) -> tuple[int, int, int] | None:
+    """Reference lowest fit: the first block, in address order, that holds the aligned request.
+
+    Returns ``(start, end, nva)`` or None. O(n). Blocks must be sorted by start.
+
+    >>> find_vmap_lowest_match_linear([(1, 100), (4096, 16384)], 4096, 4096, 0)
+    (4096, 16384, 4096)
+    """
+    for s, e in blocks:
+        if e <= vstart:
+            continue
+        nva = ALIGN(max(s, vstart), align)
+        if nva + size <= e:
+            return s, e, nva
+    return None
+
+
+class FreeAreaTree:
+    """Free vmap areas in address order with a max-size index (the augmented rb-tree's job).
+
+    Invariants:
+        - chunks are non-empty, sorted, and ``_heads[c] == _starts[c][0]``;
+        - ``_sizes[c][i] == _ends[c][i] - _starts[c][i]`` and ``_maxes[c] == max(_sizes[c])``;
+        - ``_tree`` is a max-tree over ``_maxes`` (leaves at ``_leaf + c``).
+
+    Complexity: insert, remove and lowest fit are O(log n) plus a C-level scan of one chunk
+    of at most ``2 * LOAD`` blocks.
+
+    >>> t = FreeAreaTree([(1, ULONG_MAX)])
+    >>> t.find_lowest_match(8192, 4096, 0x10000)
+    (1, 18446744073709551615, 65536)
+    """
+
+    LOAD = 128
+
+    def __init__(self, blocks: Iterable[tuple[int, int]] = ()) -> None:
+        self._starts: list[list[int]] = []
+        self._ends: list[list[int]] = []
+        self._sizes: list[list[int]] = []
+        self._maxes: list[int] = []
+        self._heads: list[int] = []
+        self._len = 0
+        items = sorted(blocks)
+        for i in range(0, len(items), self.LOAD):
+            part = items[i:i + self.LOAD]
+            self._starts.append([s for s, _ in part])
+            self._ends.append([e for _, e in part])
+            self._sizes.append([e - s for s, e in part])
+        self._len = len(items)
+        self._rebuild()
+
+    # -- index maintenance ------------------------------------------------------------
+
+    def _rebuild(self) -> None:
+        self._heads = [c[0] for c in self._starts]
+        self._maxes = [max(c) for c in self._sizes]
+        leaf = 1
+        while leaf < max(1, len(self._maxes)):
+            leaf <<= 1
+        tree = [-1] * (2 * leaf)
+        tree[leaf:leaf + len(self._maxes)] = self._maxes
+        for i in range(leaf - 1, 0, -1):
+            a, b = tree[2 * i], tree[2 * i + 1]
+            tree[i] = a if a > b else b
+        self._leaf = leaf
+        self._tree = tree
+
+    def _update(self, c: int) -> None:
+        m = max(self._sizes[c])
+        if m == self._maxes[c]:
+            return
+        self._maxes[c] = m
+        tree = self._tree
+        i = self._leaf + c
+        tree[i] = m
+        i >>= 1
+        while i:
+            a, b = tree[2 * i], tree[2 * i + 1]
+            v = a if a > b else b
+            if tree[i] == v:
+                break
+            tree[i] = v
+            i >>= 1
+
+    def _first_chunk_from(self, c: int, size: int) -> int:
+        """Lowest chunk index >= c whose largest block is >= size, or -1."""
+        tree = self._tree
+        i = self._leaf + c
+        if tree[i] >= size:
+            return c
+        while True:
+            while i & 1:
+                if i == 1:
+                    return -1
+                i >>= 1
+            i += 1
+            if tree[i] >= size:
+                break
+        leaf = self._leaf
+        while i < leaf:
+            i <<= 1
+            if tree[i] < size:
+                i += 1
+        return i - leaf
+
+    # -- queries ----------------------------------------------------------------------
+
+    def __len__(self) -> int:
+        return self._len
+
+    def __iter__(self) -> Iterator[tuple[int, int]]:
+        for starts, ends in zip(self._starts, self._ends):
+            yield from zip(starts, ends)
+
+    def _locate(self, addr: int) -> tuple[int, int]:
+        """Chunk and index of the last block with start <= addr (index -1 if none)."""
+        c = bisect_right(self._heads, addr) - 1
+        if c < 0:
+            return 0, -1
+        return c, bisect_right(self._starts[c], addr) - 1
+
+    def neighbours(self, start: int, end: int) -> tuple[tuple[int, int] | None, tuple[int, int] | None]:
+        """The free blocks just below ``start`` and just at/above it (for merging and overlap)."""
+        if not self._len:
+            return None, None
+        c, i = self._locate(start)
+        prev = None
+        if i >= 0:
+            prev = (self._starts[c][i], self._ends[c][i])
+        # next block: index i + 1 in chunk c, or the head of chunk c + 1
+        if i + 1 < len(self._starts[c]):
+            nxt = (self._starts[c][i + 1], self._ends[c][i + 1])
+        elif c + 1 < len(self._starts) and i >= 0:
+            nxt = (self._starts[c + 1][0], self._ends[c + 1][0])
+        elif i < 0:
+            nxt = (self._starts[0][0], self._ends[0][0])
+        else:
+            nxt = None
+        return prev, nxt
+
+    def find_lowest_match(self, size: int, align: int, vstart: int) -> tuple[int, int, int] | None:
+        """Exact lowest fit: ``(start, end, nva)`` of the first block holding the request.
+
+        Unlike the kernel, blocks smaller than ``size + align - 1`` are not pruned, so a lower
+        block that fits thanks to its alignment is never missed.
+        """
+        if not self._len:
+            return None
+        starts, ends, sizes = self._starts, self._ends, self._sizes
+        c, i = self._locate(vstart)
+        if i < 0:
+            c, i = 0, 0
+        elif ends[c][i] <= vstart:
+            i += 1
+        nchunks = len(starts)
+        while c < nchunks:
+            if i >= len(starts[c]):
+                c, i = c + 1, 0
+                continue
+            if self._maxes[c] < size:
+                c = self._first_chunk_from(c + 1, size) if c + 1 < nchunks else -1
+                if c < 0:
+                    return None
+                i = 0
+            chunk_sizes = sizes[c]
+            hit = next(compress(range(i, len(chunk_sizes)),
+                                map(size.__le__, islice(chunk_sizes, i, None))), -1)
+            if hit < 0:
+                c, i = c + 1, 0
+                continue
+            s, e = starts[c][hit], ends[c][hit]
+            nva = ALIGN(s if s > vstart else vstart, align)
+            if nva + size <= e:
+                return s, e, nva
+            i = hit + 1
+        return None
+
+    # -- updates ----------------------------------------------------------------------
+
+    def _insert(self, start: int, end: int) -> None:
+        if not self._len:
+            self._starts, self._ends, self._sizes = [[start]], [[end]], [[end - start]]
+            self._len = 1
+            self._rebuild()
+            return
+        c = max(0, bisect_right(self._heads, start) - 1)
+        starts = self._starts[c]
+        i = bisect_left(starts, start)
+        starts.insert(i, start)
+        self._ends[c].insert(i, end)
+        self._sizes[c].insert(i, end - start)
+        self._len += 1
+        if len(starts) > 2 * self.LOAD:
+            half = self.LOAD
+            self._starts[c + 1:c + 1] = [starts[half:]]
+            self._ends[c + 1:c + 1] = [self._ends[c][half:]]
+            self._sizes[c + 1:c + 1] = [self._sizes[c][half:]]
+            del starts[half:], self._ends[c][half:], self._sizes[c][half:]
+            self._rebuild()
+        elif i == 0:
+            self._heads[c] = start
+            self._update(c)
+        else:
+            self._update(c)
+
+    def _remove_at(self, c: int, i: int) -> None:
+        del self._starts[c][i], self._ends[c][i], self._sizes[c][i]
+        self._len -= 1
+        if not self._starts[c]:
+            del self._starts[c], self._ends[c], self._sizes[c]
+            self._rebuild()
+        else:
+            if i == 0:
+                self._heads[c] = self._starts[c][0]
+            self._update(c)
+
+    def _index(self, start: int) -> tuple[int, int]:
+        c, i = self._locate(start)
+        if i < 0 or self._starts[c][i] != start:
+            raise KeyError(start)
+        return c, i
+
+    def remove(self, start: int) -> None:
+        """Remove the free block starting at ``start``."""
+        self._remove_at(*self._index(start))
+
+    def _set(self, c: int, i: int, start: int, end: int) -> None:
+        self._starts[c][i] = start
+        self._ends[c][i] = end
+        self._sizes[c][i] = end - start
+        if i == 0:
+            self._heads[c] = start
+        self._update(c)
+
+    def va_clip(self, s: int, e: int, nva: int, size: int) -> int:
+        """Cut ``[nva, nva + size)`` out of free block ``[s, e)``; returns the fit type."""
+        fit = classify_va_fit_type(s, e, nva, size)
+        c, i = self._index(s)
+        if fit == FL_FIT_TYPE:
+            self._remove_at(c, i)
+        elif fit == LE_FIT_TYPE:
+            self._set(c, i, nva + size, e)
+        elif fit == RE_FIT_TYPE:
+            self._set(c, i, s, nva)
+        elif fit == NE_FIT_TYPE:
+            self._set(c, i, s, nva)
+            self._insert(nva + size, e)
+        return fit
+
+    def merge_or_add(self, start: int, end: int) -> tuple[int, int] | None:
+        """``__merge_or_add_vmap_area``: insert ``[start, end)`` merging with neighbours.
+
+        Returns the overlapping free block instead (and changes nothing) on overlap.
+        """
+        prev, nxt = self.neighbours(start, end)
+        if prev is not None and prev[1] > start:
+            return prev
+        if nxt is not None and nxt[0] < end:
+            return nxt
+        if nxt is not None and nxt[0] == end:
+            c, i = self._index(nxt[0])
+            if prev is not None and prev[1] == start:
+                self._remove_at(c, i)
+                c, i = self._index(prev[0])
+                self._set(c, i, prev[0], nxt[1])
+            else:
+                self._set(c, i, start, nxt[1])
+        elif prev is not None and prev[1] == start:
+            c, i = self._index(prev[0])
+            self._set(c, i, prev[0], end)
+        else:
+            self._insert(start, end)
+        return None
+
+    def check(self) -> None:
+        """Verify the chunk structure and the max-tree (raises AssertionError)."""
+        assert len(self._starts) == len(self._ends) == len(self._sizes) == len(self._heads)
+        n = 0
+        for c, (st, en, sz) in enumerate(zip(self._starts, self._ends, self._sizes)):
+            assert st and st == sorted(st) and self._heads[c] == st[0], "chunk order"
+            assert sz == [e - s for s, e in zip(st, en)], "chunk sizes"
+            assert self._maxes[c] == max(sz), "chunk max"
+            assert self._tree[self._leaf + c] == self._maxes[c], "max-tree leaf"
+            n += len(st)
+        for i in range(1, self._leaf):
+            assert self._tree[i] == max(self._tree[2 * i], self._tree[2 * i + 1]), "max-tree node"
+        assert n == self._len, "length"
+
+
+class SortedVAs:
+    """Busy or lazy vmap areas keyed by start, with containment lookup. O(log n) operations."""
+
+    __slots__ = ("_starts", "_map")
+
+    def __init__(self) -> None:
+        self._starts: SortedList[int] = SortedList()
+        self._map: dict[int, VmapArea] = {}
+
+    def __len__(self) -> int:
+        return len(self._map)
+
+    def __iter__(self) -> Iterator[VmapArea]:
+        m = self._map
+        return (m[s] for s in list(self._starts))
+
+    def find(self, addr: int) -> VmapArea | None:
+        """The area with ``va_start <= addr < va_end``."""
+        starts = self._starts
+        i = starts.bisect_right(addr) - 1
+        if i < 0:
+            return None
+        va = self._map[starts[i]]
+        return va if addr < va.va_end else None
+
+    def overlap(self, start: int, end: int) -> VmapArea | None:
+        """An area intersecting ``[start, end)``, if any."""
+        starts = self._starts
+        i = starts.bisect_left(end) - 1
+        if i < 0:
+            return None
+        va = self._map[starts[i]]
+        return va if va.va_end > start else None
+
+    def insert(self, va: VmapArea) -> None:
+        self._starts.add(va.va_start)
+        self._map[va.va_start] = va
+
+    def remove(self, va: VmapArea) -> None:
+        self._starts.remove(va.va_start)
+        del self._map[va.va_start]
+
+    def pop_all(self) -> list[VmapArea]:
+        """Remove and return every area, in address order."""
+        m = self._map
+        out = [m[s] for s in self._starts]
+        self._starts = SortedList()
+        self._map = {}
+        return out
+
+
+# errno values returned (negated) by alloc_vmap_area
+EINVAL = 22
+ENOENT = 2
+ERANGE = 34
+EBUSY = 16
+
+
+class VmapAreaAllocator:
+    """``alloc_vmap_area`` / ``free_vmap_area_noflush`` / ``__purge_vmap_area_lazy``.
+
+    Invariants (``Kernel.check``): free, busy, lazy and leaked areas are disjoint and cover
+    ``[1, ULONG_MAX)``; free blocks are never adjacent; ``vmap_lazy_nr`` is the page count
+    of the lazy areas.
+    """
+
+    def __init__(self, log: KernelLog, trace: Trace, pgtable: PageTable, lazy_max: int) -> None:
+        self.log = log
+        self.trace = trace
+        self.pgtable = pgtable
+        self.lazy_max_pages = lazy_max
+        self.free = FreeAreaTree([(1, ULONG_MAX)])
+        self.busy = SortedVAs()
+        self.lazy = SortedVAs()
+        self.leaked: list[VmapArea] = []
+        self.vmap_lazy_nr = 0
+        self.nr_purges = 0
+        self.fit_types = [0] * 5
+        self.kasan: Kasan | None = None
+
+    def _insert_checked(self, tree: SortedVAs, va: VmapArea) -> bool:
+        """``insert_vmap_area``: link ``va`` unless it overlaps (then WARN and leak it)."""
+        other = tree.overlap(va.va_start, va.va_end)
+        if other is not None:
+            self._overlap_bug(va, other.va_start, other.va_end)
+            return False
+        tree.insert(va)
+        return True
+
+    def _overlap_bug(self, va: VmapArea, start: int, end: int) -> None:
+        self.leaked.append(va)
+        self.log.WARN("find_va_links", f"vmalloc bug: {va.va_start:#x}-{va.va_end:#x} "
+                      f"overlaps with {start:#x}-{end:#x}\n")
+
+    def alloc_vmap_area(self, size: int, align: int, vstart: int, vend: int, gfp: int,
+                        va_flags: int = 0, vm: VmStruct | None = None) -> VmapArea | int:
+        """Reserve ``size`` bytes of KVA at the lowest fitting address; ``-errno`` on failure.
+
+        O(log n) in the number of free blocks (plus one purge when space runs out).
+        """
+        if size <= 0 or size & (PAGE_SIZE - 1) or align <= 0 or align & (align - 1):
+            return -EINVAL
+        gfp &= GFP_RECLAIM_MASK
+        allow_block = bool(gfp & GFP.DIRECT_RECLAIM)
+        purged = False
+        free = self.free
+        while True:
+            match = free.find_lowest_match(size, align, vstart)
+            if match is None:
+                err = -ENOENT
+            elif match[2] + size > vend:
+                err = -ERANGE
+            else:
+                err = 0
+                s, e, nva = match
+                self.fit_types[free.va_clip(s, e, nva, size)] += 1
+            if "alloc_vmap_area" in self.trace.enabled:
+                self.trace.emit("alloc_vmap_area", addr=nva if not err else err + (1 << 64),
+                                size=size, align=align, vstart=vstart, vend=vend,
+                                failed=1 if err else 0)
+            if not err:
+                break
+            if not allow_block:
+                return -EBUSY
+            if not purged:
+                self.purge(ULONG_MAX, 0)
+                purged = True
+                continue
+            if not gfp & GFP.NOWARN:
+                self.log.pr(f"vmalloc_node_range for size {size} failed: Address range "
+                            f"restricted to {vstart:#x} - {vend:#x}")
+            return -EBUSY
+        va = VmapArea(nva, nva + size, vm, va_flags)
+        if vm is not None:
+            vm.addr = nva
+            vm.size = size
+            vm.va = va
+        self._insert_checked(self.busy, va)
+        if nva & (align - 1) or not vstart <= nva < vend:
+            raise self.log.BUG("alloc_vmap_area", "unaligned or out-of-range vmap area")
+        if self.kasan is not None:
+            self.kasan.populate_vmalloc(nva, nva + size)
+        return va
+
+    def find_vmap_area(self, addr: int) -> VmapArea | None:
+        """The busy area containing ``addr`` (already untagged)."""
+        return self.busy.find(addr)
+
+    def find_unlink_vmap_area(self, addr: int) -> VmapArea | None:
+        """``find_vmap_area`` and unlink the result from busy."""
+        va = self.busy.find(addr)
+        if va is not None:
+            self.busy.remove(va)
+        return va
+
+    def free_unmap_vmap_area(self, va: VmapArea) -> None:
+        """Clear the area's mappings (no TLB flush) and free it lazily."""
+        self.pgtable.vunmap_range_noflush(va.va_start, va.va_end)
+        self.free_vmap_area_noflush(va)
+
+    def free_vmap_area_noflush(self, va: VmapArea) -> None:
+        """Queue ``va`` on the lazy list; purge at once past ``lazy_max_pages()``."""
+        nr_lazy = self.vmap_lazy_nr + ((va.va_end - va.va_start) >> PAGE_SHIFT)
+        self.vmap_lazy_nr = nr_lazy
+        va.vm = None
+        if not self._insert_checked(self.lazy, va):
+            self.vmap_lazy_nr -= (va.va_end - va.va_start) >> PAGE_SHIFT
+        self.trace.emit("free_vmap_area_noflush", va_start=va.va_start, nr_lazy=nr_lazy,
+                        nr_lazy_max=self.lazy_max_pages)
+        if nr_lazy > self.lazy_max_pages:
+            self.purge(ULONG_MAX, 0)
+
+    def free_vmap_area(self, va: VmapArea) -> None:
+        """Immediate free (error paths): unlink from busy and merge into free, no flush."""
+        self.busy.remove(va)
+        self._merge(va)
+
+    def _merge(self, va: VmapArea) -> None:
+        other = self.free.merge_or_add(va.va_start, va.va_end)
+        if other is not None:
+            self._overlap_bug(va, *other)
+
+    def purge(self, start: int, end: int) -> int:
+        """``__purge_vmap_area_lazy``: one TLB flush, then every lazy area goes back to free.
+
+        Returns the number of areas purged.
+        """
+        vas = self.lazy.pop_all() if len(self.lazy) else []
+        if vas:
+            start = min(start, vas[0].va_start)
+            end = max(end, vas[-1].va_end)
+            self.pgtable.flush_tlb_kernel_range(start, end)
+            kasan = self.kasan
+            for va in vas:
+                if kasan is not None:
+                    kasan.release_vmalloc(va.va_start, va.va_end)
+                self._merge(va)
+            self.vmap_lazy_nr = 0
+            self.nr_purges += 1
+        self.trace.emit("purge_vmap_area_lazy", start=start, end=end, npurged=len(vas))
+        return len(vas)
