@@ -380,7 +380,9 @@ class Kasan:
     def check(self) -> None:
         """INV-KASAN-1, -2 and -4, and -3 from profile 8 on."""
         from .errors import KernelBug
-        busy = [va for va in self.kva.busy if VMALLOC_START <= va.va_start < VMALLOC_END]
+        # leaked areas (a vm_map_ram area passed to vfree) keep their shadow, like their mappings
+        busy = sorted((va for va in list(self.kva.busy) + self.kva.leaked
+                       if VMALLOC_START <= va.va_start < VMALLOC_END), key=lambda va: va.va_start)
         span = PAGE_SIZE << self.shift
         for va in busy:
             for m in range(ALIGN_DOWN(va.va_start, span), va.va_end, span):
@@ -393,24 +395,24 @@ class Kasan:
             pos = m0
             i = max(0, bisect_right(starts, m0) - 1)
             while pos < m0 + span:
-                va = busy[i] if i < len(busy) else None
-                if va is not None and va.va_end <= pos:
+                cur = busy[i] if i < len(busy) else None
+                if cur is not None and cur.va_end <= pos:
                     i += 1
                     continue
-                gap_end = m0 + span if va is None else min(m0 + span, max(pos, va.va_start))
+                gap_end = m0 + span if cur is None else min(m0 + span, max(pos, cur.va_start))
                 if gap_end > pos:
                     lo = ((pos - m0) >> self.shift)
                     hi = ((gap_end - m0) >> self.shift)
                     if page.count(inv, lo, hi) != hi - lo:
                         raise KernelBug(f"INV-KASAN-2: shadow of free vmalloc space at "
                                         f"{pos:#x} is not {inv:#x}")
-                if va is None:
+                if cur is None:
                     break
-                pos = max(pos, va.va_end)
+                pos = max(pos, cur.va_end)
                 i += 1
-        for va in busy:
+        for va in self.kva.busy:
             vm = va.vm
-            if vm is None:
+            if vm is None or not VMALLOC_START <= va.va_start < VMALLOC_END:
                 if va.flags & VMAP_RAM:
                     self._expect(va.va_start, va.va_start, va.va_end - va.va_start, va.va_end,
                                  "INV-KASAN-4", None)

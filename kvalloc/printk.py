@@ -65,7 +65,7 @@ class KernelLog:
         """``warn_alloc()``: one line unless ``__GFP_NOWARN``; never panics."""
         if gfp & GFP.NOWARN:
             return
-        line = (f"{self.comm}: {message}, mode:{int(gfp):#x}({format_gfp(gfp)}),"
+        line = (f"{self.comm}: {message}, mode:{int(gfp):#x}({format_gfp(gfp)}), "
                 "nodemask=(null),cpuset=/,mems_allowed=0")
         self.lines.append(line)
         self.nr_warnings += 1

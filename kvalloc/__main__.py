@@ -1,0 +1,7 @@
+"""``python -m kvalloc``: the same as the ``kvalloc`` command."""
+
+import sys
+
+from .cli import main
+
+sys.exit(main())

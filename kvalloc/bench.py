@@ -1,0 +1,448 @@
+"""Benchmarks of ``kvalloc`` (``kvalloc bench``): ratios against in-process baselines.
+
+Every goal is a *ratio* between two measurements taken in the same process, so results do
+not depend on how fast the host is; absolute numbers are printed for information only.
+
+Metrics (``name  value  goal  PASS/MISS``, one line each):
+
+1. ``vmalloc_vfree_*`` and ``vmalloc_churn_*``: the rate of ``vmalloc(4096)`` + ``vfree``
+   with 100 and with 100 000 live one-page areas, as back-to-back pairs and as "free a
+   random live area, allocate a new one"; the scaling ratio ``rate(100000) / rate(100)``
+   must be at least 0.5 (allocation is O(log n), not O(n)).
+2. ``lowest_match_speedup``: :meth:`FreeAreaTree.find_lowest_match` against
+   :func:`find_vmap_lowest_match_linear` over 100 000 free fragments, for a request only the
+   last block can hold; ``linear / fast`` must be at least 50.
+3. ``memcpy_bandwidth_ratio``: :meth:`Kernel.memcpy` of 64 MiB between two vmalloc areas
+   against ``b2[:] = b1`` on two 64 MiB ``bytearray`` objects; at least 0.5.
+4. ``idle_kernel_kib`` and ``idle_kernel_construct_ms``: host memory (``tracemalloc``) and
+   time to build ``Kernel(KernelConfig(ram=64 << 30))``; informational.
+5. ``direct_view_write_ratio``: one 8-byte store through :meth:`Kernel.direct_view` frame
+   views (``qpages[i >> 9][i & 511] = v``) against one ``list.append``; at most 3.
+
+``quick=True`` runs the same code with smaller sizes and fewer repeats (a smoke test for the
+test suite, a few seconds); its numbers are noisier and its 100 000-area metric is measured
+at a smaller population (the metric names stay the same).
+
+Example:
+    >>> from kvalloc.bench import run
+    >>> results = run(quick=True)   # doctest: +SKIP
+    >>> results["lowest_match_speedup"] >= 50   # doctest: +SKIP
+    True
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import gc
+import json
+import platform
+import random
+import sys
+import time
+import tracemalloc
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+from .config import KernelConfig
+from .constants import PAGE_SIZE, VMALLOC_START
+from .kernel import Kernel
+from .vmap_area import FreeAreaTree, find_vmap_lowest_match_linear
+
+__all__ = ["Goal", "GOALS", "run", "main"]
+
+
+@dataclass(frozen=True)
+class Goal:
+    """A target for one ratio: ``value >= limit`` (``op == ">="``) or ``value <= limit``."""
+
+    op: str
+    limit: float
+
+    def met(self, value: float) -> bool:
+        """Whether ``value`` satisfies the goal."""
+        return value >= self.limit if self.op == ">=" else value <= self.limit
+
+    def __str__(self) -> str:
+        return f"{self.op} {self.limit:g}"
+
+
+#: The goals of the project issue, by metric name. Metrics not listed are informational.
+GOALS: dict[str, Goal] = {
+    "vmalloc_vfree_scaling": Goal(">=", 0.5),
+    "vmalloc_churn_scaling": Goal(">=", 0.5),
+    "lowest_match_speedup": Goal(">=", 50.0),
+    "memcpy_bandwidth_ratio": Goal(">=", 0.5),
+    "direct_view_write_ratio": Goal("<=", 3.0),
+}
+
+_MiB = 1 << 20
+
+
+@dataclass(frozen=True)
+class _Params:
+    """Sizes and repeat counts of one run (full or quick)."""
+
+    small_live: int          # live areas of the "100" population
+    large_live: int          # live areas of the "100 000" population
+    pair_ops: int            # vmalloc+vfree pairs per timed repeat
+    rate_repeats: int        # timed repeats (best taken) per rate
+    fragments: int           # free blocks in the lowest-match tree
+    fast_calls: int          # find_lowest_match calls per timed repeat
+    linear_repeats: int      # timed repeats of the linear scan
+    copy_bytes: int          # memcpy / bytearray copy size
+    copy_repeats: int        # timed repeats of each copy
+    kernel_repeats: int      # idle-kernel constructions timed
+    writes: int              # direct-view writes / list appends per timed repeat
+    write_repeats: int       # timed repeats of each loop
+
+
+_FULL = _Params(small_live=100, large_live=100_000, pair_ops=20_000, rate_repeats=3,
+                fragments=100_000, fast_calls=2_000, linear_repeats=5,
+                copy_bytes=64 * _MiB, copy_repeats=5, kernel_repeats=20,
+                writes=1_000_000, write_repeats=5)
+_QUICK = _Params(small_live=100, large_live=10_000, pair_ops=2_000, rate_repeats=2,
+                 fragments=100_000, fast_calls=200, linear_repeats=2,
+                 copy_bytes=8 * _MiB, copy_repeats=3, kernel_repeats=3,
+                 writes=100_000, write_repeats=2)
+
+
+# -- helpers --------------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def _no_gc() -> Iterator[None]:
+    """Disable the cyclic garbage collector for a timed section (as :mod:`timeit` does)."""
+    enabled = gc.isenabled()
+    gc.collect()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def _best(fn: Callable[[], object], repeats: int) -> float:
+    """The shortest of ``repeats`` timings of ``fn()`` in seconds (GC off while timing)."""
+    best = float("inf")
+    for _ in range(max(1, repeats)):
+        with _no_gc():
+            t0 = time.perf_counter()
+            fn()
+            t = time.perf_counter() - t0
+        best = min(best, t)
+    return best
+
+
+def _progress(msg: str) -> None:
+    """Show what is running on a terminal; stay quiet otherwise."""
+    if sys.stderr.isatty():
+        sys.stderr.write(f"\r\033[K{msg}")
+        sys.stderr.flush()
+
+
+def _progress_done() -> None:
+    """Clear the progress line (terminal only)."""
+    if sys.stderr.isatty():
+        sys.stderr.write("\r\033[K")
+        sys.stderr.flush()
+
+
+# -- 1. vmalloc/vfree rate ------------------------------------------------------------
+
+
+def _vmalloc_rates(live: int, p: _Params, seed: int = 0) -> tuple[float, float]:
+    """``(pair_rate, churn_rate)`` in operations per second with ``live`` one-page areas.
+
+    One operation is one ``vmalloc(4096)`` plus one ``vfree``. Both loops run once untimed
+    first so the lazy-free list and the free tree reach their steady state; lazy purges
+    inside the timed loops are part of the cost, as in the kernel.
+    """
+    # each live area takes one frame plus its guard page of KVA; 4 GiB is far more than enough
+    k = Kernel(KernelConfig(ram=4 << 30))
+    vmalloc, vfree = k.vmalloc, k.vfree
+    areas: list[int] = []
+    for _ in range(live):
+        a = vmalloc(PAGE_SIZE)
+        assert a is not None, "benchmark kernel ran out of memory"
+        areas.append(a)
+    n = p.pair_ops
+    rng = random.Random(seed)
+
+    def pairs() -> None:
+        for _ in range(n):
+            vfree(vmalloc(PAGE_SIZE))
+
+    def churn(idx: list[int]) -> Callable[[], None]:
+        def loop() -> None:
+            for i in idx:
+                vfree(areas[i])
+                a = vmalloc(PAGE_SIZE)
+                assert a is not None
+                areas[i] = a
+        return loop
+
+    pairs()                                            # warm-up to steady state
+    t_pair = _best(pairs, p.rate_repeats)
+    churn([rng.randrange(live) for _ in range(n)])()   # warm-up
+    t_churn = min(_best(churn([rng.randrange(live) for _ in range(n)]), 1)
+                  for _ in range(p.rate_repeats))
+    for a in areas:
+        vfree(a)
+    return n / t_pair, n / t_churn
+
+
+def bench_vmalloc(p: _Params) -> dict[str, float]:
+    """Metric 1: vmalloc+vfree rates at a small and a large population, and their ratios."""
+    out: dict[str, float] = {}
+    rates: dict[int, tuple[float, float]] = {}
+    for live in (p.small_live, p.large_live):
+        _progress(f"vmalloc/vfree with {live} live areas ...")
+        rates[live] = _vmalloc_rates(live, p)
+    small, large = rates[p.small_live], rates[p.large_live]
+    out["vmalloc_vfree_rate_100"] = small[0]
+    out["vmalloc_vfree_rate_100000"] = large[0]
+    out["vmalloc_vfree_scaling"] = large[0] / small[0]
+    out["vmalloc_churn_rate_100"] = small[1]
+    out["vmalloc_churn_rate_100000"] = large[1]
+    out["vmalloc_churn_scaling"] = large[1] / small[1]
+    return out
+
+
+# -- 2. lowest match ------------------------------------------------------------------
+
+
+def bench_lowest_match(p: _Params) -> dict[str, float]:
+    """Metric 2: indexed lowest fit against the linear reference over many fragments.
+
+    Block ``i`` is one page at ``base + 3 * i`` pages (never adjacent), followed by one
+    64 MiB block; a 16-page request with page alignment fits only in the last block.
+    """
+    _progress(f"lowest match over {p.fragments} fragments ...")
+    base = VMALLOC_START
+    stride = 3 * PAGE_SIZE
+    blocks = [(base + i * stride, base + i * stride + PAGE_SIZE) for i in range(p.fragments)]
+    big = base + p.fragments * stride
+    blocks.append((big, big + 64 * _MiB))
+    tree = FreeAreaTree(blocks)
+    listed = list(tree)
+    size, align, vstart = 16 * PAGE_SIZE, PAGE_SIZE, base
+    fast_answer = tree.find_lowest_match(size, align, vstart)
+    slow_answer = find_vmap_lowest_match_linear(listed, size, align, vstart)
+    assert fast_answer == slow_answer == (big, big + 64 * _MiB, big), (fast_answer, slow_answer)
+
+    find = tree.find_lowest_match
+    calls = p.fast_calls
+
+    def fast() -> None:
+        for _ in range(calls):
+            find(size, align, vstart)
+
+    def linear() -> None:
+        find_vmap_lowest_match_linear(listed, size, align, vstart)
+
+    t_fast = _best(fast, 5) / calls
+    t_linear = _best(linear, p.linear_repeats)
+    return {
+        "lowest_match_fast_us": t_fast * 1e6,
+        "lowest_match_linear_us": t_linear * 1e6,
+        "lowest_match_speedup": t_linear / t_fast,
+    }
+
+
+# -- 3. memcpy bandwidth --------------------------------------------------------------
+
+
+def bench_memcpy(p: _Params) -> dict[str, float]:
+    """Metric 3: ``Kernel.memcpy`` between two vmalloc areas against a ``bytearray`` copy."""
+    size = p.copy_bytes
+    _progress(f"memcpy of {size >> 20} MiB ...")
+    pattern = bytes(range(256)) * (size // 256)
+    k = Kernel(KernelConfig(ram=max(4 << 30, 4 * size)))
+    src, dst = k.vmalloc(size), k.vmalloc(size)
+    assert src is not None and dst is not None, "benchmark kernel ran out of memory"
+    k.write(src, pattern)                 # materialise every source frame
+    k.memcpy(dst, src, size)              # and every destination frame
+    assert k.read(dst + size - 256, 256) == pattern[-256:]
+    t_k = _best(lambda: k.memcpy(dst, src, size), p.copy_repeats)
+    k.vfree(src)
+    k.vfree(dst)
+    del k
+
+    b1 = bytearray(pattern)
+    b2 = bytearray(size)
+    b2[:] = b1                            # touch the destination's pages once
+
+    def host_copy() -> None:
+        b2[:] = b1
+
+    t_b = _best(host_copy, p.copy_repeats)
+    del b1, b2, pattern
+    return {
+        "memcpy_mib_s": size / t_k / _MiB,
+        "bytearray_copy_mib_s": size / t_b / _MiB,
+        "memcpy_bandwidth_ratio": t_b / t_k,
+    }
+
+
+# -- 4. idle kernel -------------------------------------------------------------------
+
+
+def bench_idle_kernel(p: _Params) -> dict[str, float]:
+    """Metric 4: host bytes kept by an idle 64 GiB ``Kernel`` and its construction time."""
+    _progress("idle kernel ...")
+    config = KernelConfig(ram=64 << 30)
+    Kernel(config)                         # warm-up: lazy imports, caches
+    gc.collect()
+    was_tracing = tracemalloc.is_tracing()
+    if not was_tracing:
+        tracemalloc.start()
+    before = tracemalloc.get_traced_memory()[0]
+    k = Kernel(config)
+    after = tracemalloc.get_traced_memory()[0]
+    if not was_tracing:
+        tracemalloc.stop()
+    del k
+    t = _best(lambda: Kernel(config), p.kernel_repeats)
+    return {
+        "idle_kernel_kib": (after - before) / 1024,
+        "idle_kernel_construct_ms": t * 1e3,
+    }
+
+
+# -- 5. direct-view writes ------------------------------------------------------------
+
+
+def _write_views(qpages: list[memoryview], n: int) -> None:
+    """The containers' fast-path store loop: element ``i`` (8 bytes) gets value ``i``."""
+    for i in range(n):
+        qpages[i >> 9][i & 511] = i
+
+
+def _append_list(n: int) -> list[int]:
+    """The baseline: ``n`` ``list.append`` calls, same loop shape."""
+    lst: list[int] = []
+    append = lst.append
+    for i in range(n):
+        append(i)
+    return lst
+
+
+def bench_direct_view(p: _Params) -> dict[str, float]:
+    """Metric 5: per-element store through ``direct_view`` frame views against ``list.append``."""
+    n = p.writes
+    _progress(f"direct-view writes of {n} u64 ...")
+    size = n * 8
+    k = Kernel()
+    addr = k.vmalloc(size)
+    assert addr is not None, "benchmark kernel ran out of memory"
+    view = k.direct_view(addr, size)
+    assert view.offset == 0
+    qpages = [mv.cast("Q") for mv in view.pages]
+    _write_views(qpages, n)               # warm-up (and every frame is already materialised)
+    t_w = _best(lambda: _write_views(qpages, n), p.write_repeats)
+    last = (n - 1) * 8
+    assert int.from_bytes(k.read(addr + last, 8), "little") == n - 1
+    t_a = _best(lambda: _append_list(n), p.write_repeats)
+    for q in qpages:
+        q.release()
+    k.vfree(addr)
+    return {
+        "direct_view_write_ns": t_w / n * 1e9,
+        "list_append_ns": t_a / n * 1e9,
+        "direct_view_write_ratio": t_w / t_a,
+    }
+
+
+# -- driver ---------------------------------------------------------------------------
+
+_UNITS: dict[str, str] = {
+    "vmalloc_vfree_rate_100": "ops/s",
+    "vmalloc_vfree_rate_100000": "ops/s",
+    "vmalloc_churn_rate_100": "ops/s",
+    "vmalloc_churn_rate_100000": "ops/s",
+    "lowest_match_fast_us": "us",
+    "lowest_match_linear_us": "us",
+    "memcpy_mib_s": "MiB/s",
+    "bytearray_copy_mib_s": "MiB/s",
+    "idle_kernel_kib": "KiB",
+    "idle_kernel_construct_ms": "ms",
+    "direct_view_write_ns": "ns",
+    "list_append_ns": "ns",
+}
+
+
+def _line(name: str, value: float) -> str:
+    """One result line: name, value (with unit), goal and PASS/MISS (or ``-`` / ``info``)."""
+    goal = GOALS.get(name)
+    unit = _UNITS.get(name, "x")
+    shown = f"{value:,.0f}" if abs(value) >= 1000 else f"{value:.3g}"
+    verdict = "info" if goal is None else ("PASS" if goal.met(value) else "MISS")
+    return f"{name:<28} {shown + ' ' + unit:>18}   goal {str(goal) if goal else '-':<7} {verdict}"
+
+
+def run(json_path: str | None = None, quick: bool = False) -> dict[str, float]:
+    """Run every benchmark, print one line per metric, and return ``{metric: value}``.
+
+    ``quick=True`` is a smoke run (seconds): smaller sizes, fewer repeats. When
+    ``json_path`` is given, the results are also written there as JSON:
+    ``{"python": ..., "quick": ..., "metrics": {name: value}, "goals": {name:
+    {"goal": ">= 0.5", "pass": true}}}``.
+    """
+    p = _QUICK if quick else _FULL
+    version = platform.python_version()
+    print(f"kvalloc bench{' (quick)' if quick else ''}: Python {version} "
+          f"({platform.python_implementation()}) on {platform.machine()}")
+    if quick:
+        print(f"  (quick: the *_100000 rates use {p.large_live} live areas, "
+              f"copies {p.copy_bytes >> 20} MiB, {p.writes} writes)")
+    results: dict[str, float] = {}
+    try:
+        for bench in (bench_vmalloc, bench_lowest_match, bench_memcpy, bench_idle_kernel,
+                      bench_direct_view):
+            part = bench(p)
+            _progress_done()
+            for name, value in part.items():
+                print(_line(name, value), flush=True)
+            results.update(part)
+    finally:
+        _progress_done()
+    missed = [n for n, g in GOALS.items() if n in results and not g.met(results[n])]
+    print(f"{len(GOALS) - len(missed)}/{len(GOALS)} goals met"
+          + (f"; missed: {', '.join(missed)}" if missed else ""))
+    if json_path is not None:
+        doc = {
+            "python": version,
+            "quick": quick,
+            "metrics": results,
+            "goals": {n: {"goal": str(g), "pass": g.met(results[n])}
+                      for n, g in GOALS.items() if n in results},
+        }
+        with open(json_path, "w", encoding="utf-8") as f:
+            json.dump(doc, f, indent=2)
+            f.write("\n")
+    return results
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``kvalloc bench [--json FILE] [--quick]``: run the benchmarks; exit status 0.
+
+    A missed goal is reported (``MISS``) but is not an error: timings are informative,
+    never assertions.
+    """
+    parser = argparse.ArgumentParser(
+        prog="kvalloc bench",
+        description="Measure kvalloc against in-process baselines (ratios with goals).")
+    parser.add_argument("--json", metavar="FILE", help="also write the results to FILE as JSON")
+    parser.add_argument("--quick", action="store_true",
+                        help="fast smoke run: smaller sizes, fewer repeats (noisy numbers)")
+    args = parser.parse_args(argv)
+    json_path: str | None = args.json
+    quick: bool = args.quick
+    run(json_path, quick=quick)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
