@@ -53,11 +53,11 @@ def _cmd_vmallocinfo(args: argparse.Namespace) -> int:
 
 
 def _cmd_bench(args: argparse.Namespace) -> int:
-    from . import bench
+    from .bench import main as bench_main
     argv = ["--json", args.json] if args.json else []
     if args.quick:
         argv.append("--quick")
-    return bench.main(argv)
+    return bench_main(argv)
 
 
 def build_parser() -> argparse.ArgumentParser:

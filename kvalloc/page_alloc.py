@@ -1,8 +1,10 @@
 """Physical page frames and the buddy allocator (mm/page_alloc.c, KERNEL.md 4).
 
-Frames are numbered from ``FIRST_PFN``. Metadata exists only for allocated blocks and contents
-only for frames that were written: an untouched frame reads as zeros, so host memory grows
-with the pages touched, not with ``ram``. Order-10 blocks that were never split are kept as
+Frames are numbered from ``FIRST_PFN``. Metadata exists only for allocated blocks. Contents
+live in 2 MiB chunks (512 frames, one anonymous ``mmap`` each) created when a frame in them is
+first written: the host commits memory only for pages actually touched, an untouched frame
+reads as zeros, and physically contiguous frames are contiguous host bytes, so a copy between
+two contiguous runs is one slice copy. Order-10 blocks that were never split are kept as
 one watermark (``_fresh``) instead of a list, so ``Kernel(KernelConfig(ram=64 << 30))`` costs
 nothing until used.
 
@@ -14,8 +16,9 @@ Invariants (``check``):
 
 from __future__ import annotations
 
+import mmap
 from collections.abc import Iterator
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Final
 
 from sortedcontainers import SortedList
 
@@ -34,7 +37,10 @@ OWNER_SLAB = "slab"
 OWNER_LARGE_KMALLOC = "kmalloc"
 OWNER_USER = "user"
 
-ZERO_PAGE = memoryview(bytes(PAGE_SIZE))
+CHUNK_SHIFT: Final = 9                      # frames per contents chunk: 512 (2 MiB)
+CHUNK_FRAMES: Final = 1 << CHUNK_SHIFT
+CHUNK_BYTES: Final = CHUNK_FRAMES * PAGE_SIZE
+ZERO_CHUNK: Final = memoryview(bytes(CHUNK_BYTES))
 
 
 class Block:
@@ -69,26 +75,42 @@ class PageAllocator:
         self._fresh = FIRST_PFN                    # [_fresh, end_pfn): never-split order-10 blocks
         self.nr_free = self.nr_frames
         self.blocks: dict[int, Block] = {}         # allocated block head -> Block
-        self.data: dict[int, memoryview] = {}      # pfn -> 4096 bytes, for touched frames
+        self.chunks: dict[int, memoryview] = {}    # pfn >> 9 -> 2 MiB of frame contents
         self.nr_vmalloc = 0                        # NR_VMALLOC
 
     # -- contents ---------------------------------------------------------------------
 
-    def frame(self, pfn: int) -> memoryview:
-        """The writable contents of frame ``pfn``, materialised on first use."""
-        mv = self.data.get(pfn)
+    def chunk(self, idx: int) -> memoryview:
+        """The writable 2 MiB contents chunk ``idx`` (frames ``idx << 9`` ...), created zeroed."""
+        mv = self.chunks.get(idx)
         if mv is None:
-            mv = self.data[pfn] = memoryview(bytearray(PAGE_SIZE))
+            mv = self.chunks[idx] = memoryview(mmap.mmap(-1, CHUNK_BYTES))
         return mv
 
+    def frame(self, pfn: int) -> memoryview:
+        """The writable 4096 bytes of frame ``pfn`` (a view into its chunk)."""
+        off = (pfn & (CHUNK_FRAMES - 1)) << 12
+        return self.chunk(pfn >> CHUNK_SHIFT)[off:off + PAGE_SIZE]
+
+    def peek(self, pfn: int) -> memoryview | None:
+        """Frame ``pfn``'s bytes, or None if it was never written (it reads as zeros)."""
+        mv = self.chunks.get(pfn >> CHUNK_SHIFT)
+        if mv is None:
+            return None
+        off = (pfn & (CHUNK_FRAMES - 1)) << 12
+        return mv[off:off + PAGE_SIZE]
+
     def zero_frames(self, pfn: int, n: int) -> None:
-        """Zero ``n`` frames from ``pfn`` (dropping contents is zeroing: absent reads as 0)."""
-        data = self.data
-        if not data:
-            return
-        pop = data.pop
-        for p in range(pfn, pfn + n):
-            pop(p, None)
+        """Zero ``n`` frames from ``pfn`` in place (views of them stay valid)."""
+        chunks = self.chunks
+        while n > 0:
+            off = pfn & (CHUNK_FRAMES - 1)
+            k = min(n, CHUNK_FRAMES - off)
+            mv = chunks.get(pfn >> CHUNK_SHIFT)
+            if mv is not None:
+                mv[off << 12:(off + k) << 12] = ZERO_CHUNK[:k << 12]
+            pfn += k
+            n -= k
 
     # -- buddy core -------------------------------------------------------------------
 

@@ -103,10 +103,10 @@ class SlabAllocator:
     def _zero(self, addr: int, size: int) -> None:
         """Uninstrumented zeroing through the direct map."""
         pfn, off = divmod(addr - PAGE_OFFSET, PAGE_SIZE)
-        data = self.mem.data
+        peek = self.mem.peek
         while size > 0:
             n = min(size, PAGE_SIZE - off)
-            mv = data.get(pfn)
+            mv = peek(pfn)
             if mv is not None:
                 mv[off:off + n] = bytes(n)
             size -= n

@@ -78,9 +78,9 @@ def test_idle_64_gib_kernel_is_cheap() -> None:
     assert k.stats().total_pages == 16 << 20
     p = k.vmalloc(1 << 20)
     assert p is not None
-    assert len(k.mem.data) == 0          # nothing written yet: no frame materialised
+    assert len(k.mem.chunks) == 0        # nothing written yet: no contents chunk exists
     k.memset(p, 1, 4096)
-    assert len(k.mem.data) == 1
+    assert len(k.mem.chunks) == 1
     k.check()
 
 

@@ -1,0 +1,237 @@
+"""``vrealloc()`` through its history (mm/vmalloc.c, KERNEL.md 10).
+
+Each commit of the history is a :class:`VreallocProfile`: the previous commit's profile with
+the fields that commit changed, so the table below reads like the git log. One algorithm,
+:meth:`Vrealloc.vrealloc`, follows the fields; bugs of old commits are reproduced, not fixed.
+
+Example (latest profile: a shrink frees the tail pages, KERNEL.md 10.11):
+    >>> from kvalloc import Kernel
+    >>> k = Kernel()
+    >>> p = k.vmalloc(256 << 10)
+    >>> k.vrealloc(p, 16 << 10) == p, k.find_vm_area(p).nr_pages, k.stats().vrealloc_pages_freed
+    (True, 4, 60)
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import TYPE_CHECKING, Final, Literal
+
+from .constants import NUMA_NO_NODE, PAGE_ALIGN, PAGE_SHIFT, PAGE_SIZE
+from .gfp import GFP, gfp_has_io_fs, want_init_on_alloc
+from .vm_flags import KASAN_VMALLOC_KEEP_TAG, KASAN_VMALLOC_PROT_NORMAL, KASAN_VMALLOC_VM_ALLOC, VM
+from .vmalloc import fmt_p
+
+if TYPE_CHECKING:
+    from .config import KernelConfig
+    from .kasan import Kasan
+    from .kernel import Kernel
+    from .printk import KernelLog
+    from .trace import Trace
+    from .vmalloc import Vmalloc, VmStruct
+
+ShrinkZero = Literal["init_on_alloc", "init_on_free", "either"]
+ShrinkKasan = Literal["none", "poison_then_unpoison", "poison", "kasan_vrealloc"]
+GrowInPlace = Literal["none", "unpoison_zero_fallthrough", "unpoison_zero", "unpoison",
+                      "unpoison_keep_tag", "kasan_vrealloc"]
+
+
+@dataclasses.dataclass(frozen=True)
+class VreallocProfile:
+    """What ``vrealloc()`` did right after one commit."""
+
+    number: int
+    commit: str
+    label: str                     # the function name in WARNs and KASAN reports
+    old_is_requested: bool         # old = vm.requested_size (else the page-rounded area size)
+    checks_mismatch: bool          # WARN(A < R, "vrealloc() has mismatched area ...")
+    align_and_node: bool           # (p, size, align, flags, nid) signature, Align WARN, THISNODE
+    shrink_sets_requested: bool
+    shrink_zero: ShrinkZero
+    shrink_kasan: ShrinkKasan
+    grow_in_place: GrowInPlace
+    grow_limit_is_nr_pages: bool   # in place while size <= nr_pages * 4096 (else <= A)
+    copy_min: bool                 # grow beyond copies min(size, old) (else old)
+    shrink_frees_pages: bool
+
+
+_P1 = VreallocProfile(1, "3ddc2fefe6f3", "vrealloc_noprof", old_is_requested=False,
+                      checks_mismatch=False, align_and_node=False, shrink_sets_requested=False,
+                      shrink_zero="init_on_alloc", shrink_kasan="none", grow_in_place="none",
+                      grow_limit_is_nr_pages=False, copy_min=False, shrink_frees_pages=False)
+_P2 = dataclasses.replace(_P1, number=2, commit="d699440f58ce", shrink_kasan="poison_then_unpoison")
+_P3 = dataclasses.replace(_P2, number=3, commit="a0309faf1cb0", old_is_requested=True,
+                          checks_mismatch=True, shrink_sets_requested=True,
+                          shrink_zero="init_on_free", shrink_kasan="poison",
+                          grow_in_place="unpoison_zero_fallthrough")
+_P4 = dataclasses.replace(_P3, number=4, commit="f7a35a3c36d1", grow_in_place="unpoison_zero")
+_P5 = dataclasses.replace(_P4, number=5, commit="70d1eb031a68", shrink_zero="either",
+                          grow_in_place="unpoison")
+_P6 = dataclasses.replace(_P5, number=6, commit="4c5d3365882d", label="vrealloc_node_align_noprof",
+                          align_and_node=True)
+_P7 = dataclasses.replace(_P6, number=7, commit="007f5da43b3d", grow_in_place="unpoison_keep_tag")
+_P8 = dataclasses.replace(_P7, number=8, commit="9b47d4eea3f7", shrink_kasan="kasan_vrealloc",
+                          grow_in_place="kasan_vrealloc")
+_P9 = dataclasses.replace(_P8, number=9, commit="e64f42036ef4", grow_limit_is_nr_pages=True,
+                          copy_min=True, shrink_frees_pages=True)
+
+#: Every profile, oldest first (index = number - 1).
+PROFILES: Final = (_P1, _P2, _P3, _P4, _P5, _P6, _P7, _P8, _P9)
+
+# indices into Kernel.vrealloc_stats
+CALLS, SHRINK, GROW_IN_PLACE, MOVED, BYTES_COPIED, PAGES_FREED = range(6)
+
+
+class Vrealloc:
+    """``vrealloc`` of one kernel under its configured profile."""
+
+    def __init__(self, kernel: Kernel) -> None:
+        config: KernelConfig = kernel.config
+        self.profile = PROFILES[config.vrealloc_profile - 1]
+        self.config = config
+        self.vm: Vmalloc = kernel.vm
+        self.log: KernelLog = kernel.log
+        self.trace: Trace = kernel.trace
+        self.kasan: Kasan | None = kernel._kasan
+        self.kernel = kernel
+        self.stats = kernel.vrealloc_stats
+
+    # -- instrumented helpers (KASAN label = the profile's function) --------------------
+
+    def _memset0(self, addr: int, size: int) -> None:
+        if size <= 0:
+            return
+        kasan = self.kasan
+        if kasan is not None and not kasan.check_access(addr, size, True, self.profile.label):
+            return
+        self.vm.pgtable.memset(self.vm.untag(addr), 0, size)
+
+    def _memcpy(self, dst: int, src: int, size: int) -> bool:
+        if size <= 0:
+            return True
+        kasan, label = self.kasan, self.profile.label
+        if kasan is not None and not (kasan.check_access(src, size, False, label)
+                                      and kasan.check_access(dst, size, True, label)):
+            return False
+        self.vm.pgtable.memcpy(self.vm.untag(dst), self.vm.untag(src), size)
+        self.stats[BYTES_COPIED] += size
+        return True
+
+    def _emit(self, p: int, old: int, size: int, outcome: str) -> None:
+        self.trace.emit("vrealloc", p=p, old_size=old, new_size=size, outcome=outcome)
+
+    # -- the algorithm ----------------------------------------------------------------
+
+    def vrealloc(self, p: int, size: int, flags: int, align: int, nid: int,
+                 caller: str) -> int | None:
+        """Resize the vmalloc area at ``p`` to ``size`` bytes; None on failure (``p`` kept)."""
+        prof, stats, log = self.profile, self.stats, self.log
+        stats[CALLS] += 1
+        if not prof.align_and_node:
+            align, nid = 1, NUMA_NO_NODE
+        if size == 0:
+            self.vm.vfree(p)
+            self._emit(p, 0, 0, "freed")
+            return None
+        old = 0
+        if p:
+            vm = self.vm.find_vm_area(p)
+            if vm is None:
+                log.WARN(prof.label, f"Trying to vrealloc() nonexistent vm area ({fmt_p(p)})\n")
+                self._emit(p, 0, size, "failed")
+                return None
+            area, nr_pages = vm.area_size, vm.nr_pages
+            old = vm.requested_size if prof.old_is_requested else area
+            if prof.checks_mismatch and area < vm.requested_size:
+                log.WARN(prof.label, f"vrealloc() has mismatched area vs requested sizes ({fmt_p(p)})\n")
+                self._emit(p, old, size, "failed")
+                return None
+            if prof.align_and_node and p % align:
+                log.WARN(prof.label, f"will not reallocate with a bigger alignment ({align:#x})\n")
+                self._emit(p, old, size, "failed")
+                return None
+            # THISNODE with another node skips both in-place paths; one node here, so only
+            # a nid the API rejects could trigger it.
+            other_node = (prof.align_and_node and bool(flags & GFP.THISNODE)
+                          and nid not in (NUMA_NO_NODE, 0))
+            if not other_node:
+                if size <= old:
+                    self._shrink(vm, p, old, size, flags)
+                    stats[SHRINK] += 1
+                    self._emit(p, old, size, "shrink")
+                    return p
+                limit = nr_pages * PAGE_SIZE if prof.grow_limit_is_nr_pages else area
+                if prof.grow_in_place != "none" and size <= limit:
+                    self._grow_in_place(vm, p, old, size, flags)
+                    if prof.grow_in_place != "unpoison_zero_fallthrough":
+                        stats[GROW_IN_PLACE] += 1
+                        self._emit(p, old, size, "grow_in_place")
+                        return p
+        n = self._new_area(size, flags, align, caller)
+        if n is None:
+            self._emit(p, old, size, "failed")
+            return None
+        if p:
+            self._memcpy(n, p, min(size, old) if prof.copy_min else old)
+            self.vm.vfree(p)
+        stats[MOVED] += 1
+        self._emit(p, old, size, "moved")
+        return n
+
+    def _new_area(self, size: int, flags: int, align: int, caller: str) -> int | None:
+        if self.profile.align_and_node:
+            return self.vm.vmalloc_node(size, align, flags, caller)
+        return self.vm.vmalloc(size, flags, "vrealloc_noprof")   # __vmalloc: GFP filter
+
+    def _shrink(self, vm: VmStruct, p: int, old: int, size: int, flags: int) -> None:
+        prof, kasan = self.profile, self.kasan
+        zero = {"init_on_alloc": want_init_on_alloc(flags, self.config.init_on_alloc),
+                "init_on_free": self.config.init_on_free,
+                "either": self.config.init_on_free or want_init_on_alloc(flags, self.config.init_on_alloc),
+                }[prof.shrink_zero]
+        if zero:
+            self._memset0(p + size, old - size)
+        if prof.shrink_frees_pages:
+            self._free_tail_pages(vm, size, flags)
+        if prof.shrink_sets_requested:
+            vm.requested_size = size
+        if kasan is None:
+            return
+        if prof.shrink_kasan == "poison_then_unpoison":
+            kasan.poison_vmalloc(p + size, old - size)
+            kasan.unpoison_vmalloc(p, size, KASAN_VMALLOC_PROT_NORMAL)   # new tag discarded
+        elif prof.shrink_kasan == "poison":
+            kasan.poison_vmalloc(p + size, old - size)
+        elif prof.shrink_kasan == "kasan_vrealloc":
+            kasan.kasan_vrealloc(p, old, size)
+
+    def _free_tail_pages(self, vm: VmStruct, size: int, flags: int) -> None:
+        """Profile 9: unmap and free the pages past ``PAGE_ALIGN(size)`` (KERNEL.md 10.10 3.3)."""
+        new_nr, nr = PAGE_ALIGN(size) >> PAGE_SHIFT, vm.nr_pages
+        if (new_nr >= nr or vm.page_order or vm.flags & (VM.FLUSH_RESET_PERMS | VM.USERMAP)
+                or not gfp_has_io_fs(flags)):
+            return
+        vm.nr_pages = new_nr
+        base = self.vm.untag(vm.addr)
+        pgtable = self.vm.pgtable
+        pgtable.vunmap_range_noflush(base + new_nr * PAGE_SIZE, base + nr * PAGE_SIZE)
+        pgtable.flush_tlb_kernel_range(base + new_nr * PAGE_SIZE, base + nr * PAGE_SIZE)
+        self.vm.vm_area_free_pages(vm, new_nr, nr)
+        self.stats[PAGES_FREED] += nr - new_nr
+
+    def _grow_in_place(self, vm: VmStruct, p: int, old: int, size: int, flags: int) -> None:
+        mode, kasan = self.profile.grow_in_place, self.kasan
+        if mode == "kasan_vrealloc":
+            vm.requested_size = size
+            if kasan is not None:
+                kasan.kasan_vrealloc(p, old, size)
+            return
+        if kasan is not None:
+            kflags = KASAN_VMALLOC_PROT_NORMAL
+            if mode == "unpoison_keep_tag":
+                kflags |= KASAN_VMALLOC_VM_ALLOC | KASAN_VMALLOC_KEEP_TAG
+            kasan.unpoison_vmalloc(p + old, size - old, kflags)     # a new tag is discarded
+        if mode in ("unpoison_zero_fallthrough", "unpoison_zero") and \
+                want_init_on_alloc(flags, self.config.init_on_alloc):
+            self._memset0(p + old, size - old)
+        vm.requested_size = size
