@@ -226,6 +226,10 @@ class Kernel:
                           self.memcg, self._kasan)
         self._untag = self.vm.untag
         self.vrealloc_stats = [0] * 6   # calls, shrink, grow_in_place, moved, bytes, pages freed
+        from .util import KvAlloc
+        from .vrealloc import Vrealloc
+        self._vrealloc = Vrealloc(self)
+        self._kv = KvAlloc(self, self._vrealloc)
 
     def __repr__(self) -> str:
         return f"Kernel({self.config!r})"
@@ -321,6 +325,79 @@ class Kernel:
     def vm_unmap_aliases(self) -> None:
         """Purge every lazily freed area now (one TLB flush if there were any)."""
         self.kva.purge(ULONG_MAX, 0)
+
+    # -- resizing ---------------------------------------------------------------------
+
+    @_locked
+    def vrealloc(self, p: int | None, size: int, gfp: int = GFP.KERNEL, *, align: int = 1,
+                 node: int = NUMA_NO_NODE, caller: str | None = None) -> int | None:
+        """``vrealloc`` as of the configured commit (``KernelConfig.vrealloc``).
+
+        Size 0 frees and returns None; NULL allocates; otherwise the kernel decides between an
+        in-place shrink or grow and a move (allocate, copy, vfree). On failure None is
+        returned and ``p`` stays valid (except where the historic profile's bug said otherwise).
+
+        >>> k = Kernel(); p = k.vmalloc(100)
+        >>> k.vrealloc(p, 4000) == p, k.vrealloc(p, 5000) == p
+        (True, False)
+        """
+        p = 0 if p is None else _uint("p", p)
+        size, gfp, align, node = _uint("size", size), _gfp(gfp), _uint("align", align), _node(node)
+        return self._vrealloc.vrealloc(p, size, gfp, align, node, _caller(caller, "vrealloc"))
+
+    @_locked
+    def krealloc(self, p: int | None, size: int, gfp: int = GFP.KERNEL, *, align: int = 1,
+                 node: int = NUMA_NO_NODE, caller: str | None = None) -> int | None:
+        """``krealloc``: in place while ``size <= ksize(p)``, else kmalloc, copy, kfree.
+
+        >>> k = Kernel(); p = k.kmalloc(100)
+        >>> k.krealloc(p, 128) == p, k.ksize(k.krealloc(p, 129))
+        (True, 192)
+        """
+        p = 0 if p is None else _uint("p", p)
+        size, gfp, align, _ = _uint("size", size), _gfp(gfp), _uint("align", align), _node(node)
+        _caller(caller, "krealloc")
+        return self._kv.krealloc(p, size, gfp, align, node)
+
+    @_locked
+    def kvmalloc(self, size: int, gfp: int = GFP.KERNEL, *, align: int = 1,
+                 node: int = NUMA_NO_NODE, caller: str | None = None) -> int | None:
+        """``kvmalloc``: kmalloc, falling back to vmalloc above one page.
+
+        >>> k = Kernel(); k.is_vmalloc_addr(k.kvmalloc(4096)), k.is_vmalloc_addr(k.kvmalloc(8 << 20))
+        (False, True)
+        """
+        size, gfp, align, _ = _uint("size", size), _gfp(gfp), _uint("align", align), _node(node)
+        return self._kv.kvmalloc(size, gfp, align, _caller(caller, "kvmalloc"))
+
+    @_locked
+    def kvzalloc(self, size: int, gfp: int = GFP.KERNEL, *, node: int = NUMA_NO_NODE,
+                 caller: str | None = None) -> int | None:
+        """``kvzalloc``: zeroed ``kvmalloc``."""
+        size, gfp, _ = _uint("size", size), _gfp(gfp), _node(node)
+        return self._kv.kvmalloc(size, gfp | GFP.ZERO, 1, _caller(caller, "kvzalloc"))
+
+    @_locked
+    def kvrealloc(self, p: int | None, size: int, gfp: int = GFP.KERNEL, *, align: int = 1,
+                  node: int = NUMA_NO_NODE, caller: str | None = None) -> int | None:
+        """``kvrealloc`` (v6.12+): ``vrealloc`` for vmalloc memory, else krealloc or kvmalloc."""
+        p = 0 if p is None else _uint("p", p)
+        size, gfp, align, node = _uint("size", size), _gfp(gfp), _uint("align", align), _node(node)
+        return self._kv.kvrealloc(p, size, gfp, align, node, _caller(caller, "kvrealloc"))
+
+    @_locked
+    def kvrealloc_old(self, p: int | None, oldsize: int, newsize: int,
+                      gfp: int = GFP.KERNEL) -> int | None:
+        """``kvrealloc`` before v6.12, for comparison: a shrink returns ``p`` untouched."""
+        p = 0 if p is None else _uint("p", p)
+        oldsize, newsize, gfp = _uint("oldsize", oldsize), _uint("newsize", newsize), _gfp(gfp)
+        return self._kv.kvrealloc_old(p, oldsize, newsize, gfp)
+
+    @_locked
+    def kvfree(self, p: int | None) -> None:
+        """``kvfree``: ``vfree`` for vmalloc addresses, ``kfree`` otherwise."""
+        if p is not None:
+            self._kv.kvfree(_uint("p", p))
 
     # -- kmalloc ----------------------------------------------------------------------
 

@@ -1,0 +1,124 @@
+"""``krealloc`` (mm/slub.c) and the kv* family of mm/util.c: ``kvmalloc``, ``kvrealloc``,
+``kvfree``, and the pre-v6.12 ``kvrealloc_old`` for comparisons (KERNEL.md 11.3-11.6).
+
+Example (``kvrealloc(p, 0)`` differs by the kind of memory, as in the kernel):
+    >>> from kvalloc import Kernel, ZERO_SIZE_PTR
+    >>> k = Kernel()
+    >>> k.kvrealloc(k.kvmalloc(100), 0) == ZERO_SIZE_PTR, k.kvrealloc(k.kvmalloc(8 << 20), 0)
+    (True, None)
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from .constants import INT_MAX, NUMA_NO_NODE, PAGE_SIZE, VMALLOC_END, VMALLOC_START, ZERO_SIZE_PTR
+from .gfp import GFP, gfpflags_allow_blocking, want_init_on_alloc
+from .vm_flags import VM
+
+if TYPE_CHECKING:
+    from .kernel import Kernel
+    from .slab import SlabAllocator
+    from .vmalloc import Vmalloc
+    from .vrealloc import Vrealloc
+
+
+def kmalloc_gfp_adjust(flags: int, size: int) -> int:
+    """The kmalloc attempt of kvmalloc: above one page, no warning, no reclaim, no NOFAIL."""
+    if size > PAGE_SIZE:
+        flags |= GFP.NOWARN
+        if not flags & GFP.RETRY_MAYFAIL:
+            flags &= ~GFP.DIRECT_RECLAIM
+        flags &= ~GFP.NOFAIL
+    return flags
+
+
+class KvAlloc:
+    """krealloc and the kvmalloc family over the slab and vmalloc allocators."""
+
+    def __init__(self, kernel: Kernel, vrealloc: Vrealloc) -> None:
+        self.kernel = kernel
+        self.slab: SlabAllocator = kernel.slab
+        self.vm: Vmalloc = kernel.vm
+        self.vrealloc = vrealloc
+        self.init_on_alloc = kernel.config.init_on_alloc
+
+    def is_vmalloc_addr(self, p: int) -> bool:
+        return VMALLOC_START <= self.vm.untag(p) < VMALLOC_END
+
+    def _copy(self, dst: int, src: int, n: int) -> None:
+        """Uninstrumented kernel-internal copy (through the direct map / page table)."""
+        if n > 0:
+            self.vm.pgtable.memcpy(self.vm.untag(dst), self.vm.untag(src), n)
+
+    def krealloc(self, p: int, new_size: int, flags: int, align: int, nid: int) -> int | None:
+        """``krealloc``: in place within ``ksize`` (spare bytes zeroed under init_on_alloc)."""
+        slab = self.slab
+        if new_size == 0:
+            slab.kfree(p)
+            return ZERO_SIZE_PTR
+        if p == 0 or p == ZERO_SIZE_PTR:
+            return slab.kmalloc(new_size, flags)
+        ks = slab.ksize(p)
+        other_node = bool(flags & GFP.THISNODE) and nid not in (NUMA_NO_NODE, 0)
+        if not other_node and new_size <= ks and not p % align:
+            if want_init_on_alloc(flags, self.init_on_alloc) and ks > new_size:
+                self.vm.pgtable.memset(p + new_size, 0, ks - new_size)
+            return p
+        n = slab.kmalloc(new_size, flags)
+        if n is None:
+            return None
+        self._copy(n, p, min(new_size, ks))
+        slab.kfree(p)
+        return n
+
+    def kvmalloc(self, size: int, flags: int, align: int, caller: str) -> int | None:
+        """``__kvmalloc_node``: kmalloc first, vmalloc (huge allowed) for more than a page."""
+        p = self.slab.kmalloc(size, kmalloc_gfp_adjust(flags, size))
+        if p is not None or size <= PAGE_SIZE:
+            return p
+        if size > INT_MAX:
+            if not flags & GFP.NOWARN:
+                self.kernel.log.WARN_ONCE("__kvmalloc_node_noprof", None, site="__kvmalloc_node_noprof")
+            return None
+        vm_flags = VM.ALLOW_HUGE_VMAP if gfpflags_allow_blocking(flags) else 0
+        return self.vm.vmalloc_node_range(size, align, VMALLOC_START, VMALLOC_END, flags,
+                                          vm_flags, caller)
+
+    def kvfree(self, p: int) -> None:
+        """``kvfree``: vfree for vmalloc addresses, kfree otherwise."""
+        if self.is_vmalloc_addr(p):
+            self.vm.vfree(p)
+        else:
+            self.slab.kfree(p)
+
+    def kvrealloc(self, p: int, size: int, flags: int, align: int, nid: int,
+                  caller: str) -> int | None:
+        """``kvrealloc`` (v6.12+): vrealloc for vmalloc memory, else krealloc then kvmalloc."""
+        if p and self.is_vmalloc_addr(p):
+            return self.vrealloc.vrealloc(p, size, flags, align, nid, caller)
+        n = self.krealloc(p, size, kmalloc_gfp_adjust(flags, size), align, nid)
+        if n is None:
+            n = self.kvmalloc(size, flags, align, caller)
+            if n is None:
+                return None
+            if p:
+                self._copy(n, p, min(size, self.slab.ksize(p)))   # KASAN disabled around it
+                self.slab.kfree(p)
+        return n
+
+    def kvrealloc_old(self, p: int, oldsize: int, newsize: int, flags: int) -> int | None:
+        """``kvrealloc`` before v6.12: the caller tracks ``oldsize``; a shrink changes nothing."""
+        if oldsize >= newsize:
+            return p
+        n = self.kvmalloc(newsize, flags, 1, "kvrealloc")
+        if n is None:
+            return None
+        if oldsize:
+            kasan = self.kernel._kasan
+            if kasan is None or (kasan.check_access(p, oldsize, False, "kvrealloc_noprof")
+                                 and kasan.check_access(n, oldsize, True, "kvrealloc_noprof")):
+                self.vm.pgtable.memcpy(self.vm.untag(n), self.vm.untag(p), oldsize)
+        if p:
+            self.kvfree(p)
+        return n
