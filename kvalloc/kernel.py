@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import random
 import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Concatenate, ParamSpec, TypeVar
@@ -229,6 +230,7 @@ class Kernel:
         from .util import KvAlloc
         from .vrealloc import Vrealloc
         self._vrealloc = Vrealloc(self)
+        self._workload_rng = random.Random(config.seed)   # test_vmalloc workloads (KERNEL.md 17)
         self._kv = KvAlloc(self, self._vrealloc)
 
     def __repr__(self) -> str:
