@@ -85,6 +85,7 @@ class Kasan:
         self.pgtable = pgtable
         self.mem = mem
         self.shadow: dict[int, bytearray] = {}
+        self.generation = 0          # bumped by every shadow change (fast-path views compare it)
         self.reports: list[KasanReport] = []
         self._tag_state = config.seed % (1 << 32)
         self._invalid_page = bytes([self.invalid]) * PAGE_SIZE
@@ -122,6 +123,7 @@ class Kasan:
         s = (start >> self.shift) + KASAN_SHADOW_OFFSET
         n = size >> self.shift
         shadow = self.shadow
+        self.generation += 1
         while n > 0:
             idx, off = s >> PAGE_SHIFT, s & (PAGE_SIZE - 1)
             k = min(n, PAGE_SIZE - off)
@@ -165,10 +167,14 @@ class Kasan:
     def _unpoison(self, a: int, size: int, tag: int) -> None:
         self._fill(a, ALIGN(size, self.granule), tag)
         if not self.sw_tags and size & 7:
-            s = ((a + size) >> 3) + KASAN_SHADOW_OFFSET
-            page = self.shadow.get(s >> PAGE_SHIFT)
-            if page is not None:
-                page[s & (PAGE_SIZE - 1)] = size & 7
+            self._set_granule(a + size, size & 7)
+
+    def _set_granule(self, a: int, value: int) -> None:
+        s = (a >> 3) + KASAN_SHADOW_OFFSET
+        page = self.shadow.get(s >> PAGE_SHIFT)
+        if page is not None:
+            page[s & (PAGE_SIZE - 1)] = value
+            self.generation += 1
 
     def populate_vmalloc(self, start: int, end: int) -> None:
         """``kasan_populate_vmalloc``: create missing shadow pages, filled with the invalid value."""
@@ -177,6 +183,7 @@ class Kasan:
         first = ((start >> self.shift) + KASAN_SHADOW_OFFSET) >> PAGE_SHIFT
         last = (((end - 1) >> self.shift) + KASAN_SHADOW_OFFSET) >> PAGE_SHIFT
         shadow, fill = self.shadow, self._invalid_page
+        self.generation += 1
         for idx in range(first, last + 1):
             if idx not in shadow:
                 shadow[idx] = bytearray(fill)
@@ -187,6 +194,7 @@ class Kasan:
             return
         span = PAGE_SIZE << self.shift
         first = ALIGN(start, span)
+        self.generation += 1
         for m in range(first, ALIGN_DOWN(end, span), span):
             self.shadow.pop(((m >> self.shift) + KASAN_SHADOW_OFFSET) >> PAGE_SHIFT, None)
 
@@ -213,10 +221,7 @@ class Kasan:
         a, g = self.untag(addr), self.granule
         if new < old:
             if not self.sw_tags and new & 7:
-                s = ((a + new) >> 3) + KASAN_SHADOW_OFFSET
-                page = self.shadow.get(s >> PAGE_SHIFT)
-                if page is not None:
-                    page[s & (PAGE_SIZE - 1)] = new & 7
+                self._set_granule(a + new, new & 7)
             new_r, old_r = ALIGN(new, g), ALIGN(old, g)
             if new_r < old_r:
                 self._fill(a + new_r, old_r - new_r, self.invalid)
@@ -225,6 +230,21 @@ class Kasan:
             self._unpoison(a + old_d, new - old_d, addr >> _TAG_SHIFT if self.sw_tags else 0)
 
     # -- checks -----------------------------------------------------------------------
+
+    def accessible_prefix(self, addr: int, size: int) -> int:
+        """How many bytes from ``addr`` (at most ``size``) an access may touch without a report."""
+        tag = addr >> _TAG_SHIFT
+        a = self.untag(addr)
+        if (self.sw_tags and tag == KASAN_TAG_KERNEL) or not VMALLOC_START <= a < VMALLOC_END:
+            return size
+        g = self.granule
+        a0 = ALIGN_DOWN(a, g)
+        sh = self.shadow_bytes(a0, (ALIGN(a + size, g) - a0) >> self.shift)
+        good = len(sh) - len(sh.lstrip(bytes([tag if self.sw_tags else 0])))   # C-speed scan
+        end = a0 + good * g
+        if good < len(sh) and not self.sw_tags and sh[good] < 8:
+            end += sh[good]
+        return max(0, min(size, end - a))
 
     def check_access(self, addr: int, size: int, write: bool, label: str) -> bool:
         """``kasan_check_range``: True if the access is fine; otherwise report and return False.
@@ -276,35 +296,26 @@ class Kasan:
             bug = "out-of-bounds" if v < 8 else _GENERIC_BUG_TYPES.get(v, "unknown-crash")
         return self.report(bug, addr, size, write, label, bad)
 
-    def _fine(self, a: int, end: int, tag: int) -> bool:
-        """True if the granule holding ``a`` allows the bytes ``[a, end)`` within it."""
-        v = self._shadow_get((a >> self.shift) + KASAN_SHADOW_OFFSET)
-        if self.sw_tags:
-            return v == tag
-        return v == 0
-
     def _first_bad(self, a: int, size: int, tag: int) -> int | None:
-        """The first bad address of a bad access (KERNEL.md 12.5), or None if it is fine."""
-        end = a + size
-        bad = False
-        g = self.granule
-        x = a
-        while x < end:
-            v = self._shadow_get((x >> self.shift) + KASAN_SHADOW_OFFSET)
-            if self.sw_tags:
-                if v != tag:
-                    bad = True
-            elif v:
-                upto = min(end, ALIGN_DOWN(x, 8) + 8) - ALIGN_DOWN(x, 8)
-                if v is None or v >= 0x80 or upto > v:
-                    bad = True
-            x = ALIGN_DOWN(x, g) + g
-        if not bad:
+        """None if ``[a, a + size)`` is fine, else the first bad address (KERNEL.md 12.5).
+
+        The kernel walks ``p = a, a + granule, ...`` while ``p`` is below the end and its
+        granule is fine; granule ``k`` of that walk is shadow byte ``k`` from ``a``'s granule,
+        so both the check and the walk are ``bytes.lstrip`` scans at C speed.
+        """
+        shift, g, end = self.shift, self.granule, a + size
+        g0, g1 = a >> shift, (end - 1) >> shift
+        sh = self.shadow_bytes(g0 << shift, g1 - g0 + 1)
+        fine = bytes([tag if self.sw_tags else 0])
+        good = len(sh) - len(sh.lstrip(fine))
+        if good == len(sh):
             return None
-        p = a
-        while p < end and self._fine(p, end, tag):
-            p += g
-        return p
+        if not self.sw_tags and good == len(sh) - 1:
+            last = sh[-1]
+            if last < 0x80 and ((end - 1) & 7) < last:
+                return None                        # only the partial last granule, in bounds
+        walk = sh[:-(-size // g)]
+        return a + (len(walk) - len(walk.lstrip(fine))) * g
 
     # -- reports ----------------------------------------------------------------------
 

@@ -33,7 +33,7 @@ from .errors import KernelBug
 from .fault_inject import FaultInjection
 from .gfp import GFP
 from .memcontrol import MemCgroups
-from .page_alloc import OWNER_USER, Block, PageAllocator
+from .page_alloc import CHUNK_FRAMES, CHUNK_SHIFT, OWNER_USER, Block, PageAllocator
 from .pgtable import PageTable
 from .printk import KernelLog
 from .slab import SlabAllocator
@@ -167,30 +167,42 @@ class DirectView:
     """The containers' fast path: writable views of the frames behind ``[addr, addr + size)``.
 
     ``pages[i]`` is the 4096-byte frame holding bytes ``[base + i*4096, base + (i+1)*4096)``
-    where ``base = addr - offset`` is page aligned. The views are taken through the page table
-    (or the direct map) once, at creation.
+    where ``base = addr - offset`` is page aligned. ``flat`` is one view of exactly the
+    ``size`` bytes when the frames are physically contiguous (they usually are: vmalloc takes
+    large blocks first and slabs are compound pages), else None. The views are taken through
+    the page table (or the direct map) once, at creation.
 
     Guarantees: the views stay valid until the memory is freed, unmapped or resized; after
     that they point at frames the caller no longer owns. When KASAN is on, ``checked`` is
     true and every access must first call :meth:`check`, which reports exactly as
-    :meth:`Kernel.read` / :meth:`Kernel.write` would.
+    :meth:`Kernel.read` / :meth:`Kernel.write` would. While the shadow is unchanged since the
+    last check, a check inside the accessible prefix is one comparison.
     """
 
-    __slots__ = ("addr", "size", "offset", "pages", "checked", "_kernel")
+    __slots__ = ("addr", "size", "offset", "pages", "flat", "checked", "_kernel", "_gen", "_ok")
 
-    def __init__(self, kernel: Kernel, addr: int, size: int, pages: list[memoryview]) -> None:
+    def __init__(self, kernel: Kernel, addr: int, size: int, pages: list[memoryview],
+                 flat: memoryview | None) -> None:
         self._kernel = kernel
         self.addr = addr
         self.size = size
         self.offset = kernel._untag(addr) & (PAGE_SIZE - 1)
         self.pages = pages
+        self.flat = flat
         self.checked = kernel._kasan is not None
+        self._gen = -1
+        self._ok = 0
 
     def check(self, off: int, n: int, write: bool, label: str) -> None:
         """KASAN-check an access of ``n`` bytes at ``addr + off`` (no-op with KASAN off)."""
         kasan = self._kernel._kasan
-        if kasan is not None:
-            with self._kernel._lock:
+        if kasan is None or (kasan.generation == self._gen and off + n <= self._ok):
+            return
+        with self._kernel._lock:
+            if kasan.generation != self._gen:
+                self._ok = kasan.accessible_prefix(self.addr, self.size)
+                self._gen = kasan.generation
+            if off < 0 or off + n > self._ok:
                 kasan.check_access(self.addr + off, n, write, label)
 
 
@@ -227,6 +239,7 @@ class Kernel:
                           self.memcg, self._kasan)
         self._untag = self.vm.untag
         self.vrealloc_stats = [0] * 6   # calls, shrink, grow_in_place, moved, bytes, pages freed
+        self.realloc_copied = 0         # bytes copied by every krealloc / vrealloc / kvrealloc move
         from .util import KvAlloc
         from .vrealloc import Vrealloc
         self._vrealloc = Vrealloc(self)
@@ -535,9 +548,14 @@ class Kernel:
         addr, size = _uint("addr", addr), _uint("size", size)
         a = self._untag(addr)
         base = a & ~(PAGE_SIZE - 1)
-        frame = self.mem.frame
-        segs = self.pgtable.segments(base, (a - base) + size, True) if size else []
-        return DirectView(self, addr, size, [frame(pfn) for pfn, _, _ in segs])
+        mem = self.mem
+        pfns = [pfn for pfn, _, _ in self.pgtable.segments(base, (a - base) + size, True)] if size else []
+        flat = None
+        if pfns and pfns[0] >> CHUNK_SHIFT == pfns[-1] >> CHUNK_SHIFT and \
+                pfns == list(range(pfns[0], pfns[0] + len(pfns))):
+            b0 = ((pfns[0] & (CHUNK_FRAMES - 1)) << PAGE_SHIFT) + (a - base)
+            flat = mem.chunk(pfns[0] >> CHUNK_SHIFT)[b0:b0 + size]
+        return DirectView(self, addr, size, [mem.frame(pfn) for pfn in pfns], flat)
 
     # -- looking inside ---------------------------------------------------------------
 

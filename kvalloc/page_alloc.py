@@ -1,10 +1,10 @@
 """Physical page frames and the buddy allocator (mm/page_alloc.c, KERNEL.md 4).
 
 Frames are numbered from ``FIRST_PFN``. Metadata exists only for allocated blocks. Contents
-live in 2 MiB chunks (512 frames, one anonymous ``mmap`` each) created when a frame in them is
-first written: the host commits memory only for pages actually touched, an untouched frame
+live in 64 MiB chunks (16384 frames, one anonymous ``mmap`` each) created when a frame in them
+is first written: the host commits memory only for pages actually touched, an untouched frame
 reads as zeros, and physically contiguous frames are contiguous host bytes, so a copy between
-two contiguous runs is one slice copy. Order-10 blocks that were never split are kept as
+two contiguous runs is one slice copy and a container over contiguous frames gets one flat view. Order-10 blocks that were never split are kept as
 one watermark (``_fresh``) instead of a list, so ``Kernel(KernelConfig(ram=64 << 30))`` costs
 nothing until used.
 
@@ -37,7 +37,7 @@ OWNER_SLAB = "slab"
 OWNER_LARGE_KMALLOC = "kmalloc"
 OWNER_USER = "user"
 
-CHUNK_SHIFT: Final = 9                      # frames per contents chunk: 512 (2 MiB)
+CHUNK_SHIFT: Final = 14                     # frames per contents chunk: 16384 (64 MiB)
 CHUNK_FRAMES: Final = 1 << CHUNK_SHIFT
 CHUNK_BYTES: Final = CHUNK_FRAMES * PAGE_SIZE
 ZERO_CHUNK: Final = memoryview(bytes(CHUNK_BYTES))
@@ -75,13 +75,13 @@ class PageAllocator:
         self._fresh = FIRST_PFN                    # [_fresh, end_pfn): never-split order-10 blocks
         self.nr_free = self.nr_frames
         self.blocks: dict[int, Block] = {}         # allocated block head -> Block
-        self.chunks: dict[int, memoryview] = {}    # pfn >> 9 -> 2 MiB of frame contents
+        self.chunks: dict[int, memoryview] = {}    # pfn >> 14 -> 64 MiB of frame contents
         self.nr_vmalloc = 0                        # NR_VMALLOC
 
     # -- contents ---------------------------------------------------------------------
 
     def chunk(self, idx: int) -> memoryview:
-        """The writable 2 MiB contents chunk ``idx`` (frames ``idx << 9`` ...), created zeroed."""
+        """The writable 64 MiB contents chunk ``idx`` (frames ``idx << 9`` ...), created zeroed."""
         mv = self.chunks.get(idx)
         if mv is None:
             mv = self.chunks[idx] = memoryview(mmap.mmap(-1, CHUNK_BYTES))

@@ -205,7 +205,7 @@ class PageTable:
         """Copy ``size`` bytes; physically contiguous runs go in one slice copy each.
 
         O(pages) list work at C speed plus one ``memoryview`` copy per contiguous run
-        (at most 2 MiB each): about the bandwidth of a host ``bytearray`` copy.
+        (at most one 64 MiB chunk each): about the bandwidth of a host ``bytearray`` copy.
         """
         if size == 0:
             return

@@ -50,6 +50,7 @@ class KvAlloc:
         """Uninstrumented kernel-internal copy (through the direct map / page table)."""
         if n > 0:
             self.vm.pgtable.memcpy(self.vm.untag(dst), self.vm.untag(src), n)
+            self.kernel.realloc_copied += n
 
     def krealloc(self, p: int, new_size: int, flags: int, align: int, nid: int) -> int | None:
         """``krealloc``: in place within ``ksize`` (spare bytes zeroed under init_on_alloc)."""

@@ -115,6 +115,7 @@ class Vrealloc:
             return False
         self.vm.pgtable.memcpy(self.vm.untag(dst), self.vm.untag(src), size)
         self.stats[BYTES_COPIED] += size
+        self.kernel.realloc_copied += size
         return True
 
     def _emit(self, p: int, old: int, size: int, outcome: str) -> None:

@@ -1,0 +1,281 @@
+"""Element types: how a Python value is stored in simulated memory (API.md section 7).
+
+Each ``Elem[T]`` has a ``size``, an ``align`` and a ``name``. Storing a value out of range
+raises ``OverflowError``, a value of the wrong type ``TypeError``, and nothing is written.
+
+>>> from containers.elem import u8, f32, Array, Struct
+>>> u8.size, f32.name, Array(u8, 3).size, Struct("<hI").size
+(1, 'f32', 3, 6)
+>>> u8.validate(256)
+Traceback (most recent call last):
+...
+OverflowError: u8 value 256 out of range [0, 255]
+"""
+
+from __future__ import annotations
+
+import struct
+from typing import Any, Final, Generic, TypeVar
+
+T = TypeVar("T")
+
+_FLT_MAX = 3.4028234663852886e38
+
+
+class Elem(Generic[T]):
+    """An element type; ``fmt`` is its ``memoryview`` format for the flat fast path, if any.
+
+    ``raw_ok`` is true when a ``memoryview`` store of ``fmt`` validates exactly like
+    :meth:`validate` (raising ``TypeError``, or ``ValueError`` for a range error), so the
+    containers can store without a Python-level check.
+    """
+
+    __slots__ = ("name", "size", "align", "fmt", "raw_ok", "holds_refs", "_st")
+
+    def __init__(self, name: str, fmt: str, *, align: int | None = None, view_fmt: bool = True,
+                 raw_ok: bool = False) -> None:
+        self.name = name
+        self._st = struct.Struct(fmt)
+        self.size = self._st.size
+        self.align = align if align is not None else max(1, min(8, self.size))
+        self.fmt = fmt.lstrip("<=@") if view_fmt else None
+        self.raw_ok = raw_ok
+        self.holds_refs = False
+
+    def __repr__(self) -> str:
+        return self.name
+
+    def validate(self, value: object) -> None:
+        """Raise ``TypeError`` / ``OverflowError`` if ``value`` cannot be stored."""
+        try:
+            self._st.pack(value)
+        except struct.error as e:
+            raise TypeError(f"{self.name} cannot store {value!r}: {e}") from None
+
+    def pack(self, value: T) -> bytes:
+        """The ``size`` bytes for ``value`` (validated)."""
+        self.validate(value)
+        return self._st.pack(value)
+
+    def unpack(self, data: bytes | memoryview) -> T:
+        """The value stored in ``size`` bytes."""
+        v: T = self._st.unpack(data)[0]
+        return v
+
+    # reference bookkeeping (pyobj and aggregates of it)
+    def incref(self, value: T) -> None:
+        """Start keeping whatever ``value`` refers to alive (only ``pyobj`` does anything)."""
+
+    def decref_raw(self, data: bytes | memoryview) -> None:
+        """Stop keeping alive what the stored bytes refer to."""
+
+
+class _Int(Elem[int]):
+    __slots__ = ("lo", "hi")
+
+    def __init__(self, name: str, fmt: str, lo: int, hi: int) -> None:
+        super().__init__(name, fmt, raw_ok=True)
+        self.lo, self.hi = lo, hi
+
+    def validate(self, value: object) -> None:
+        if not isinstance(value, int):
+            raise TypeError(f"{self.name} needs an int, not {type(value).__name__}")
+        if not self.lo <= value <= self.hi:
+            raise OverflowError(f"{self.name} value {value} out of range [{self.lo}, {self.hi}]")
+
+
+class _Float(Elem[float]):
+    __slots__ = ()
+
+    def validate(self, value: object) -> None:
+        if not isinstance(value, (int, float)):
+            raise TypeError(f"{self.name} needs a float, not {type(value).__name__}")
+        if self.size == 4 and abs(value) > _FLT_MAX and abs(value) != float("inf"):
+            raise OverflowError(f"{self.name} value {value} out of range")
+        try:
+            float(value)
+        except OverflowError:
+            raise OverflowError(f"{self.name} value {value} out of range") from None
+
+    def unpack(self, data: bytes | memoryview) -> float:
+        v: float = self._st.unpack(data)[0]
+        return v
+
+
+class _Bool(Elem[bool]):
+    __slots__ = ()
+
+    def validate(self, value: object) -> None:
+        if type(value) is not bool:
+            raise TypeError(f"boolean needs a bool, not {type(value).__name__}")
+
+
+class _Handles:
+    """Objects kept alive by ``pyobj`` elements: handle -> [object, number of references]."""
+
+    def __init__(self) -> None:
+        self.table: dict[int, list[Any]] = {}
+
+    def handle(self, obj: object) -> int:
+        return 0 if obj is None else id(obj)
+
+    def incref(self, obj: object) -> None:
+        if obj is None:
+            return
+        entry = self.table.get(id(obj))
+        if entry is None:
+            self.table[id(obj)] = [obj, 1]
+        else:
+            entry[1] += 1
+
+    def decref(self, handle: int) -> None:
+        if handle == 0:
+            return
+        entry = self.table.get(handle)
+        if entry is not None:
+            entry[1] -= 1
+            if entry[1] == 0:
+                del self.table[handle]
+
+    def get(self, handle: int) -> object:
+        if handle == 0:
+            return None
+        entry = self.table.get(handle)
+        if entry is None:
+            raise ValueError(f"pyobj handle {handle:#x} refers to no live object")
+        return entry[0]
+
+
+HANDLES: Final = _Handles()
+
+
+class _PyObj(Elem[object]):
+    """Any Python object, stored as an 8-byte handle; alive while an element refers to it."""
+
+    __slots__ = ()
+
+    def __init__(self) -> None:
+        super().__init__("pyobj", "<Q", view_fmt=False)
+        self.holds_refs = True
+
+    def validate(self, value: object) -> None:
+        pass
+
+    def pack(self, value: object) -> bytes:
+        return self._st.pack(HANDLES.handle(value))
+
+    def unpack(self, data: bytes | memoryview) -> object:
+        return HANDLES.get(self._st.unpack(data)[0])
+
+    def incref(self, value: object) -> None:
+        HANDLES.incref(value)
+
+    def decref_raw(self, data: bytes | memoryview) -> None:
+        HANDLES.decref(self._st.unpack(data)[0])
+
+
+class Array(Elem[list[T]]):
+    """``[T; n]``: ``n`` consecutive elements, stored and read as a list of length ``n``."""
+
+    __slots__ = ("elem", "n")
+
+    def __init__(self, elem: Elem[T], n: int) -> None:
+        if not isinstance(elem, Elem):
+            raise TypeError(f"Array needs an element type, not {type(elem).__name__}")
+        if not isinstance(n, int) or isinstance(n, bool):
+            raise TypeError(f"Array length must be int, not {type(n).__name__}")
+        if n < 0:
+            raise ValueError(f"Array length must be >= 0, got {n}")
+        Elem.__init__(self, f"Array({elem.name}, {n})", "<0s", view_fmt=False)
+        self.elem, self.n = elem, n
+        self.size = elem.size * n
+        self.align = elem.align
+        self.holds_refs = elem.holds_refs
+
+    def validate(self, value: object) -> None:
+        if not isinstance(value, (list, tuple)):
+            raise TypeError(f"{self.name} needs a list, not {type(value).__name__}")
+        if len(value) != self.n:
+            raise TypeError(f"{self.name} needs {self.n} items, got {len(value)}")
+        for v in value:
+            self.elem.validate(v)
+
+    def pack(self, value: list[T]) -> bytes:
+        self.validate(value)
+        return b"".join(self.elem.pack(v) for v in value)
+
+    def unpack(self, data: bytes | memoryview) -> list[T]:
+        s = self.elem.size
+        return [self.elem.unpack(data[i * s:(i + 1) * s]) for i in range(self.n)]
+
+    def incref(self, value: list[T]) -> None:
+        if self.holds_refs:
+            for v in value:
+                self.elem.incref(v)
+
+    def decref_raw(self, data: bytes | memoryview) -> None:
+        if self.holds_refs:
+            s = self.elem.size
+            for i in range(self.n):
+                self.elem.decref_raw(data[i * s:(i + 1) * s])
+
+
+class Struct(Elem[tuple[Any, ...]]):
+    """A C-like record given as a :mod:`struct` format; values are tuples."""
+
+    __slots__ = ()
+
+    def __init__(self, fmt: str) -> None:
+        if not isinstance(fmt, str):
+            raise TypeError(f"Struct format must be str, not {type(fmt).__name__}")
+        try:
+            st = struct.Struct(fmt)
+        except struct.error as e:
+            raise ValueError(f"bad struct format {fmt!r}: {e}") from None
+        native = not fmt or fmt[0] not in "<>!="
+        align = 1
+        if native:
+            for code, a in (("qQdPnN", 8), ("iIlLf", 4), ("hHe", 2)):
+                if any(c in fmt for c in code):
+                    align = max(align, a)
+        Elem.__init__(self, f"Struct({fmt!r})", fmt, align=align, view_fmt=False)
+        self._st = st
+
+    def validate(self, value: object) -> None:
+        if not isinstance(value, tuple):
+            raise TypeError(f"{self.name} needs a tuple, not {type(value).__name__}")
+        try:
+            self._st.pack(*value)
+        except struct.error as e:
+            msg = str(e)
+            if "range" in msg or "format requires" in msg:
+                raise OverflowError(f"{self.name}: {msg}") from None
+            raise TypeError(f"{self.name}: {msg}") from None
+        except OverflowError as e:
+            raise OverflowError(f"{self.name}: {e}") from None
+
+    def pack(self, value: tuple[Any, ...]) -> bytes:
+        self.validate(value)
+        return self._st.pack(*value)
+
+    def unpack(self, data: bytes | memoryview) -> tuple[Any, ...]:
+        return self._st.unpack(data)
+
+
+u8: Final[Elem[int]] = _Int("u8", "<B", 0, 2**8 - 1)
+u16: Final[Elem[int]] = _Int("u16", "<H", 0, 2**16 - 1)
+u32: Final[Elem[int]] = _Int("u32", "<I", 0, 2**32 - 1)
+u64: Final[Elem[int]] = _Int("u64", "<Q", 0, 2**64 - 1)
+i8: Final[Elem[int]] = _Int("i8", "<b", -2**7, 2**7 - 1)
+i16: Final[Elem[int]] = _Int("i16", "<h", -2**15, 2**15 - 1)
+i32: Final[Elem[int]] = _Int("i32", "<i", -2**31, 2**31 - 1)
+i64: Final[Elem[int]] = _Int("i64", "<q", -2**63, 2**63 - 1)
+usize: Final[Elem[int]] = _Int("usize", "<Q", 0, 2**64 - 1)
+isize: Final[Elem[int]] = _Int("isize", "<q", -2**63, 2**63 - 1)
+f32: Final[Elem[float]] = _Float("f32", "<f")
+f64: Final[Elem[float]] = _Float("f64", "<d", raw_ok=True)
+boolean: Final[Elem[bool]] = _Bool("boolean", "<?")
+pyobj: Final[Elem[object]] = _PyObj()
+
+__all__ = ["Array", "Elem", "Struct", "boolean", "f32", "f64", "i16", "i32", "i64", "i8",
+           "isize", "pyobj", "u16", "u32", "u64", "u8", "usize"]

@@ -1,0 +1,1412 @@
+"""Spec-driven tests of the resize paths: vrealloc under every profile, krealloc, kvmalloc,
+kvzalloc, kvrealloc, kvrealloc_old, kvfree, the vrealloc_* statistics and the vrealloc
+tracepoint, with the KASAN interactions of each profile.
+
+Every expected value is derived by hand from KERNEL.md / API.md; the comment next to it names
+the section. Profiles are numbered as in KERNEL.md 10.1 (P1 = 3ddc2fefe6f3 ... P9 = latest).
+Notation: A = get_vm_area_size, R = requested_size, N = nr_pages (KERNEL.md 10.2).
+"""
+
+from __future__ import annotations
+
+import warnings
+import pytest
+
+import kvalloc
+from kvalloc import (
+    GFP,
+    NUMA_NO_NODE,
+    PAGE_SIZE,
+    VM,
+    VMALLOC_END,
+    VMALLOC_START,
+    ZERO_SIZE_PTR,
+    KasanWarning,
+    Kernel,
+    KernelBug,
+    KernelConfig,
+    KernelWarning,
+    PageFault,
+    VmArea,
+)
+
+pytestmark = pytest.mark.filterwarnings("ignore::kvalloc.KernelWarning")
+
+HIST = (
+    "3ddc2fefe6f3", "d699440f58ce", "a0309faf1cb0", "f7a35a3c36d1", "70d1eb031a68",
+    "4c5d3365882d", "007f5da43b3d", "9b47d4eea3f7", "e64f42036ef4",
+)  # KERNEL.md 10.1 / API.md 3
+P1, P2, P3, P4, P5, P6, P7, P8, P9 = HIST
+ALIASES = {  # API.md 3
+    "latest": P9, "v6.12": P1, "v6.13": P2, "v6.15": P5, "v6.17": P6, "v6.19": P7,
+}
+KIB = 1024
+MIB = 1 << 20
+VS = VMALLOC_START
+PAGE_OFFSET = 0xFFFF888000000000  # KERNEL.md 1.1
+INT_MAX = 2**31 - 1  # KERNEL.md 1.1
+CUT = "------------[ cut here ]------------"  # KERNEL.md 0.5
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def num(profile: str) -> int:
+    """Profile number 1..9 (KERNEL.md 10.1)."""
+    return HIST.index(profile) + 1
+
+
+def fn_label(profile: str) -> str:
+    """Function label for WARNs and KASAN reports (KERNEL.md 10.2)."""
+    return "vrealloc_noprof" if num(profile) <= 5 else "vrealloc_node_align_noprof"
+
+
+def mk(profile: str, **kw: object) -> Kernel:
+    k = Kernel(KernelConfig(vrealloc=profile, **kw))  # type: ignore[arg-type]
+    k.check()
+    return k
+
+
+def area(k: Kernel, p: int) -> VmArea:
+    a = k.find_vm_area(p)
+    assert a is not None
+    return a
+
+
+def alloc(k: Kernel, size: int, gfp: int = GFP.KERNEL) -> int:
+    p = k.vmalloc(size) if gfp == GFP.KERNEL else k.vmalloc(size, gfp)
+    assert p is not None
+    k.check()
+    return p
+
+
+def vr(k: Kernel, p: int | None, size: int, gfp: int = GFP.KERNEL, **kw: object) -> int | None:
+    q = k.vrealloc(p, size, gfp, **kw)  # type: ignore[arg-type]
+    k.check()  # KERNEL.md 18: invariants hold after every public call
+    return q
+
+
+def vr_ok(k: Kernel, p: int | None, size: int, gfp: int = GFP.KERNEL, **kw: object) -> int:
+    q = vr(k, p, size, gfp, **kw)
+    assert q is not None
+    return q
+
+
+def pattern(n: int, seed: int = 0) -> bytes:
+    """Non-zero bytes, so that zeroing and copying are both visible."""
+    return bytes((i * 7 + seed) % 251 + 1 for i in range(n))
+
+
+def warn(message: str | None, function: str) -> list[str]:
+    """The dmesg lines of a WARN / WARN_ON (KERNEL.md 0.5)."""
+    lines = [CUT]
+    if message is not None:
+        lines.append(message)
+    lines.append(f"WARNING: CPU: 0 PID: 1 at {function}")
+    return lines
+
+
+def meminfo_kb(k: Kernel, key: str) -> int:
+    for line in k.meminfo().splitlines():
+        if line.startswith(key + ":"):
+            return int(line.split()[1])
+    raise AssertionError(f"{key} missing from meminfo")
+
+
+def events(k: Kernel) -> list[dict[str, int | str]]:
+    return [e.fields for e in k.trace.events if e.name == "vrealloc"]
+
+
+def dm(pfn: int) -> int:
+    """Direct-map address of a frame (KERNEL.md 4.1)."""
+    return PAGE_OFFSET + pfn * PAGE_SIZE
+
+
+def leak_state(k: Kernel) -> tuple[int, int, int, int]:
+    s = k.stats()
+    return (s.free_pages, s.vmap_areas, s.nr_vmalloc_pages, s.slab_pages)
+
+
+def nreports(k: Kernel) -> int:
+    return len(k.kasan_reports)
+
+
+ALL = pytest.mark.parametrize("profile", HIST)
+
+
+# --------------------------------------------------------------------------- configuration
+
+
+def test_history_tuple() -> None:
+    assert kvalloc.VREALLOC_HISTORY == HIST  # API.md 3
+    assert KernelConfig().vrealloc == "latest"  # API.md 3 / KERNEL.md 17 default
+
+
+def test_unknown_profile_raises_value_error_listing_valid_ones() -> None:
+    with pytest.raises(ValueError) as ei:  # API.md 3
+        Kernel(KernelConfig(vrealloc="deadbeef1234"))
+    for commit in HIST:
+        assert commit in str(ei.value)
+
+
+def fingerprint(profile: str) -> tuple[object, ...]:
+    """Observations that differ between every pair of profiles (derivations per line)."""
+    obs: list[object] = []
+    k = mk(profile, kasan="generic")
+    p = alloc(k, 256 * KIB)
+    vr_ok(k, p, 16 * KIB)
+    obs.append(area(k, p).nr_pages)  # 10.11: 4 under P9, 64 before
+    q = alloc(k, 8192)
+    n = len(k.dmesg)
+    vr_ok(k, q, 100)
+    # 10.4-10.9: unaligned shrink poison -> WARN_ON in kasan_poison for P2..P7 only
+    obs.append("WARNING: CPU: 0 PID: 1 at kasan_poison" in k.dmesg[n:])
+    obs.append(area(k, q).requested_size)  # 10.3/10.4: unchanged (8192) in P1-2, else 100
+    r = alloc(k, 128)
+    r2 = vr_ok(k, r, 256)
+    obs.append(r2 == r)  # 10.5: P3 moves an in-place grow
+    r3 = vr_ok(k, r2, 4 * PAGE_SIZE + 1, caller="fp")
+    obs.append(area(k, r3).caller)  # 0.6 / 10.2: vrealloc_noprof for P1-5, "fp" for P6-9
+    # 10.7: the profile 4 vs 5 zeroing example (KASAN off)
+    k2 = mk(profile)
+    z = alloc(k2, 8192)
+    k2.write(z + 100, b"\xaa" * 100)
+    z = vr_ok(k2, z, 100)
+    z = vr_ok(k2, z, 200, GFP.KERNEL | GFP.ZERO)
+    obs.append(k2.read(z + 100, 100))
+    # 12.3 / 10.9: sw_tags in-place grow false positive
+    k3 = mk(profile, kasan="sw_tags")
+    t = alloc(k3, 128)
+    t2 = vr_ok(k3, t, 256)
+    before = nreports(k3)
+    k3.read(t2 + 200, 1)
+    obs.append(nreports(k3) > before)
+    return tuple(obs)
+
+
+def test_profiles_are_all_distinct() -> None:
+    prints = [fingerprint(p) for p in HIST]
+    assert len(set(prints)) == len(HIST)
+
+
+@pytest.mark.parametrize("alias", sorted(ALIASES))
+def test_alias_behaves_as_its_commit(alias: str) -> None:
+    assert fingerprint(alias) == fingerprint(ALIASES[alias])  # API.md 3
+
+
+def test_default_kernel_is_latest() -> None:
+    k = Kernel()
+    p = alloc(k, 256 * KIB)
+    assert vr(k, p, 16 * KIB) == p
+    assert area(k, p).nr_pages == 4  # 10.11 profile 9
+
+
+# --------------------------------------------------------------------------- 10.11 worked example
+
+
+def test_latest_shrink_256k_to_16k_frees_60_pages() -> None:
+    k = mk(P9)
+    cg = k.memcg.create("a", max=None)
+    with k.memcg.charge_to(cg):
+        p = alloc(k, 256 * KIB, GFP.KERNEL_ACCOUNT)
+    data = pattern(256 * KIB)
+    k.write(p, data)
+    a0 = area(k, p)
+    assert (a0.nr_pages, a0.size) == (64, 266240)  # 10.11: 64 pages, VA 266240
+    assert cg.usage == 262144 and cg.stat()["vmalloc"] == 262144  # 13.3
+    s0 = k.stats()
+    used0, free0 = meminfo_kb(k, "VmallocUsed"), meminfo_kb(k, "MemFree")
+    assert used0 == 256
+    k.trace.enable("vrealloc")
+
+    assert vr(k, p, 16384, GFP.KERNEL) == p  # 10.10 step 3.6
+    a = area(k, p)
+    assert a.nr_pages == 4 and a.size == 266240 and a.requested_size == 16384  # 10.10 3.3/3.4
+    assert a.addr == p and a.page_order == 0
+    assert a.pages[:4] == a0.pages[:4]
+    s1 = k.stats()
+    assert s1.nr_vmalloc_pages == s0.nr_vmalloc_pages - 60  # 60 of 64 freed
+    assert s1.free_pages == s0.free_pages + 60
+    assert s1.nr_tlb_flushes == s0.nr_tlb_flushes + 1  # 5.3: one flush per freeing shrink
+    assert s1.vrealloc_pages_freed == 60 and s1.vrealloc_shrink == s0.vrealloc_shrink + 1
+    assert meminfo_kb(k, "VmallocUsed") == 16  # 10.11: 256 kB -> 16 kB
+    assert meminfo_kb(k, "MemFree") == free0 + 240
+    line = f"0x{p:016x}-0x{p + 266240:016x} {266240:7d} vmalloc pages=4 vmalloc N0=4"
+    assert line in k.vmallocinfo().splitlines()  # 10.11 / 14.1
+    assert cg.stat()["vmalloc"] == 16384 and cg.usage == 16384  # lost 245760 bytes
+    assert k.read(p, 16384) == data[:16384]
+    with pytest.raises(PageFault):  # freed tail unmapped (INV-PT-1)
+        k.read(p + 16384, 1)
+    assert k.dmesg[-3:] == [
+        f"BUG: unable to handle page fault for address: {p + 16384:016x}",
+        "#PF: supervisor read access in kernel mode",
+        "#PF: error_code(0x0000) - not-present page",
+    ]  # 5.4
+    assert events(k) == [{"p": p, "old_size": 262144, "new_size": 16384, "outcome": "shrink"}]
+
+    # 10.11: a later vrealloc(p, 32768) moves the data to a new area
+    q = vr_ok(k, p, 32768)
+    assert q != p and k.find_vm_area(p) is None
+    assert k.read(q, 16384) == data[:16384]
+    assert k.stats().vrealloc_bytes_copied == s1.vrealloc_bytes_copied + 16384  # min(size, old)
+    assert events(k)[-1] == {"p": p, "old_size": 16384, "new_size": 32768, "outcome": "moved"}
+    assert cg.usage == 0 and cg.stat()["vmalloc"] == 0  # 9.1: vfree uncharges
+    k.check()
+
+
+def test_latest_shrink_with_kasan_poisons_and_unmaps_tail() -> None:
+    k = mk(P9, kasan="generic")
+    p = alloc(k, 256 * KIB)
+    assert vr(k, p, 16384) == p  # check() inside covers INV-KASAN-3 for profile 9
+    k.read(p + 16383, 1)
+    assert k.kasan_reports == []
+    with pytest.raises(PageFault):  # 5.4: KASAN check first (report), then translation fails
+        k.read(p + 16384, 1)
+    assert len(k.kasan_reports) == 1
+    r = k.kasan_reports[0]
+    assert (r.bug_type, r.access, r.addr, r.size) == ("vmalloc-out-of-bounds", "Read",
+                                                       p + 16384, 1)
+    lines = r.text.splitlines()
+    assert (f"The buggy address belongs to a 4-page vmalloc region starting at {p:#x} "
+            "allocated at vmalloc") in lines  # 12.6, nr_pages is now 4
+    assert "The buggy address belongs to the physical page:" not in lines  # unmapped
+    assert k.dmesg[-3] == f"BUG: unable to handle page fault for address: {p + 16384:016x}"
+    k.check()
+
+
+@pytest.mark.parametrize("profile", HIST[:8])
+def test_earlier_profiles_shrink_frees_nothing(profile: str) -> None:
+    k = mk(profile)
+    cg = k.memcg.create("a")
+    with k.memcg.charge_to(cg):
+        p = alloc(k, 256 * KIB, GFP.KERNEL_ACCOUNT)
+    data = pattern(256 * KIB)
+    k.write(p, data)
+    s0 = k.stats()
+    k.trace.enable("vrealloc")
+    assert vr(k, p, 16384) == p  # 10.11 profiles 1-8
+    a = area(k, p)
+    assert a.nr_pages == 64 and a.size == 266240
+    # requested_size: unchanged in P1-2 (no R bookkeeping), set in P3-8 (10.3-10.9)
+    assert a.requested_size == (262144 if num(profile) <= 2 else 16384)
+    s1 = k.stats()
+    assert (s1.nr_vmalloc_pages, s1.free_pages, s1.nr_tlb_flushes, s1.vrealloc_pages_freed) == (
+        s0.nr_vmalloc_pages, s0.free_pages, s0.nr_tlb_flushes, 0)
+    assert meminfo_kb(k, "VmallocUsed") == 256
+    assert cg.usage == 262144 and cg.stat()["vmalloc"] == 262144
+    line = f"0x{p:016x}-0x{p + 266240:016x} {266240:7d} vmalloc pages=64 vmalloc N0=64"
+    assert line in k.vmallocinfo().splitlines()
+    assert k.read(p, 256 * KIB) == data  # KASAN off, nothing unmapped or zeroed
+
+    q = vr_ok(k, p, 32768)
+    ev = events(k)
+    if num(profile) <= 2:  # single in-place branch, reported as shrink (10.12)
+        assert q == p
+        assert ev == [
+            {"p": p, "old_size": 262144, "new_size": 16384, "outcome": "shrink"},
+            {"p": p, "old_size": 262144, "new_size": 32768, "outcome": "shrink"},
+        ]
+    elif num(profile) == 3:  # 10.5: the in-place grow falls through and moves
+        assert q != p and k.find_vm_area(p) is None
+        assert k.read(q, 16384) == data[:16384]
+        assert ev[1] == {"p": p, "old_size": 16384, "new_size": 32768, "outcome": "moved"}
+        assert k.stats().vrealloc_bytes_copied == 16384  # memcpy(n, p, old)
+    else:  # profiles 4-8: in-place grow
+        assert q == p
+        assert area(k, p).requested_size == 32768
+        assert ev[1] == {"p": p, "old_size": 16384, "new_size": 32768,
+                         "outcome": "grow_in_place"}
+    k.check()
+
+
+# --------------------------------------------------------------------------- grow within A
+
+
+@ALL
+def test_grow_within_allocated_pages(profile: str) -> None:
+    k = mk(profile)
+    p = alloc(k, 100)
+    data = pattern(100)
+    k.write(p, data)
+    k.trace.enable("vrealloc")
+    q = vr_ok(k, p, 200)
+    st = k.stats()
+    ev = events(k)[0]
+    if num(profile) == 3:  # 10.5: every in-place grow returns a new pointer
+        assert q != p and k.find_vm_area(p) is None
+        a = area(k, q)
+        assert a.caller == "vrealloc_noprof"  # 0.6 / 10.2
+        assert a.requested_size == 200
+        assert k.read(q, 100) == data
+        assert ev["outcome"] == "moved" and st.vrealloc_moved == 1
+        assert st.vrealloc_bytes_copied == 100  # memcpy(n, p, old) with old = R = 100
+    else:
+        assert q == p  # from f7a35a3c36d1 on (and P1-2 through their single in-place branch)
+        assert k.read(p, 100) == data
+        assert st.vrealloc_bytes_copied == 0 and st.vrealloc_moved == 0
+        if num(profile) <= 2:
+            assert area(k, p).requested_size == 100  # 10.3: requested_size unchanged
+            assert ev["outcome"] == "shrink" and st.vrealloc_shrink == 1  # 10.12
+            assert ev["old_size"] == 4096  # old = A
+        else:
+            assert area(k, p).requested_size == 200
+            assert ev["outcome"] == "grow_in_place" and st.vrealloc_grow_in_place == 1
+            assert ev["old_size"] == 100  # old = R
+
+
+# --------------------------------------------------------------------------- zeroing
+
+
+@ALL
+def test_profile4_vs_5_grow_zeroing_example(profile: str) -> None:
+    # 10.7: vmalloc(8192) with stale data at [100, 200); shrink to 100 with GFP_KERNEL, then
+    # grow to 200 with GFP_KERNEL | __GFP_ZERO.
+    k = mk(profile)
+    p = alloc(k, 8192)
+    stale = b"\xaa" * 100
+    k.write(p + 100, stale)
+    assert vr(k, p, 100, GFP.KERNEL) == p
+    q = vr_ok(k, p, 200, GFP.KERNEL | GFP.ZERO)
+    got = k.read(q + 100, 100)
+    n = num(profile)
+    if n == 4:
+        assert q == p and got == bytes(100)  # 10.6: grow zeroes [old, size)
+    elif n == 3:
+        # 10.5: moved; __vmalloc(200, GFP_KERNEL|__GFP_ZERO) pages are zero and only old=100
+        # bytes are copied
+        assert q != p and got == bytes(100)
+    elif n <= 2:
+        # 10.3: in place; memset(p + 200, 0, A - 200) does not touch [100, 200)
+        assert q == p and got == stale
+        assert k.read(p + 200, 8192 - 200) == bytes(8192 - 200)
+    else:
+        assert q == p and got == stale  # 10.7: profile 5 on, no grow-side zeroing
+
+
+ZERO_MODES = {
+    # mode: (gfp, config)
+    "gfp_zero": (GFP.KERNEL | GFP.ZERO, {}),
+    "init_on_alloc": (GFP.KERNEL, {"init_on_alloc": True}),
+    "init_on_free": (GFP.KERNEL, {"init_on_free": True}),
+}
+
+
+@ALL
+@pytest.mark.parametrize("mode", sorted(ZERO_MODES))
+def test_shrink_zeroing_matrix(profile: str, mode: str) -> None:
+    gfp, cfg = ZERO_MODES[mode]
+    k = mk(profile, **cfg)
+    p = alloc(k, 5000)  # A = 8192, R = 5000
+    k.write(p, b"\xaa" * 8192)
+    assert vr(k, p, 100, gfp) == p
+    n = num(profile)
+    expect = bytearray(b"\xaa" * 8192)
+    if mode == "init_on_free":
+        if n >= 3:
+            expect[100:5000] = bytes(4900)  # 10.5 (want_init_on_free), 10.7-10.10
+    else:  # want_init_on_alloc(flags) holds
+        if n <= 2:
+            expect[100:8192] = bytes(8092)  # 10.3: memset(p + size, 0, A - size)
+        elif n >= 5:
+            expect[100:5000] = bytes(4900)  # 10.7: memset(p + size, 0, old - size)
+        # P3, P4: shrink zeroes only under want_init_on_free() (10.5, 10.6)
+    assert k.read(p, 4096) == bytes(expect[:4096])
+    if n == 9:
+        assert area(k, p).nr_pages == 1  # 10.10: tail page freed, [4096, 8192) unmapped
+    else:
+        assert k.read(p + 4096, 4096) == bytes(expect[4096:])
+
+
+@pytest.mark.parametrize("init_on_free", [False, True])
+def test_latest_freed_tail_pages_zeroed_only_under_init_on_free(init_on_free: bool) -> None:
+    k = mk(P9, init_on_free=init_on_free)
+    p = alloc(k, 4 * PAGE_SIZE)
+    k.write(p, b"\x5a" * (4 * PAGE_SIZE))
+    pfns = [pg.pfn for pg in area(k, p).pages]
+    assert vr(k, p, PAGE_SIZE) == p
+    for pfn in pfns[1:]:  # 10.10 3.3: freed, zeroed under init_on_free (4.3)
+        want = bytes(PAGE_SIZE) if init_on_free else b"\x5a" * PAGE_SIZE
+        assert k.read(dm(pfn), PAGE_SIZE) == want
+    assert k.read(p, PAGE_SIZE) == b"\x5a" * PAGE_SIZE
+
+
+# --------------------------------------------------------------------------- profile 9 details
+
+
+P9_KEEP_CASES = ["nofs", "noio", "atomic", "nowait", "huge", "usermap", "flush_reset_perms",
+                 "within_last_page"]
+
+
+@pytest.mark.parametrize("case", P9_KEEP_CASES)
+def test_latest_shrink_keeps_pages(case: str) -> None:
+    # 10.10 3.3: pages are freed only when new_nr < N, page_order 0, no USERMAP /
+    # FLUSH_RESET_PERMS, and gfp_has_io_fs(flags).
+    k = mk(P9)
+    gfp: int = GFP.KERNEL
+    size, new = 16 * PAGE_SIZE, PAGE_SIZE
+    if case == "huge":
+        q = k.vmalloc_huge(4 * MIB)
+        size = 4 * MIB
+    elif case in ("usermap", "flush_reset_perms"):
+        flag = VM.USERMAP if case == "usermap" else VM.FLUSH_RESET_PERMS
+        q = k.vmalloc_node_range(size, 1, VMALLOC_START, VMALLOC_END, GFP.KERNEL, flag)
+    else:
+        q = k.vmalloc(size)
+        gfp = {"nofs": GFP.NOFS, "noio": GFP.NOIO, "atomic": GFP.ATOMIC,
+               "nowait": GFP.NOWAIT, "within_last_page": GFP.KERNEL}[case]
+        if case == "within_last_page":
+            new = size - PAGE_SIZE + 1  # new_nr = 16 = N
+    assert q is not None
+    p = q
+    k.check()
+    a0 = area(k, p)
+    if case == "huge":
+        assert a0.page_order == 9
+    s0 = k.stats()
+    k.trace.enable("vrealloc")
+    assert vr(k, p, new, gfp) == p
+    a = area(k, p)
+    assert a.nr_pages == a0.nr_pages and a.requested_size == new
+    s1 = k.stats()
+    assert s1.free_pages == s0.free_pages and s1.nr_tlb_flushes == s0.nr_tlb_flushes
+    assert s1.vrealloc_pages_freed == 0 and s1.vrealloc_shrink == 1
+    assert events(k) == [{"p": p, "old_size": size, "new_size": new, "outcome": "shrink"}]
+    # 10.10 step 4: in place while size <= N * 4096
+    assert vr(k, p, size, gfp) == p
+    assert events(k)[-1]["outcome"] == "grow_in_place"
+
+
+def test_latest_shrink_frees_and_grow_uses_physical_page_count() -> None:
+    k = mk(P9)
+    p = alloc(k, 16 * PAGE_SIZE)
+    data = pattern(16 * PAGE_SIZE)
+    k.write(p, data)
+    s0 = k.stats()
+    assert vr(k, p, 3 * PAGE_SIZE) == p  # new_nr = 3 < 16
+    assert area(k, p).nr_pages == 3
+    assert k.stats().vrealloc_pages_freed == 13
+    assert k.stats().nr_tlb_flushes == s0.nr_tlb_flushes + 1
+    assert vr(k, p, 3 * PAGE_SIZE - 5) == p  # shrink within the last page: nothing freed
+    assert k.stats().vrealloc_pages_freed == 13
+    assert k.stats().nr_tlb_flushes == s0.nr_tlb_flushes + 1
+    assert vr(k, p, 3 * PAGE_SIZE) == p  # grow in place (<= N * 4096)
+    assert k.read(p, 3 * PAGE_SIZE - 5) == data[:3 * PAGE_SIZE - 5]
+    q = vr_ok(k, p, 3 * PAGE_SIZE + 1)  # beyond N * 4096 although < A: moves (10.10)
+    assert q != p
+    assert k.read(q, 3 * PAGE_SIZE - 5) == data[:3 * PAGE_SIZE - 5]
+    # min(size, old) = old = R = 3 * 4096
+    assert k.stats().vrealloc_bytes_copied == 3 * PAGE_SIZE
+
+
+# --------------------------------------------------------------------------- new areas
+
+
+@ALL
+def test_caller_label_of_new_area(profile: str) -> None:
+    k = mk(profile)
+    p = alloc(k, PAGE_SIZE)
+    q = vr_ok(k, p, 4 * PAGE_SIZE, caller="mydrv")
+    r = vr_ok(k, None, PAGE_SIZE)
+    kv = k.vmalloc(PAGE_SIZE)
+    assert kv is not None
+    s = k.kvrealloc(kv, 4 * PAGE_SIZE)
+    assert s is not None and k.is_vmalloc_addr(s) and s != kv
+    k.check()
+    if num(profile) <= 5:  # 0.6 / 10.2: __vmalloc inside vrealloc records vrealloc_noprof
+        labels = ["vrealloc_noprof"] * 3
+    else:  # __vmalloc_node(..., caller): the outermost entry point's label
+        labels = ["mydrv", "vrealloc", "kvrealloc"]
+    assert [area(k, x).caller for x in (q, r, s)] == labels
+    line = f"0x{q:016x}-0x{q + 5 * PAGE_SIZE:016x} {5 * PAGE_SIZE:7d} {labels[0]} pages=4 vmalloc N0=4"
+    assert line in k.vmallocinfo().splitlines()  # 14.1
+
+
+@ALL
+def test_gfp_filter_only_in_profiles_1_to_5(profile: str) -> None:
+    k = mk(profile)
+    k.trace.enable("vrealloc")
+    n = len(k.dmesg)
+    q = vr_ok(k, None, 8192, GFP.KERNEL | GFP.THISNODE)
+    if num(profile) <= 5:  # 10.2 new allocation via __vmalloc -> 8.2 filter
+        assert k.dmesg[n:] == warn(
+            "Unexpected gfp: 0x200000 (__GFP_THISNODE). Fixing up to gfp: 0xcc0 (GFP_KERNEL). "
+            "Fix your code!", "vmalloc_fix_flags")
+    else:  # __vmalloc_node: no filter
+        assert k.dmesg[n:] == []
+    assert area(k, q).nr_pages == 2
+    assert events(k) == [{"p": 0, "old_size": 0, "new_size": 8192, "outcome": "moved"}]
+
+
+@ALL
+def test_align_check_and_new_area_alignment(profile: str) -> None:
+    k = mk(profile)
+    alloc(k, PAGE_SIZE)
+    p = alloc(k, PAGE_SIZE)
+    assert p == VS + 0x2000  # 6.3 lowest fit: VA of the first area is 8192 bytes
+    k.write(p, b"abc")
+    k.trace.enable("vrealloc")
+    n = len(k.dmesg)
+    q = vr(k, p, 100, align=0x4000)
+    if num(profile) <= 5:  # 10.2: align ignored
+        assert q == p and k.dmesg[n:] == []
+        assert events(k)[-1]["outcome"] == "shrink"
+    else:  # 10.2 Align WARN, "0x%lx"
+        assert q is None
+        assert k.dmesg[n:] == warn("will not reallocate with a bigger alignment (0x4000)",
+                                   "vrealloc_node_align_noprof")
+        assert area(k, p).requested_size == PAGE_SIZE
+        assert events(k)[-1] == {"p": p, "old_size": PAGE_SIZE, "new_size": 100,
+                                 "outcome": "failed"}
+        assert k.read(p, 3) == b"abc"
+        assert vr(k, p, 100, align=0x2000) == p  # aligned: fine
+    # a moving grow honours align from profile 6 on (__vmalloc_node(size, align, ...))
+    r = vr_ok(k, p, 3 * PAGE_SIZE, align=0x2000)
+    assert r != p and k.read(r, 3) == b"abc"
+    if num(profile) >= 6:
+        assert r % 0x2000 == 0
+
+
+@ALL
+def test_moving_grow_alignment(profile: str) -> None:
+    k = mk(profile)
+    p = alloc(k, PAGE_SIZE)
+    assert p == VS  # 6.3; VS is aligned to 64 KiB
+    q = vr_ok(k, p, 3 * PAGE_SIZE, align=0x10000)
+    if num(profile) >= 6:
+        assert q % 0x10000 == 0  # __vmalloc_node(size, align=64 KiB)
+        assert q == VS + 0x10000
+    else:
+        assert q == VS + 0x2000  # align ignored: next lowest fit after [VS, VS + 0x2000)
+
+
+@ALL
+def test_nonexistent_warns(profile: str) -> None:
+    k = mk(profile)
+    p = alloc(k, PAGE_SIZE)
+    k.vfree(p)
+    k.check()
+    km = k.kmalloc(64)
+    assert km is not None
+    k.trace.enable("vrealloc")
+    for bad in (p, km):
+        n = len(k.dmesg)
+        assert vr(k, bad, 100) is None
+        assert k.dmesg[n:] == warn(f"Trying to vrealloc() nonexistent vm area ({bad:016x})",
+                                   fn_label(profile))  # 10.2
+        assert events(k)[-1] == {"p": bad, "old_size": 0, "new_size": 100, "outcome": "failed"}
+    # size 0: vfree(p) with its own warnings (10.2 step 1), outcome freed
+    n = len(k.dmesg)
+    assert vr(k, p, 0) is None
+    assert k.dmesg[n:] == warn(f"Trying to vfree() nonexistent vm area ({p:016x})", "vfree")
+    assert events(k)[-1]["outcome"] == "freed"
+    assert vr(k, None, 0) is None
+    assert events(k)[-1]["outcome"] == "freed"
+    st = k.stats()
+    assert st.vrealloc_calls == 4
+    assert (st.vrealloc_shrink, st.vrealloc_grow_in_place, st.vrealloc_moved) == (0, 0, 0)
+
+
+# --------------------------------------------------------------------------- stats / trace
+
+
+SEQ_OUTCOMES = {
+    1: ["moved", "moved", "shrink", "shrink", "shrink", "shrink", "freed", "failed"],
+    3: ["moved", "moved", "shrink", "shrink", "moved", "moved", "freed", "failed"],
+    4: ["moved", "moved", "shrink", "shrink", "grow_in_place", "grow_in_place", "freed",
+        "failed"],
+    9: ["moved", "moved", "shrink", "shrink", "grow_in_place", "moved", "freed", "failed"],
+}
+SEQ_OLD = {
+    1: [0, 4096, 16384, 16384, 16384, 16384],  # old = A (10.3)
+    3: [0, 4096, 16384, 4096, 2048, 4096],  # old = R
+}
+SEQ_STATS = {  # calls, shrink, grow_in_place, moved, bytes_copied, pages_freed
+    1: (8, 4, 0, 2, 4096, 0),
+    3: (8, 2, 0, 4, 4096 + 2048 + 4096, 0),
+    4: (8, 2, 2, 2, 4096, 0),
+    9: (8, 2, 1, 3, 4096 + 4096, 3),
+}
+
+
+def seq_key(n: int) -> int:
+    return {1: 1, 2: 1, 3: 3, 9: 9}.get(n, 4)
+
+
+@ALL
+def test_stats_and_tracepoint_sequence(profile: str) -> None:
+    k = mk(profile)
+    k.trace.enable("vrealloc")
+    n = num(profile)
+    ptrs: list[int] = []
+    cur = vr_ok(k, None, 4096)
+    ptrs.append(0)
+    k.write(cur, b"a")
+    for size in (16384, 4096, 2048, 4096, 8192):
+        ptrs.append(cur)
+        cur = vr_ok(k, cur, size)
+        assert k.read(cur, 1) == b"a"
+    ptrs.append(cur)
+    assert vr(k, cur, 0) is None
+    assert k.find_vm_area(cur) is None
+    ptrs.append(cur)
+    assert vr(k, cur, 100) is None  # nonexistent
+    ev = events(k)
+    key = seq_key(n)
+    assert [e["outcome"] for e in ev] == SEQ_OUTCOMES[key]  # 10.12
+    assert [e["new_size"] for e in ev] == [4096, 16384, 4096, 2048, 4096, 8192, 0, 100]
+    assert [e["p"] for e in ev] == ptrs
+    assert [e["old_size"] for e in ev[:6]] == SEQ_OLD[1 if key == 1 else 3]
+    assert ev[7]["old_size"] == 0
+    st = k.stats()
+    assert (st.vrealloc_calls, st.vrealloc_shrink, st.vrealloc_grow_in_place, st.vrealloc_moved,
+            st.vrealloc_bytes_copied, st.vrealloc_pages_freed) == SEQ_STATS[key]
+    assert str(k.trace.events[0]) == "vrealloc: p=0x0 old_size=0 new_size=4096 outcome=moved"
+
+
+def test_tracepoint_disabled_records_nothing_but_stats_count() -> None:
+    k = mk(P9)
+    p = vr_ok(k, None, 100)
+    assert k.trace.events == []
+    assert k.stats().vrealloc_calls == 1 and k.stats().vrealloc_moved == 1
+
+
+# --------------------------------------------------------------------------- failing grows
+
+
+@ALL
+def test_failing_grow_beyond_leaks_nothing(profile: str) -> None:
+    k = mk(profile)
+    cg = k.memcg.create("a")
+    keep = k.kmalloc(32)  # keeps a kmalloc-32 slab, so the new page array can succeed
+    assert keep is not None
+    with k.memcg.charge_to(cg):
+        p = alloc(k, 8192, GFP.KERNEL_ACCOUNT)
+        data = pattern(8192)
+        k.write(p, data)
+        a0 = area(k, p)
+        before = leak_state(k)
+        usage, vm_stat = cg.usage, cg.stat()["vmalloc"]
+        k.trace.enable("vrealloc")
+        k.fault.fail_page_alloc(probability=1.0, interval=1, times=-1)
+        q = vr(k, p, 3 * PAGE_SIZE, GFP.KERNEL_ACCOUNT)  # > A: new allocation (10.3-10.10)
+        k.fault.clear()
+    assert q is None
+    assert k.read(p, 8192) == data
+    assert area(k, p) == a0
+    assert leak_state(k) == before
+    assert (cg.usage, cg.stat()["vmalloc"]) == (usage, vm_stat)
+    assert events(k) == [{"p": p, "old_size": 8192, "new_size": 3 * PAGE_SIZE,
+                          "outcome": "failed"}]
+    st = k.stats()
+    assert (st.vrealloc_moved, st.vrealloc_bytes_copied) == (0, 0)
+    # and the area still works afterwards
+    r = vr_ok(k, p, 3 * PAGE_SIZE)
+    assert k.read(r, 8192) == data
+
+
+@ALL
+def test_failing_grow_beyond_page_array_failure(profile: str) -> None:
+    # No kmalloc-64 slab exists: the page array (5 * 8 bytes) fails first (8.4 step 3).
+    k = mk(profile)
+    p = alloc(k, 8192)
+    data = pattern(8192)
+    k.write(p, data)
+    before = leak_state(k)
+    k.fault.fail_page_alloc(probability=1.0, interval=1, times=-1)
+    q = vr(k, p, 5 * PAGE_SIZE)
+    k.fault.clear()
+    assert q is None
+    assert k.read(p, 8192) == data
+    assert leak_state(k) == before
+    k.check()
+
+
+@ALL
+def test_failing_grow_under_memcg_limit_uncharges_everything(profile: str) -> None:
+    # 13.2: large orders fail on the charge, order-0 pages are charged up to the limit, then
+    # the allocation fails and the cleanup frees and uncharges all of it.
+    k = mk(profile)
+    cg = k.memcg.create("a")
+    with k.memcg.charge_to(cg):
+        p = alloc(k, 8192, GFP.KERNEL_ACCOUNT)
+        data = pattern(8192)
+        k.write(p, data)
+        cg.max = 5 * PAGE_SIZE
+        before = leak_state(k)
+        q = vr(k, p, 10 * PAGE_SIZE, GFP.KERNEL_ACCOUNT)
+    assert q is None
+    assert cg.events()["max"] >= 1
+    assert k.read(p, 8192) == data
+    assert leak_state(k) == before
+    assert cg.usage == 8192 and cg.stat()["vmalloc"] == 8192
+    assert "vmalloc error: size 40960, failed to allocate pages" in " ".join(k.dmesg)  # 8.4 s6
+
+
+@ALL
+def test_in_place_grow_never_charges(profile: str) -> None:
+    # 13.3: an in-place grow never charges; the profile 3 fall-through must charge a new area
+    k = mk(profile)
+    cg = k.memcg.create("a", max=PAGE_SIZE)
+    with k.memcg.charge_to(cg):
+        p = alloc(k, 100, GFP.KERNEL_ACCOUNT)
+        k.write(p, b"xyz")
+        q = vr(k, p, 200, GFP.KERNEL_ACCOUNT)
+    if num(profile) == 3:
+        assert q is None
+        assert area(k, p).requested_size == 200  # 10.5: failed grow leaves R bumped
+        assert cg.usage == PAGE_SIZE
+    else:
+        assert q == p
+    assert k.read(p, 3) == b"xyz"
+
+
+@pytest.mark.parametrize("profile", [P3, P4])
+def test_profile3_failed_grow_leaves_requested_size_bumped(profile: str) -> None:
+    k = mk(profile)
+    p = alloc(k, 100)
+    data = pattern(100)
+    k.write(p, data)
+    before = leak_state(k)
+    k.trace.enable("vrealloc")
+    k.fault.fail_page_alloc(probability=1.0, interval=1, times=-1)
+    q = vr(k, p, 200)
+    k.fault.clear()
+    if profile == P3:  # 10.5 step 4
+        assert q is None
+        assert area(k, p).requested_size == 200
+        assert events(k) == [{"p": p, "old_size": 100, "new_size": 200, "outcome": "failed"}]
+    else:  # 10.6: in place, no allocation needed
+        assert q == p and area(k, p).requested_size == 200
+        assert events(k)[0]["outcome"] == "grow_in_place"
+    assert k.read(p, 100) == data
+    assert leak_state(k) == before
+
+
+def test_latest_failed_grow_after_freeing_shrink_keeps_area() -> None:
+    k = mk(P9)
+    p = alloc(k, 64 * PAGE_SIZE)
+    data = pattern(4 * PAGE_SIZE)
+    k.write(p, data)
+    assert vr(k, p, 4 * PAGE_SIZE) == p
+    before = leak_state(k)
+    k.fault.fail_page_alloc(probability=1.0, interval=1, times=-1)
+    q = vr(k, p, 8 * PAGE_SIZE)  # 8 pages > N * 4096 -> needs a new area
+    k.fault.clear()
+    assert q is None
+    assert area(k, p).nr_pages == 4 and area(k, p).requested_size == 4 * PAGE_SIZE
+    assert k.read(p, 4 * PAGE_SIZE) == data
+    assert leak_state(k) == before
+
+
+# --------------------------------------------------------------------------- KASAN (generic)
+
+
+def test_p1_kasan_shrink_memset_reports_write() -> None:
+    k = mk(P1, kasan="generic")
+    p = alloc(k, 5001)
+    data = pattern(5001)
+    k.write(p, data)
+    n = len(k.dmesg)
+    with pytest.warns(KasanWarning):
+        assert vr(k, p, 100, GFP.KERNEL | GFP.ZERO) == p
+    # 10.3: memset(p + 100, 0, A - 100) over the poisoned tail
+    assert len(k.kasan_reports) == 1
+    r = k.kasan_reports[0]
+    assert (r.bug_type, r.access, r.addr, r.size) == ("vmalloc-out-of-bounds", "Write", p + 100,
+                                                       8092)
+    lines = r.text.splitlines()
+    assert lines[1] == "BUG: KASAN: vmalloc-out-of-bounds in vrealloc_noprof"  # 12.6
+    assert lines[2] == f"Write of size 8092 at addr {p + 100:016x} by task kvalloc/1"
+    assert (f"The buggy address belongs to a 2-page vmalloc region starting at {p:#x} "
+            "allocated at vmalloc") in lines
+    new = k.dmesg[n:]
+    for line in lines:
+        assert line in new  # the report lands in dmesg
+    assert k.stats().kasan_reports == 1
+    # memset skipped (5.4); the shadow was not touched, so this read is clean (10.3)
+    assert k.read(p, 5001) == data
+    assert len(k.kasan_reports) == 1
+
+
+def test_p1_kasan_grow_memcpy_reports_read_and_skips_copy() -> None:
+    k = mk(P1, kasan="generic")
+    p = alloc(k, 5001)
+    data = pattern(5001)
+    k.write(p, data)
+    q = vr_ok(k, p, 12288)
+    assert q != p and k.find_vm_area(p) is None
+    assert len(k.kasan_reports) == 1
+    r = k.kasan_reports[0]
+    # 10.3: memcpy(n, p, A) reads whole old pages
+    assert (r.bug_type, r.access, r.addr, r.size) == ("vmalloc-out-of-bounds", "Read", p, 8192)
+    lines = r.text.splitlines()
+    assert lines[1] == "BUG: KASAN: vmalloc-out-of-bounds in vrealloc_noprof"
+    assert lines[2] == f"Read of size 8192 at addr {p:016x} by task kvalloc/1"
+    # the copy was skipped: fresh frames are zero (4.1)
+    assert k.read(q, 5001) == bytes(5001)
+    assert k.stats().vrealloc_bytes_copied == 0
+    assert area(k, q).caller == "vrealloc_noprof"
+
+
+def test_latest_kasan_same_workloads_report_nothing() -> None:
+    k = mk(P9, kasan="generic")
+    p = alloc(k, 5001)
+    data = pattern(5001)
+    k.write(p, data)
+    pfn0 = area(k, p).pages[0].pfn
+    assert vr(k, p, 100, GFP.KERNEL | GFP.ZERO) == p
+    assert k.kasan_reports == []
+    # 10.10 3.2: memset(p + size, 0, old - size); check through the direct map (uninstrumented)
+    assert k.read(dm(pfn0), 4096) == data[:100] + bytes(3996)
+    assert k.read(p, 100) == data[:100]
+    p2 = alloc(k, 5001)
+    k.write(p2, data)
+    q = vr_ok(k, p2, 12288)
+    assert q != p2
+    assert k.kasan_reports == []
+    assert k.read(q, 5001) == data  # copy min(size, old) = 5001
+    assert k.stats().vrealloc_bytes_copied == 5001
+    # granule-correct shadow after the shrink (12.4 kasan_vrealloc): [p, p + 100) only
+    k.read(p + 99, 1)
+    assert k.kasan_reports == []
+    k.read(p + 100, 1)
+    assert len(k.kasan_reports) == 1 and k.kasan_reports[0].bug_type == "vmalloc-out-of-bounds"
+
+
+@ALL
+def test_kasan_unaligned_shrink(profile: str) -> None:
+    k = mk(profile, kasan="generic")
+    p = alloc(k, 8192)
+    n = len(k.dmesg)
+    assert vr(k, p, 100) == p
+    idx = num(profile)
+    if 2 <= idx <= 7:  # poison(p + 100, ...) is not granule aligned: WARN_ON in kasan_poison
+        assert k.dmesg[n:] == warn(None, "kasan_poison")
+    else:  # P1: no KASAN update; P8-9: kasan_vrealloc has no WARN
+        assert k.dmesg[n:] == []
+    assert k.kasan_reports == []
+    k.read(p + 50, 1)
+    assert k.kasan_reports == []
+    k.read(p + 200, 1)
+    if idx >= 8:  # 12.4 kasan_vrealloc: [p + 104, p + 8192) poisoned
+        assert len(k.kasan_reports) == 1
+        assert k.kasan_reports[0].bug_type == "vmalloc-out-of-bounds"
+    else:  # tail stays accessible (10.3 never poisons; 10.4-10.9 poison skipped)
+        assert k.kasan_reports == []
+    if idx == 2:
+        # 10.4: the unpoison(p, 100) sets the partial granule at p + 96 to 4; its next
+        # granule is still 0, so the bug type is out-of-bounds (12.2)
+        k.read(p + 101, 1)
+        assert k.kasan_reports[-1].bug_type == "out-of-bounds"
+
+
+@ALL
+def test_kasan_aligned_shrink_poisons_from_profile_2(profile: str) -> None:
+    k = mk(profile, kasan="generic")
+    p = alloc(k, 8192)
+    n = len(k.dmesg)
+    assert vr(k, p, 96) == p
+    assert k.dmesg[n:] == []  # everything granule aligned: no WARN in any profile
+    k.read(p + 95, 1)
+    assert k.kasan_reports == []
+    k.read(p + 96, 1)
+    if num(profile) == 1:
+        assert k.kasan_reports == []  # 10.3: the shrunk tail is never poisoned
+    else:
+        assert [r.bug_type for r in k.kasan_reports] == ["vmalloc-out-of-bounds"]
+
+
+def test_p2_second_shrink_memset_reports_before_reannotation() -> None:
+    # 10.4: the memset still runs before the re-annotation
+    k = mk(P2, kasan="generic")
+    p = alloc(k, 8192)
+    k.write(p, b"\x11" * 8192)
+    assert vr(k, p, 96, GFP.KERNEL | GFP.ZERO) == p
+    assert k.kasan_reports == []
+    assert vr(k, p, 64, GFP.KERNEL | GFP.ZERO) == p
+    assert len(k.kasan_reports) == 1
+    r = k.kasan_reports[0]
+    assert (r.bug_type, r.access, r.addr, r.size) == ("vmalloc-out-of-bounds", "Write", p + 64,
+                                                       8128)
+    assert r.text.splitlines()[1] == "BUG: KASAN: vmalloc-out-of-bounds in vrealloc_noprof"
+    # memset skipped: [64, 96) keeps its data; [0, 64) is still accessible
+    assert k.read(p + 32, 32) == b"\x11" * 32
+    pfn0 = area(k, p).pages[0].pfn
+    assert k.read(dm(pfn0) + 64, 32) == b"\x11" * 32
+
+
+@ALL
+def test_kasan_unaligned_in_place_grow(profile: str) -> None:
+    k = mk(profile, kasan="generic")
+    p = alloc(k, 100)
+    n = len(k.dmesg)
+    q = vr_ok(k, p, 200)
+    idx = num(profile)
+    # 10.5-10.9: unpoison(p + 100, ...) unaligned -> WARN_ON in kasan_unpoison for P3-P7
+    assert k.dmesg[n:] == (warn(None, "kasan_unpoison") if 3 <= idx <= 7 else [])
+    assert (q == p) == (idx != 3)
+    k.read(q + 150, 1)
+    if idx == 1 or 4 <= idx <= 7:  # grown range left poisoned: false report
+        assert [r.bug_type for r in k.kasan_reports] == ["vmalloc-out-of-bounds"]
+        assert k.kasan_reports[0].text.splitlines()[1] == \
+            "BUG: KASAN: vmalloc-out-of-bounds in read"  # 5.4 label
+    else:
+        assert k.kasan_reports == []
+
+
+@ALL
+def test_kasan_grow_beyond_after_unaligned_grow(profile: str) -> None:
+    # The copy reads `old` bytes (A in P1-2, R in P3-8, min(size, old) in P9); where the
+    # in-place grow left [100, 200) poisoned (P4-7) or A covers poisoned bytes (P1-2), the
+    # memcpy reports a Read with the profile's label and is skipped (10.2, 5.4).
+    k = mk(profile, kasan="generic")
+    p = alloc(k, 100)
+    data = pattern(100)
+    k.write(p, data)
+    q = vr_ok(k, p, 200)
+    r = vr_ok(k, q, 8192)
+    idx = num(profile)
+    expected: tuple[int, str] | None
+    if idx <= 2:
+        expected = (4096, "vrealloc_noprof")
+    elif idx == 3:
+        expected = None  # q is a fresh area with R = 200 fully unpoisoned
+    elif idx <= 5:
+        expected = (200, "vrealloc_noprof")
+    elif idx <= 7:
+        expected = (200, "vrealloc_node_align_noprof")
+    else:
+        expected = None
+    if expected is None:
+        assert k.kasan_reports == []
+        assert k.read(r, 100) == data
+    else:
+        size, label = expected
+        assert len(k.kasan_reports) == 1
+        rep = k.kasan_reports[0]
+        assert (rep.bug_type, rep.access, rep.addr, rep.size) == (
+            "vmalloc-out-of-bounds", "Read", q, size)
+        lines = rep.text.splitlines()
+        assert lines[1] == f"BUG: KASAN: vmalloc-out-of-bounds in {label}"
+        assert lines[2] == f"Read of size {size} at addr {q:016x} by task kvalloc/1"
+        assert k.read(r, 100) == bytes(100)  # copy skipped; fresh frames are zero
+        assert k.stats().vrealloc_bytes_copied == 0
+
+
+@pytest.mark.parametrize("profile", [P3, P4, P5])
+def test_kasan_unaligned_grow_zeroing_memset_reports(profile: str) -> None:
+    # 10.5: with an unaligned old the unpoison is skipped, so the memset (P3, P4 under
+    # want_init_on_alloc) reports a Write and is skipped; P5 has no grow memset.
+    k = mk(profile, kasan="generic")
+    p = alloc(k, 100)
+    n = len(k.dmesg)
+    vr_ok(k, p, 200, GFP.KERNEL | GFP.ZERO)
+    assert k.dmesg[n:n + 2] == warn(None, "kasan_unpoison")
+    if profile == P5:
+        assert k.kasan_reports == []
+    else:
+        assert len(k.kasan_reports) == 1
+        r = k.kasan_reports[0]
+        assert (r.bug_type, r.access, r.addr, r.size) == ("vmalloc-out-of-bounds", "Write",
+                                                           p + 100, 100)
+        assert r.text.splitlines()[1] == "BUG: KASAN: vmalloc-out-of-bounds in vrealloc_noprof"
+
+
+# --------------------------------------------------------------------------- KASAN (sw_tags)
+
+
+@ALL
+def test_sw_tags_in_place_grow_false_positive(profile: str) -> None:
+    k = mk(profile, kasan="sw_tags")
+    p = alloc(k, 128)
+    assert p >> 56 != 0xFF  # 8.3 step 7: tagged pointer
+    q = vr_ok(k, p, 256)
+    idx = num(profile)
+    assert (q == p) == (idx != 3)
+    assert k.kasan_reports == []
+    k.read(q + 200, 1)
+    k.write(q + 250, b"z")
+    if idx in (1, 2, 4, 5, 6):
+        # P1: no retag of [128, 256); P2: new tag for [p, p+256); P4-6: new random tag for
+        # the grown range, pointer discarded (10.3-10.8)
+        assert [(r.bug_type, r.access) for r in k.kasan_reports] == [
+            ("invalid-access", "Read"), ("invalid-access", "Write")]
+        assert k.kasan_reports[0].addr == q + 200
+        k.read(q, 1)
+        # P2 retagged all of [p, p + 256) (10.4); elsewhere [p, p + 128) keeps p's tag
+        assert (len(k.kasan_reports) == 3) == (idx == 2)
+    else:  # P3 returns a fresh area; P7 KEEP_TAG; P8-9 kasan_vrealloc keeps the tag
+        assert k.kasan_reports == []
+
+
+# --------------------------------------------------------------------------- krealloc (11.3)
+
+
+def test_krealloc_in_place_within_ksize_and_move() -> None:
+    k = Kernel()
+    p = k.kmalloc(100)
+    assert p is not None and k.ksize(p) == 128  # 11.1
+    data = pattern(128)
+    k.write(p, data)
+    assert k.krealloc(p, 128) == p  # 11.3 step 4
+    assert k.krealloc(p, 50) == p
+    assert k.read(p, 128) == data  # nothing zeroed without __GFP_ZERO / init_on_alloc
+    q = k.krealloc(p, 129)
+    assert q is not None and q != p and k.ksize(q) == 192
+    assert k.read(q, 128) == data  # copies min(129, ksize = 128)
+    with pytest.raises(KernelBug):  # p was kfree'd (11.1: not a live object)
+        k.ksize(p)
+    assert k.stats().vrealloc_calls == 0
+    k.check()
+
+
+@pytest.mark.parametrize("mode", ["gfp_zero", "init_on_alloc", "plain"])
+def test_krealloc_zeroes_spare_bytes(mode: str) -> None:
+    k = Kernel(KernelConfig(init_on_alloc=(mode == "init_on_alloc")))
+    p = k.kmalloc(100)
+    assert p is not None
+    k.write(p, b"\xaa" * 128)
+    gfp = GFP.KERNEL | GFP.ZERO if mode == "gfp_zero" else GFP.KERNEL
+    assert k.krealloc(p, 50, gfp) == p
+    tail = b"\xaa" * 78 if mode == "plain" else bytes(78)  # 11.3 step 4: zero [50, ks)
+    assert k.read(p, 128) == b"\xaa" * 50 + tail
+    k.check()
+
+
+def test_krealloc_size_zero_and_null() -> None:
+    k = Kernel()
+    p = k.kmalloc(100)
+    assert p is not None
+    assert k.stats().slab_pages == 1
+    assert k.krealloc(p, 0) == ZERO_SIZE_PTR  # 11.3 step 1
+    assert k.stats().slab_pages == 0  # 11.2: empty slab returned at once
+    q = k.krealloc(None, 100)  # step 2
+    assert q is not None and k.ksize(q) == 128
+    r = k.krealloc(ZERO_SIZE_PTR, 20)
+    assert r is not None and k.ksize(r) == 32
+    assert k.krealloc(None, 0) == ZERO_SIZE_PTR
+    assert not k.is_vmalloc_addr(q)
+    k.check()
+
+
+def test_krealloc_large_kmalloc() -> None:
+    k = Kernel()
+    p = k.kmalloc(10000)
+    assert p is not None and k.ksize(p) == 16384  # 11.1: 4096 << get_order
+    data = pattern(16384)
+    k.write(p, data)
+    assert k.krealloc(p, 16384) == p
+    q = k.krealloc(p, 16385)
+    assert q is not None and q != p and k.ksize(q) == 32768
+    assert k.read(q, 16384) == data
+    k.check()
+
+
+def test_krealloc_alignment() -> None:
+    k = Kernel()
+    p1 = k.kmalloc(100)
+    p2 = k.kmalloc(100)
+    assert p1 is not None and p2 is not None
+    assert p2 == p1 + 128 and p1 % 4096 == 0  # 11.2: objects at 0, class, ... of the slab
+    k.write(p2, pattern(128))
+    assert k.krealloc(p1, 50, align=256) == p1
+    q = k.krealloc(p2, 50, align=256)  # 11.3 step 3: not aligned -> new kmalloc(50)
+    assert q is not None and q != p2 and k.ksize(q) == 64
+    # copies min(new_size, ks) = 50 bytes into a fresh kmalloc-64 slab (zero frames, 4.1)
+    assert k.read(q, 64) == pattern(128)[:50] + bytes(14)
+    k.check()
+
+
+def test_krealloc_failure_keeps_p() -> None:
+    k = Kernel()
+    p = k.kmalloc(100)
+    assert p is not None
+    k.write(p, pattern(100))
+    k.fault.failslab(probability=1.0, interval=1, times=-1)
+    assert k.krealloc(p, 300) is None  # 11.3 step 6
+    k.fault.clear()
+    assert k.ksize(p) == 128 and k.read(p, 100) == pattern(100)
+    k.check()
+
+
+# --------------------------------------------------------------------------- kvmalloc (11.4)
+
+
+def test_kvmalloc_one_page_rule_and_huge_fallback() -> None:
+    k = Kernel()
+    a = k.kvmalloc(4096)
+    b = k.kvmalloc(4097)  # kmalloc-8k succeeds: no fallback
+    assert a is not None and b is not None
+    assert not k.is_vmalloc_addr(a) and not k.is_vmalloc_addr(b)
+    big_kmalloc = k.kvmalloc(3 * MIB)  # 11.4 step 1: a large kmalloc up to 4 MiB
+    assert big_kmalloc is not None and not k.is_vmalloc_addr(big_kmalloc)
+    assert k.ksize(big_kmalloc) == 4 * MIB
+    n = len(k.dmesg)
+    c = k.kvmalloc(8 * MIB)  # kmalloc order 11 fails silently (__GFP_NOWARN added)
+    assert c is not None and k.is_vmalloc_addr(c)
+    assert k.dmesg[n:] == []
+    ac = area(k, c)
+    assert ac.page_order == 9 and VM.ALLOW_HUGE_VMAP in ac.flags and ac.caller == "kvmalloc"
+    assert ac.nr_pages == 2048
+    d = k.kvmalloc(8 * MIB, GFP.NOWAIT)  # cannot block: vm_flags 0, small pages
+    assert d is not None
+    ad = area(k, d)
+    assert ad.page_order == 0 and VM.ALLOW_HUGE_VMAP not in ad.flags
+    k.check()
+
+
+def test_kvmalloc_huge_fallback_at_2mib() -> None:
+    k = Kernel()
+    # make the order-9 kmalloc fail; orders below 9 are exempt (4.6 min_order)
+    k.fault.fail_page_alloc(probability=1.0, interval=1, times=1, min_order=9)
+    p = k.kvmalloc(2 * MIB)
+    k.fault.clear()
+    assert p is not None and k.is_vmalloc_addr(p)
+    a = area(k, p)
+    assert a.page_order == 9 and a.nr_pages == 512 and VM.ALLOW_HUGE_VMAP in a.flags
+    assert not any("FAULT_INJECTION" in line for line in k.dmesg)  # NOWARN on the kmalloc
+    k.check()
+
+
+def test_kvmalloc_gfp_adjustment_clears_nofail() -> None:
+    # 11.4 step 1: above one page the kmalloc loses __GFP_NOFAIL (so it is a fault-injection
+    # candidate, 4.6) and gains __GFP_NOWARN; the vmalloc fallback keeps the caller's flags.
+    k = Kernel()
+    k.fault.fail_page_alloc(probability=1.0, interval=1, times=-1)
+    n = len(k.dmesg)
+    p = k.kvmalloc(16384, GFP.KERNEL | GFP.NOFAIL)
+    assert p is not None and k.is_vmalloc_addr(p)
+    assert area(k, p).nr_pages == 4
+    assert k.dmesg[n:] == []
+    q = k.kvmalloc(4096, GFP.KERNEL | GFP.NOFAIL)  # unchanged flags: NOFAIL kmalloc
+    assert q is not None and not k.is_vmalloc_addr(q)
+    k.fault.clear()
+    k.check()
+
+
+def test_kvmalloc_small_failure_has_no_fallback() -> None:
+    k = Kernel()
+    k.fault.fail_page_alloc(probability=1.0, interval=1, times=-1)
+    assert k.kvmalloc(4096) is None  # 11.4 step 2
+    k.fault.clear()
+    assert "FAULT_INJECTION: forcing a failure." in k.dmesg  # flags unchanged: no NOWARN
+    assert k.stats().vmap_areas == 0
+    k.check()
+
+
+def test_kvmalloc_int_max_warn_on_once() -> None:
+    k = Kernel()
+    n = len(k.dmesg)
+    assert k.kvmalloc(INT_MAX + 1) is None  # 11.4 step 3
+    assert k.dmesg[n:] == warn(None, "__kvmalloc_node_noprof")
+    n = len(k.dmesg)
+    assert k.kvmalloc(INT_MAX + 1) is None
+    assert k.dmesg[n:] == []  # ONCE
+    k2 = Kernel()
+    assert k2.kvmalloc(INT_MAX + 1, GFP.KERNEL | GFP.NOWARN) is None
+    assert k2.dmesg == []
+    assert k.stats().vmap_areas == 0
+    k.check()
+
+
+def test_kvzalloc_zeroes_both_paths() -> None:
+    k = Kernel()
+    s = k.kmalloc(100)
+    assert s is not None
+    k.write(s, b"\xee" * 128)
+    k.kfree(s)
+    z = k.kvzalloc(100)
+    assert z is not None and not k.is_vmalloc_addr(z)
+    assert k.read(z, 128) == bytes(128)  # 11.1: whole class zeroed
+    v = k.vmalloc(64 * PAGE_SIZE)
+    assert v is not None
+    k.memset(v, 0xEE, 64 * PAGE_SIZE)
+    k.vfree(v)
+    k.vm_unmap_aliases()
+    zv = k.kvzalloc(8 * MIB)
+    assert zv is not None and k.is_vmalloc_addr(zv)
+    assert k.read(zv, 64 * PAGE_SIZE) == bytes(64 * PAGE_SIZE)
+    assert area(k, zv).caller == "kvzalloc"  # 0.6
+    k.check()
+
+
+def test_kvfree_dispatch() -> None:
+    k = Kernel()
+    v = k.kvmalloc(8 * MIB)
+    s = k.kvmalloc(100)
+    assert v is not None and s is not None
+    s0 = k.stats()
+    k.kvfree(v)  # 11.4: vfree for vmalloc addresses
+    assert k.find_vm_area(v) is None
+    assert k.stats().nr_vmalloc_pages == 0
+    k.kvfree(s)  # kfree otherwise
+    assert k.stats().slab_pages < s0.slab_pages
+    k.kvfree(None)
+    k.kvfree(ZERO_SIZE_PTR)
+    k.check()
+
+
+# --------------------------------------------------------------------------- kvrealloc (11.5)
+
+
+@ALL
+def test_kvrealloc_size_zero_quirk(profile: str) -> None:
+    k = mk(profile)
+    v = alloc(k, 8192)
+    s = k.kmalloc(100)
+    assert s is not None
+    assert k.kvrealloc(v, 0) is None  # vrealloc(p, 0)
+    assert k.find_vm_area(v) is None
+    assert k.kvrealloc(s, 0) == ZERO_SIZE_PTR  # krealloc(p, 0)
+    assert k.stats().vrealloc_calls == 1
+    k.check()
+
+
+@ALL
+def test_kvrealloc_vmalloc_goes_through_vrealloc(profile: str) -> None:
+    k = mk(profile)
+    k.trace.enable("vrealloc")
+    v = alloc(k, 8192)
+    assert v == VS  # 6.3; VS is aligned to 0x4000, so the align check passes everywhere
+    assert k.kvrealloc(v, 100, align=0x4000) == v
+    assert k.stats().vrealloc_calls == 1
+    assert events(k)[0]["outcome"] == "shrink"
+    k.check()
+
+
+def test_kvrealloc_kmalloc_paths() -> None:
+    k = Kernel()
+    n = k.kvrealloc(None, 100)  # krealloc(NULL) allocates
+    assert n is not None and k.ksize(n) == 128
+    data = pattern(128)
+    k.write(n, data)
+    m = k.kvrealloc(n, 6000)
+    assert m is not None and not k.is_vmalloc_addr(m) and k.ksize(m) == 8192
+    assert k.read(m, 128) == data
+    big = k.kvrealloc(m, 8 * MIB)  # krealloc fails (order 11), kvmalloc falls back
+    assert big is not None and k.is_vmalloc_addr(big)
+    assert k.read(big, 128) == data
+    assert area(k, big).caller == "kvrealloc"
+    with pytest.raises(KernelBug):
+        k.ksize(m)  # kfree'd
+    assert k.stats().vrealloc_calls == 0
+    k.check()
+
+
+def test_kvrealloc_fallback_copies_min_size_ksize_without_kasan() -> None:
+    k = Kernel(KernelConfig(kasan="generic"))
+    p = k.kmalloc(100)
+    assert p is not None
+    data = pattern(128)
+    k.write(p, data)
+    q = k.kvrealloc(p, 3 * MIB)
+    assert q is not None
+    # kmalloc(3 MiB) is a large kmalloc (order 10) and succeeds: still kmalloc memory
+    assert not k.is_vmalloc_addr(q) and k.ksize(q) == 4 * MIB
+    assert k.read(q, 128) == data
+    r = k.kvrealloc(q, 8 * MIB)
+    assert r is not None and k.is_vmalloc_addr(r)
+    assert k.read(r, 128) == data
+    assert k.kasan_reports == []  # copy with KASAN checks disabled (11.5 step 3)
+    k.check()
+
+
+def test_kvrealloc_nofail_adjustment_and_failure() -> None:
+    k = Kernel()
+    p = k.kmalloc(100)
+    assert p is not None
+    k.write(p, pattern(100))
+    k.fault.fail_page_alloc(probability=1.0, interval=1, times=-1)
+    # krealloc gets the adjusted gfp (NOFAIL cleared): fails; kvmalloc falls back to vmalloc
+    # whose order-0 bulk pages keep __GFP_NOFAIL and are no fault candidates (4.6, 8.5)
+    q = k.kvrealloc(p, 16384, GFP.KERNEL | GFP.NOFAIL)
+    assert q is not None and k.is_vmalloc_addr(q)
+    assert k.read(q, 100) == pattern(100)
+    s = k.kmalloc(100, GFP.KERNEL | GFP.NOFAIL)
+    assert s is not None
+    k.write(s, b"keep")
+    assert k.kvrealloc(s, 4096) is None  # both attempts fail; one page: no vmalloc fallback
+    assert k.read(s, 4) == b"keep" and k.ksize(s) == 128
+    k.fault.clear()
+    k.check()
+
+
+# --------------------------------------------------------------------------- kvrealloc_old (11.6)
+
+
+def test_kvrealloc_old_shrink_returns_p_unchanged() -> None:
+    k = Kernel()
+    p = k.kmalloc(100)
+    v = k.vmalloc(8192)
+    assert p is not None and v is not None
+    assert k.kvrealloc_old(p, 100, 0) == p  # step 1: even newsize 0
+    assert k.ksize(p) == 128
+    assert k.kvrealloc_old(v, 8192, 100) == v
+    a = area(k, v)
+    assert a.nr_pages == 2 and a.requested_size == 8192
+    assert k.stats().vrealloc_calls == 0
+    k.check()
+
+
+def test_kvrealloc_old_grow_and_null() -> None:
+    k = Kernel()
+    p = k.kmalloc(100)
+    assert p is not None
+    k.write(p, pattern(100))
+    q = k.kvrealloc_old(p, 100, 200)
+    assert q is not None and q != p and k.ksize(q) == 256
+    assert k.read(q, 100) == pattern(100)
+    with pytest.raises(KernelBug):
+        k.ksize(p)  # kvfree'd
+    r = k.kvrealloc_old(None, 0, 8 * MIB)  # acts as kvmalloc
+    assert r is not None and k.is_vmalloc_addr(r)
+    n = len(k.dmesg)
+    with pytest.raises(PageFault):  # memcpy from NULL (11.6 step 3, 5.4)
+        k.kvrealloc_old(None, 10, 100)
+    assert k.dmesg[n:] == [
+        "BUG: kernel NULL pointer dereference, address: 0000000000000000",
+        "#PF: supervisor read access in kernel mode",
+        "#PF: error_code(0x0000) - not-present page",
+    ]
+
+
+def test_kvrealloc_old_memcpy_is_instrumented() -> None:
+    k = Kernel(KernelConfig(kasan="generic"))
+    p = k.vmalloc(5001)
+    assert p is not None
+    k.write(p, pattern(5001))
+    q = k.kvrealloc_old(p, 8192, 16384)
+    assert q is not None and not k.is_vmalloc_addr(q)  # kvmalloc(16384): large kmalloc
+    assert len(k.kasan_reports) == 1
+    r = k.kasan_reports[0]
+    assert (r.bug_type, r.access, r.addr, r.size) == ("vmalloc-out-of-bounds", "Read", p, 8192)
+    assert r.text.splitlines()[1] == "BUG: KASAN: vmalloc-out-of-bounds in kvrealloc_noprof"
+    assert k.read(q, 5001) == bytes(5001)  # copy skipped, fresh frames
+    assert k.find_vm_area(p) is None  # kvfree(p)
+    k.check()
+
+
+# --------------------------------------------------------------------------- misc API
+
+
+@pytest.mark.parametrize("profile", [P1, P5, P9])
+def test_vrealloc_null_allocates_and_node_argument(profile: str) -> None:
+    k = mk(profile)
+    q = vr_ok(k, None, 5000, node=NUMA_NO_NODE)
+    a = area(k, q)
+    assert a.requested_size == 5000 and a.nr_pages == 2
+    with pytest.raises(ValueError):  # 8.1: node other than -1 / 0
+        k.vrealloc(q, 100, node=1)
+    with pytest.raises(TypeError):  # API 4.1
+        k.vrealloc(q, True)
+
+
+def test_warnings_are_kernel_warnings() -> None:
+    k = mk(P9)
+    p = alloc(k, PAGE_SIZE)
+    k.vfree(p)
+    with warnings.catch_warnings(record=True) as rec:
+        warnings.simplefilter("always")
+        assert k.vrealloc(p, 100) is None
+    assert any(issubclass(w.category, KernelWarning) for w in rec)
+
