@@ -52,6 +52,52 @@ def _cmd_vmallocinfo(args: argparse.Namespace) -> int:
     return 0
 
 
+def _split(text: str) -> list[str]:
+    return [t.strip() for t in text.split(",") if t.strip()]
+
+
+def _write_rows(rows: list[dict[str, object]], columns: Sequence[str], json_path: str | None,
+                csv_path: str | None) -> None:
+    import csv
+    import json
+    if json_path:
+        with open(json_path, "w") as f:
+            json.dump(rows, f, indent=1)
+    if csv_path:
+        with open(csv_path, "w", newline="") as f:
+            w = csv.DictWriter(f, fieldnames=list(columns))
+            w.writeheader()
+            w.writerows(rows)
+
+
+def _cmd_study(args: argparse.Namespace) -> int:
+    from containers.study import (
+        GROWTH_COLUMNS, SHRINK_COLUMNS, format_table, growth_study, plot_growth, shrink_study,
+    )
+    if args.study == "shrink":
+        profiles = _split(args.profile) if args.profile else None
+        rows = shrink_study(args.from_size, args.to_size, *([profiles] if profiles else []))
+        print(format_table(rows, SHRINK_COLUMNS), end="")
+        _write_rows(rows, SHRINK_COLUMNS, args.json, args.csv)
+        return 0
+    if args.plot:
+        try:
+            import matplotlib  # noqa: F401
+        except ImportError:
+            raise ValueError("--plot needs matplotlib: pip install 'kvalloc[plot]'") from None
+    show = _progress()
+    rows, traces = growth_study(args.elements, args.elem, _split(args.alloc), _split(args.policy),
+                                _split(args.profile or "latest"), progress=show)
+    if show is not None:
+        sys.stderr.write("\r\033[K")
+    print(format_table(rows, GROWTH_COLUMNS), end="")
+    _write_rows(rows, GROWTH_COLUMNS, args.json, args.csv)
+    if args.plot:
+        plot_growth(traces, args.plot)
+        print(f"plot written to {args.plot}")
+    return 0
+
+
 def _cmd_bench(args: argparse.Namespace) -> int:
     from .bench import main as bench_main
     argv = ["--json", args.json] if args.json else []
@@ -99,6 +145,27 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument("--workload", choices=sorted(WORKLOADS), default="demo")
     v.add_argument("--kasan", choices=["off", "generic", "sw_tags"], default="off")
     v.set_defaults(func=_cmd_vmallocinfo)
+    st = sub.add_parser("study", help="growth and shrink studies")
+    stsub = st.add_subparsers(dest="study", required=True, parser_class=_Parser)
+    g = stsub.add_parser("growth", help="push N elements through each allocator, policy and profile")
+    g.add_argument("--elements", type=int, default=20_000, metavar="N")
+    g.add_argument("--elem", default="u64")
+    g.add_argument("--alloc", default="kmalloc,vmalloc,kvmalloc",
+                   help="comma list of kmalloc, vmalloc, kvmalloc, moveonly (the never-in-place baseline)")
+    g.add_argument("--policy", default="rust_kvec,cpython_list,factor_1_5,exact",
+                   help="comma list of rust_kvec, rust_std, cpython_list, factor_1_5, exact")
+    g.add_argument("--profile", default="latest", help="comma list of vrealloc commits or aliases")
+    g.add_argument("--json", metavar="FILE")
+    g.add_argument("--csv", metavar="FILE")
+    g.add_argument("--plot", metavar="FILE.png", help="cumulative bytes copied (needs matplotlib)")
+    g.set_defaults(func=_cmd_study)
+    sh = stsub.add_parser("shrink", help="vmalloc(--from), vrealloc to --to, grow back; per profile")
+    sh.add_argument("--from", dest="from_size", type=parse_size, default=256 << 10, metavar="SIZE")
+    sh.add_argument("--to", dest="to_size", type=parse_size, default=16 << 10, metavar="SIZE")
+    sh.add_argument("--profile", default="", help="comma list (default: every commit)")
+    sh.add_argument("--json", metavar="FILE")
+    sh.add_argument("--csv", metavar="FILE")
+    sh.set_defaults(func=_cmd_study)
     t = sub.add_parser("test-vmalloc", help="run the lib/test_vmalloc.c workloads")
     t.add_argument("--run-test-mask", type=int, default=7, metavar="M")
     t.add_argument("--nr-threads", type=int, default=None, metavar="N",

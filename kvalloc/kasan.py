@@ -425,7 +425,16 @@ class Kasan:
             vm = va.vm
             if vm is None or not VMALLOC_START <= va.va_start < VMALLOC_END:
                 if va.flags & VMAP_RAM:
-                    self._expect(va.va_start, va.va_start, va.va_end - va.va_start, va.va_end,
+                    # the kernel keeps no tagged pointer for vm_map_ram areas: the first
+                    # granule's tag is the one the whole mapping must carry
+                    ptr = va.va_start
+                    if self.sw_tags:
+                        tag = self._shadow_get((va.va_start >> 4) + KASAN_SHADOW_OFFSET)
+                        if tag is None or tag == KASAN_TAG_INVALID:
+                            raise KernelBug(f"INV-KASAN-4: vm_map_ram area {va.va_start:#x} "
+                                            "is not accessible")
+                        ptr = self.set_tag(ptr, tag)
+                    self._expect(va.va_start, ptr, va.va_end - va.va_start, va.va_end,
                                  "INV-KASAN-4", None)
                 continue
             a = self.untag(vm.addr)

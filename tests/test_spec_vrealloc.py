@@ -1186,10 +1186,15 @@ def test_kvmalloc_gfp_adjustment_clears_nofail() -> None:
 
 def test_kvmalloc_small_failure_has_no_fallback() -> None:
     k = Kernel()
-    k.fault.fail_page_alloc(probability=1.0, interval=1, times=-1)
+    # only orders >= 3 fail: the kmalloc-4k slab (order 3, 11.2) fails, while a one-page
+    # vmalloc (order-0 page, kmalloc-8 page array) would succeed if it were tried
+    k.fault.fail_page_alloc(probability=1.0, interval=1, times=-1, min_order=3)
     assert k.kvmalloc(4096) is None  # 11.4 step 2
-    k.fault.clear()
     assert "FAULT_INJECTION: forcing a failure." in k.dmesg  # flags unchanged: no NOWARN
+    v = k.vmalloc(4096)  # control: the fallback would have worked
+    k.fault.clear()
+    assert v is not None
+    k.vfree(v)
     assert k.stats().vmap_areas == 0
     k.check()
 
@@ -1283,9 +1288,11 @@ def test_kvrealloc_kmalloc_paths() -> None:
     m = k.kvrealloc(n, 6000)
     assert m is not None and not k.is_vmalloc_addr(m) and k.ksize(m) == 8192
     assert k.read(m, 128) == data
+    full = pattern(8192, 3)
+    k.write(m, full)
     big = k.kvrealloc(m, 8 * MIB)  # krealloc fails (order 11), kvmalloc falls back
     assert big is not None and k.is_vmalloc_addr(big)
-    assert k.read(big, 128) == data
+    assert k.read(big, 8192) == full  # 11.5 step 3: min(size, ksize(p)) = 8192 bytes
     assert area(k, big).caller == "kvrealloc"
     with pytest.raises(KernelBug):
         k.ksize(m)  # kfree'd
@@ -1304,9 +1311,11 @@ def test_kvrealloc_fallback_copies_min_size_ksize_without_kasan() -> None:
     # kmalloc(3 MiB) is a large kmalloc (order 10) and succeeds: still kmalloc memory
     assert not k.is_vmalloc_addr(q) and k.ksize(q) == 4 * MIB
     assert k.read(q, 128) == data
+    k.write(q + 4 * MIB - 4, b"tail")
     r = k.kvrealloc(q, 8 * MIB)
     assert r is not None and k.is_vmalloc_addr(r)
     assert k.read(r, 128) == data
+    assert k.read(r + 4 * MIB - 4, 4) == b"tail"  # min(8 MiB, ksize = 4 MiB) copied
     assert k.kasan_reports == []  # copy with KASAN checks disabled (11.5 step 3)
     k.check()
 
