@@ -156,7 +156,8 @@ def format_table(rows: list[dict[str, Any]], columns: Sequence[str]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def plot_growth(traces: dict[str, list[tuple[int, int, bool, int]]], path: str) -> None:
+def plot_growth(traces: dict[str, list[tuple[int, int, bool, int]]], path: str,
+                elements: int) -> None:
     """Cumulative bytes copied against elements pushed, one line per run (needs matplotlib)."""
     import matplotlib
     matplotlib.use("Agg")
@@ -168,6 +169,8 @@ def plot_growth(traces: dict[str, list[tuple[int, int, bool, int]]], path: str) 
             total += copied
             xs.append(length)
             ys.append(total)
+        xs.append(elements)
+        ys.append(total)
         ax.step(xs, ys, where="post", label=name)
     ax.set_xlabel("elements pushed")
     ax.set_ylabel("bytes copied by reallocations (cumulative)")

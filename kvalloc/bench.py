@@ -16,8 +16,18 @@ Metrics (``name  value  goal  PASS/MISS``, one line each):
    against ``b2[:] = b1`` on two 64 MiB ``bytearray`` objects; at least 0.5.
 4. ``idle_kernel_kib`` and ``idle_kernel_construct_ms``: host memory (``tracemalloc``) and
    time to build ``Kernel(KernelConfig(ram=64 << 30))``; informational.
-5. ``direct_view_write_ratio``: one 8-byte store through :meth:`Kernel.direct_view` frame
-   views (``qpages[i >> 9][i & 511] = v``) against one ``list.append``; at most 3.
+5. ``direct_view_write_ratio``: one 8-byte store through :meth:`Kernel.direct_view`, the way
+   the containers store (the flat view cast to ``"Q"``: ``q[i] = v``), against one
+   ``list.append``; at most 3. ``direct_view_paged_write_ns`` times the per-page fallback
+   (``qpages[i >> 9][i & 511] = v``) used when the frames are not contiguous.
+6. ``kasan_vmalloc_slowdown`` and ``kasan_access_slowdown``: vmalloc+vfree pairs and 8-byte
+   ``write``+``read`` pairs with generic KASAN on, divided by off; the kernel's own KASAN
+   costs about 4x on vmalloc operations, the goal here is at most 2.
+7. ``vvec_push_ratio``: ``VVec[u64].push`` per operation over ``list.append`` for 1 000 000
+   elements (at most 5); ``extend_from_slice_ratio``: ``extend_from_slice`` of 1 000 000 ints
+   over ``array.array("Q").extend`` (at most 2); ``kasan_push_ratio``: push with generic KASAN
+   over push without (at most 2). ``kvec_1m_u64_fails`` is 1 when a ``KVec[u64]`` of
+   1 000 000 elements is refused, as in the kernel (8 MB > ``KMALLOC_MAX_SIZE``).
 
 ``quick=True`` runs the same code with smaller sizes and fewer repeats (a smoke test for the
 test suite, a few seconds); its numbers are noisier and its 100 000-area metric is measured
@@ -44,7 +54,7 @@ import tracemalloc
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
-from .config import KernelConfig
+from .config import KasanMode, KernelConfig
 from .constants import PAGE_SIZE, VMALLOC_START
 from .kernel import Kernel
 from .vmap_area import FreeAreaTree, find_vmap_lowest_match_linear
@@ -74,6 +84,11 @@ GOALS: dict[str, Goal] = {
     "lowest_match_speedup": Goal(">=", 50.0),
     "memcpy_bandwidth_ratio": Goal(">=", 0.5),
     "direct_view_write_ratio": Goal("<=", 3.0),
+    "kasan_vmalloc_slowdown": Goal("<=", 2.0),
+    "kasan_access_slowdown": Goal("<=", 2.0),
+    "vvec_push_ratio": Goal("<=", 5.0),
+    "extend_from_slice_ratio": Goal("<=", 2.0),
+    "kasan_push_ratio": Goal("<=", 2.0),
 }
 
 _MiB = 1 << 20
@@ -341,17 +356,130 @@ def bench_direct_view(p: _Params) -> dict[str, float]:
     assert view.offset == 0
     qpages = [mv.cast("Q") for mv in view.pages]
     _write_views(qpages, n)               # warm-up (and every frame is already materialised)
-    t_w = _best(lambda: _write_views(qpages, n), p.write_repeats)
+    t_p = _best(lambda: _write_views(qpages, n), p.write_repeats)
+    # the containers' path: the flat view when the frames are contiguous, else the pages
+    flat = view.flat.cast("Q") if view.flat is not None else None
+    if flat is not None:
+        _write_flat(flat, n)
+        t_w = _best(lambda: _write_flat(flat, n), p.write_repeats)
+    else:
+        t_w = t_p
     last = (n - 1) * 8
     assert int.from_bytes(k.read(addr + last, 8), "little") == n - 1
     t_a = _best(lambda: _append_list(n), p.write_repeats)
     for q in qpages:
         q.release()
+    if flat is not None:
+        flat.release()
     k.vfree(addr)
     return {
+        "direct_view_flat": 1.0 if flat is not None else 0.0,
         "direct_view_write_ns": t_w / n * 1e9,
+        "direct_view_paged_write_ns": t_p / n * 1e9,
         "list_append_ns": t_a / n * 1e9,
         "direct_view_write_ratio": t_w / t_a,
+    }
+
+
+def _write_flat(q: memoryview, n: int) -> None:
+    for i in range(n):
+        q[i] = i
+
+
+# -- 6. KASAN cost --------------------------------------------------------------------
+
+
+def bench_kasan(p: _Params) -> dict[str, float]:
+    """Metric 6: vmalloc+vfree and read+write rates with generic KASAN on against off."""
+    _progress("KASAN on versus off ...")
+    n = p.pair_ops
+    times: dict[str, tuple[float, float]] = {}
+    for mode in ("off", "generic"):
+        k = Kernel(KernelConfig(kasan=mode))
+        vmalloc, vfree = k.vmalloc, k.vfree
+        live = [vmalloc(PAGE_SIZE) for _ in range(p.small_live)]
+
+        def pairs() -> None:
+            for _ in range(n):
+                vfree(vmalloc(PAGE_SIZE))
+
+        pairs()
+        t_alloc = _best(pairs, p.rate_repeats)
+        a = vmalloc(64 * PAGE_SIZE)
+        assert a is not None
+        read, write, data = k.read, k.write, b"\x01" * 8
+
+        def access() -> None:
+            for i in range(n):
+                off = (i * 8) & 0x3FFF8
+                write(a + off, data)
+                read(a + off, 8)
+
+        access()
+        t_access = _best(access, p.rate_repeats)
+        assert not k.kasan_reports
+        for x in live:
+            vfree(x)
+        times[mode] = (t_alloc, t_access)
+    return {
+        "kasan_vmalloc_slowdown": times["generic"][0] / times["off"][0],
+        "kasan_access_slowdown": times["generic"][1] / times["off"][1],
+    }
+
+
+# -- 7. containers --------------------------------------------------------------------
+
+
+def bench_containers(p: _Params) -> dict[str, float]:
+    """Metric 7: VVec push and extend_from_slice against list.append / array.extend."""
+    import array
+    import warnings
+
+    from containers import KVec, VVec, u64
+    from .errors import AllocError, KernelWarning
+    n = p.writes
+    _progress(f"containers: {n} pushes ...")
+
+    def push(kasan: KasanMode) -> Callable[[], None]:
+        def loop() -> None:
+            v = VVec(u64, kernel=Kernel(KernelConfig(ram=1 << 30, kasan=kasan)))
+            push = v.push
+            for i in range(n):
+                push(i)
+            assert len(v) == n and v[n - 1] == n - 1
+            v.drop()
+        return loop
+
+    t_list = _best(lambda: _append_list(n), p.write_repeats)
+    t_push = _best(push("off"), p.write_repeats)
+    t_kasan = _best(push("generic"), p.write_repeats)
+    items = list(range(n))
+
+    def arr() -> None:
+        a = array.array("Q")
+        a.extend(items)
+
+    def efs() -> None:
+        v = VVec(u64, kernel=Kernel(KernelConfig(ram=1 << 30)))
+        v.extend_from_slice(items)
+        v.drop()
+
+    t_arr = _best(arr, p.write_repeats)
+    t_efs = _best(efs, p.write_repeats)
+    kv = KVec(u64, kernel=Kernel())
+    refused = 0.0
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", KernelWarning)
+        try:
+            kv.extend_from_slice(range(1_000_000))
+        except AllocError:
+            refused = 1.0
+    return {
+        "vvec_push_ns": t_push / n * 1e9,
+        "vvec_push_ratio": t_push / t_list,
+        "extend_from_slice_ratio": t_efs / t_arr,
+        "kasan_push_ratio": t_kasan / t_push,
+        "kvec_1m_u64_fails": refused,
     }
 
 
@@ -369,7 +497,11 @@ _UNITS: dict[str, str] = {
     "idle_kernel_kib": "KiB",
     "idle_kernel_construct_ms": "ms",
     "direct_view_write_ns": "ns",
+    "direct_view_paged_write_ns": "ns",
     "list_append_ns": "ns",
+    "vvec_push_ns": "ns",
+    "kvec_1m_u64_fails": "",
+    "direct_view_flat": "",
 }
 
 
@@ -400,7 +532,7 @@ def run(json_path: str | None = None, quick: bool = False) -> dict[str, float]:
     results: dict[str, float] = {}
     try:
         for bench in (bench_vmalloc, bench_lowest_match, bench_memcpy, bench_idle_kernel,
-                      bench_direct_view):
+                      bench_direct_view, bench_kasan, bench_containers):
             part = bench(p)
             _progress_done()
             for name, value in part.items():

@@ -93,7 +93,7 @@ def _cmd_study(args: argparse.Namespace) -> int:
     print(format_table(rows, GROWTH_COLUMNS), end="")
     _write_rows(rows, GROWTH_COLUMNS, args.json, args.csv)
     if args.plot:
-        plot_growth(traces, args.plot)
+        plot_growth(traces, args.plot, args.elements)
         print(f"plot written to {args.plot}")
     return 0
 
