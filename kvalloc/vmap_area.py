@@ -1,11 +1,15 @@
 """The global KVA allocator of mm/vmalloc.c: free, busy and lazily-freed vmap areas.
 
-Free space is a sorted set of maximal blocks ``[start, end)`` covering, together with the
-busy, lazy and leaked areas, exactly ``[1, ULONG_MAX)``. The lowest-fit search is indexed:
-blocks live in address-ordered chunks (as in ``sortedcontainers``), each chunk knows its
-largest block, and a max-tree over the chunk maxima finds the first chunk that can hold a
-request in O(log n); inside a chunk a C-level scan finds the block. A plain linear scan
-(:func:`find_vmap_lowest_match_linear`) is kept as the reference and compared in tests.
+Free space is a set of maximal blocks ``[start, end)`` covering, together with the busy, lazy
+and leaked areas, exactly ``[1, ULONG_MAX)``. As in the kernel (a sorted list plus an
+augmented rb-tree), :class:`FreeVmapAreas` keeps the blocks twice: in address order in a
+``sortedcontainers.SortedList`` (neighbours, merging, iteration), and in
+:class:`FreeAreaTree`, the index of the lowest-fit search, which ``sortedcontainers`` cannot
+provide because it cannot augment its nodes. The index holds the blocks in address-ordered
+chunks, each knowing its largest block, with a max-tree over the chunk maxima: the first
+chunk that can hold a request is found in O(log n), and a C-level scan finds the block in it.
+A plain linear scan (:func:`find_vmap_lowest_match_linear`) is kept as the reference and
+compared in tests; ``check()`` verifies that the index mirrors the sorted list.
 
 Fit types (KERNEL.md 6.4), for a request ``[nva, nva + size)`` inside free ``[s, e)``::
 
@@ -189,25 +193,6 @@ class FreeAreaTree:
             return 0, -1
         return c, bisect_right(self._starts[c], addr) - 1
 
-    def neighbours(self, start: int, end: int) -> tuple[tuple[int, int] | None, tuple[int, int] | None]:
-        """The free blocks just below ``start`` and just at/above it (for merging and overlap)."""
-        if not self._len:
-            return None, None
-        c, i = self._locate(start)
-        prev = None
-        if i >= 0:
-            prev = (self._starts[c][i], self._ends[c][i])
-        # next block: index i + 1 in chunk c, or the head of chunk c + 1
-        if i + 1 < len(self._starts[c]):
-            nxt = (self._starts[c][i + 1], self._ends[c][i + 1])
-        elif c + 1 < len(self._starts) and i >= 0:
-            nxt = (self._starts[c + 1][0], self._ends[c + 1][0])
-        elif i < 0:
-            nxt = (self._starts[0][0], self._ends[0][0])
-        else:
-            nxt = None
-        return prev, nxt
-
     def find_lowest_match(self, size: int, align: int, vstart: int) -> tuple[int, int, int] | None:
         """Exact lowest fit: ``(start, end, nva)`` of the first block holding the request.
 
@@ -302,45 +287,15 @@ class FreeAreaTree:
             self._heads[c] = start
         self._update(c)
 
-    def va_clip(self, s: int, e: int, nva: int, size: int) -> int:
-        """Cut ``[nva, nva + size)`` out of free block ``[s, e)``; returns the fit type."""
-        fit = classify_va_fit_type(s, e, nva, size)
-        c, i = self._index(s)
-        if fit == FL_FIT_TYPE:
-            self._remove_at(c, i)
-        elif fit == LE_FIT_TYPE:
-            self._set(c, i, nva + size, e)
-        elif fit == RE_FIT_TYPE:
-            self._set(c, i, s, nva)
-        elif fit == NE_FIT_TYPE:
-            self._set(c, i, s, nva)
-            self._insert(nva + size, e)
-        return fit
+    def insert(self, start: int, end: int) -> None:
+        """Index a new free block (not adjacent to or overlapping another). O(log n)."""
+        self._insert(start, end)
 
-    def merge_or_add(self, start: int, end: int) -> tuple[int, int] | None:
-        """``__merge_or_add_vmap_area``: insert ``[start, end)`` merging with neighbours.
-
-        Returns the overlapping free block instead (and changes nothing) on overlap.
-        """
-        prev, nxt = self.neighbours(start, end)
-        if prev is not None and prev[1] > start:
-            return prev
-        if nxt is not None and nxt[0] < end:
-            return nxt
-        if nxt is not None and nxt[0] == end:
-            c, i = self._index(nxt[0])
-            if prev is not None and prev[1] == start:
-                self._remove_at(c, i)
-                c, i = self._index(prev[0])
-                self._set(c, i, prev[0], nxt[1])
-            else:
-                self._set(c, i, start, nxt[1])
-        elif prev is not None and prev[1] == start:
-            c, i = self._index(prev[0])
-            self._set(c, i, prev[0], end)
-        else:
-            self._insert(start, end)
-        return None
+    def replace(self, start: int, new_start: int, new_end: int) -> None:
+        """Change the block at ``start`` to ``[new_start, new_end)`` without crossing a
+        neighbour (clipping and merging keep the address order). O(log n)."""
+        c, i = self._index(start)
+        self._set(c, i, new_start, new_end)
 
     def check(self) -> None:
         """Verify the chunk structure and the max-tree (raises AssertionError)."""
@@ -355,6 +310,100 @@ class FreeAreaTree:
         for i in range(1, self._leaf):
             assert self._tree[i] == max(self._tree[2 * i], self._tree[2 * i + 1]), "max-tree node"
         assert n == self._len, "length"
+
+
+class FreeVmapAreas:
+    """The free vmap areas: a ``SortedList`` in address order plus the lowest-fit index.
+
+    Invariants (``check``): blocks are disjoint, non-empty and never adjacent (always merged);
+    the index holds exactly the same blocks.
+
+    >>> f = FreeVmapAreas([(0x1000, 0x2000), (0x3000, 0x4000)])
+    >>> f.merge_or_add(0x2000, 0x3000), list(f)
+    (None, [(4096, 16384)])
+    """
+
+    __slots__ = ("starts", "ends", "index")
+
+    def __init__(self, blocks: Iterable[tuple[int, int]] = ()) -> None:
+        items = sorted(blocks)
+        self.starts: SortedList[int] = SortedList(s for s, _ in items)
+        self.ends: dict[int, int] = dict(items)
+        self.index = FreeAreaTree(items)
+
+    def __len__(self) -> int:
+        return len(self.starts)
+
+    def __iter__(self) -> Iterator[tuple[int, int]]:
+        ends = self.ends
+        for s in list(self.starts):
+            yield s, ends[s]
+
+    def find_lowest_match(self, size: int, align: int, vstart: int) -> tuple[int, int, int] | None:
+        """``find_vmap_lowest_match``, exact: see :meth:`FreeAreaTree.find_lowest_match`."""
+        return self.index.find_lowest_match(size, align, vstart)
+
+    def _add(self, start: int, end: int) -> None:
+        self.starts.add(start)
+        self.ends[start] = end
+        self.index.insert(start, end)
+
+    def _del(self, start: int) -> None:
+        self.starts.remove(start)
+        del self.ends[start]
+        self.index.remove(start)
+
+    def _replace(self, start: int, new_start: int, new_end: int) -> None:
+        if new_start != start:
+            self.starts.remove(start)
+            del self.ends[start]
+            self.starts.add(new_start)
+        self.ends[new_start] = new_end
+        self.index.replace(start, new_start, new_end)
+
+    def va_clip(self, s: int, e: int, nva: int, size: int) -> int:
+        """Cut ``[nva, nva + size)`` out of free block ``[s, e)``; returns the fit type."""
+        fit = classify_va_fit_type(s, e, nva, size)
+        if fit == FL_FIT_TYPE:
+            self._del(s)
+        elif fit == LE_FIT_TYPE:
+            self._replace(s, nva + size, e)
+        elif fit == RE_FIT_TYPE:
+            self._replace(s, s, nva)
+        elif fit == NE_FIT_TYPE:
+            self._replace(s, s, nva)
+            self._add(nva + size, e)
+        return fit
+
+    def merge_or_add(self, start: int, end: int) -> tuple[int, int] | None:
+        """``__merge_or_add_vmap_area``: insert ``[start, end)`` merging with its neighbours.
+
+        On overlap nothing changes and the overlapping free block is returned.
+        """
+        starts, ends = self.starts, self.ends
+        i = starts.bisect_right(start)
+        prev = (starts[i - 1], ends[starts[i - 1]]) if i else None
+        nxt = (starts[i], ends[starts[i]]) if i < len(starts) else None
+        if prev is not None and prev[1] > start:
+            return prev
+        if nxt is not None and nxt[0] < end:
+            return nxt
+        if nxt is not None and nxt[0] == end:                    # merge with the next block
+            if prev is not None and prev[1] == start:            # ... and the previous one
+                self._del(nxt[0])
+                self._replace(prev[0], prev[0], nxt[1])
+            else:
+                self._replace(nxt[0], start, nxt[1])
+        elif prev is not None and prev[1] == start:
+            self._replace(prev[0], prev[0], end)
+        else:
+            self._add(start, end)
+        return None
+
+    def check(self) -> None:
+        """The index mirrors the sorted list and is internally consistent (AssertionError)."""
+        self.index.check()
+        assert list(self.index) == list(self), "index differs from the sorted free list"
 
 
 class SortedVAs:
@@ -428,7 +477,7 @@ class VmapAreaAllocator:
         self.trace = trace
         self.pgtable = pgtable
         self.lazy_max_pages = lazy_max
-        self.free = FreeAreaTree([(1, ULONG_MAX)])
+        self.free = FreeVmapAreas([(1, ULONG_MAX)])
         self.busy = SortedVAs()
         self.lazy = SortedVAs()
         self.leaked: list[VmapArea] = []

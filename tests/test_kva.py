@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 from kvalloc import GFP, Kernel, KernelConfig, VMALLOC_END, VMALLOC_START
 from kvalloc.constants import ULONG_MAX
 from kvalloc.vmap_area import (
-    FL_FIT_TYPE, LE_FIT_TYPE, NE_FIT_TYPE, RE_FIT_TYPE, FreeAreaTree,
+    FL_FIT_TYPE, LE_FIT_TYPE, NE_FIT_TYPE, RE_FIT_TYPE, FreeAreaTree, FreeVmapAreas,
     find_vmap_lowest_match_linear,
 )
 
@@ -18,7 +18,7 @@ PAGE = 4096
 
 
 def test_fit_types_clip_as_the_kernel_draws_them() -> None:
-    t = FreeAreaTree([(0x10000, 0x20000)])
+    t = FreeVmapAreas([(0x10000, 0x20000)])
     assert t.va_clip(0x10000, 0x20000, 0x10000, 0x1000) == LE_FIT_TYPE
     assert list(t) == [(0x11000, 0x20000)]
     assert t.va_clip(0x11000, 0x20000, 0x1F000, 0x1000) == RE_FIT_TYPE
@@ -31,7 +31,7 @@ def test_fit_types_clip_as_the_kernel_draws_them() -> None:
 
 
 def test_merge_joins_both_neighbours_and_refuses_overlap() -> None:
-    t = FreeAreaTree([(0x1000, 0x2000), (0x3000, 0x4000)])
+    t = FreeVmapAreas([(0x1000, 0x2000), (0x3000, 0x4000)])
     assert t.merge_or_add(0x2000, 0x3000) is None
     assert list(t) == [(0x1000, 0x4000)]
     assert t.merge_or_add(0x3800, 0x5000) == (0x1000, 0x4000)
@@ -47,7 +47,7 @@ def test_exact_lowest_fit_finds_a_block_the_kernels_pruning_misses() -> None:
     # it is smaller than size + align - 1, the kernel's pruning bound (KERNEL.md 6.3).
     low = (0x100000, 0x100000 + 3 * PAGE)
     high = (0x200000, 0x300000)
-    t = FreeAreaTree([low, high])
+    t = FreeVmapAreas([low, high])
     assert t.find_lowest_match(2 * PAGE, 4 * PAGE, 0) == (low[0], low[1], 0x100000)
     assert find_vmap_lowest_match_linear([low, high], 2 * PAGE, 4 * PAGE, 0) == (low[0], low[1], 0x100000)
 
@@ -84,7 +84,7 @@ def test_indexed_lowest_fit_agrees_with_linear_reference(seq: list[tuple[str, in
     base, top = 0x10000000, 0x10000000 + 4096 * PAGE
     FreeAreaTree.LOAD = 4           # tiny chunks: exercise splits, merges and the max-tree
     try:
-        t = FreeAreaTree([(base, top)])
+        t = FreeVmapAreas([(base, top)])
         model = [(base, top)]
         live: list[tuple[int, int]] = []
         for op, pages, align_shift, vstart_pages, pick in seq:
@@ -131,7 +131,7 @@ def test_kernel_places_every_area_at_the_linear_lowest_fit(seq: list[tuple[int, 
 
 def test_large_random_sequence_matches_reference() -> None:
     rng = random.Random(7)
-    t = FreeAreaTree([(1, ULONG_MAX)])
+    t = FreeVmapAreas([(1, ULONG_MAX)])
     model = [(1, ULONG_MAX)]
     live: list[tuple[int, int]] = []
     for _ in range(3000):
