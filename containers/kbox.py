@@ -22,21 +22,17 @@ Example:
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Generic, TypeVar
+from typing import TYPE_CHECKING, Generic
 
 from kvalloc.alloc import KVmalloc, Kmalloc, Layout, Vmalloc
 from kvalloc.gfp import GFP
 
+from ._typing import A, B, T, U
 from .elem import Elem
 
 if TYPE_CHECKING:
-    from kvalloc.alloc import Allocator
     from kvalloc.kernel import Kernel
 
-T = TypeVar("T")
-U = TypeVar("U")
-A = TypeVar("A", bound="Allocator")
-B = TypeVar("B", bound="Allocator")
 
 _KERNEL = GFP.KERNEL
 

@@ -27,25 +27,21 @@ from __future__ import annotations
 import array
 import dataclasses
 from collections.abc import Iterable, Iterator, MutableSequence
-from typing import TYPE_CHECKING, Any, Generic, TypeVar, cast, overload
+from typing import TYPE_CHECKING, Any, Generic, cast, overload
 
 from kvalloc.alloc import KVmalloc, Kmalloc, Layout, Vmalloc
 from kvalloc.constants import NUMA_NO_NODE, PAGE_SIZE
 from kvalloc.gfp import GFP
 
+from ._typing import A, B, T, U
 from .elem import Elem
 from .errors import InsertError, PushError
 from .growth import RUST_KVEC, GrowthPolicy
 
 if TYPE_CHECKING:
-    from kvalloc.alloc import Allocator
     from kvalloc.kasan import Kasan
     from kvalloc.kernel import DirectView, Kernel
 
-T = TypeVar("T")
-U = TypeVar("U")
-A = TypeVar("A", bound="Allocator")
-B = TypeVar("B", bound="Allocator")
 
 _KERNEL = GFP.KERNEL
 _ARRAY_CODES = frozenset("BHIQbhiqfd")

@@ -7,7 +7,29 @@ import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
-from kvalloc import Kernel, KernelStats, KernelWarning
+from typing import TypeVar
+
+from kvalloc import PAGE_SIZE, Kernel, KernelStats, KernelWarning
+
+T = TypeVar("T")
+PAGE_OFFSET = 0xFFFF888000000000  # KERNEL.md 1.1 (direct map base)
+
+
+def dm(pfn: int) -> int:
+    """Direct-map address of a frame (KERNEL.md 4.1)."""
+    return PAGE_OFFSET + pfn * PAGE_SIZE
+
+
+def ck(k: Kernel, value: T) -> T:
+    """Run the invariant checker after a step and pass the step's result through."""
+    k.check()
+    return value
+
+
+def nn(value: T | None) -> T:
+    """Narrow an Optional result that the test expects to be present."""
+    assert value is not None
+    return value
 
 
 def stats_without_warnings(k: Kernel) -> dict[str, int]:

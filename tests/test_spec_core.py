@@ -32,6 +32,8 @@ from kvalloc import (
     PageFault,
 )
 
+from .helpers import ck, dm, nn
+
 T = TypeVar("T")
 
 VS = VMALLOC_START
@@ -52,20 +54,7 @@ STAT_FIELDS = (
 # --------------------------------------------------------------------------- helpers
 
 
-def dm(pfn: int) -> int:
-    """Direct-map address of a frame (KERNEL.md 4.1)."""
-    return PAGE_OFFSET + pfn * PAGE_SIZE
 
-
-def ck(k: Kernel, value: T) -> T:
-    """Run the invariant checker after a step and pass the step's result through."""
-    k.check()
-    return value
-
-
-def nn(value: T | None) -> T:
-    assert value is not None
-    return value
 
 
 def warning_line(function: str) -> str:

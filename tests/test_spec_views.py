@@ -25,6 +25,8 @@ from kvalloc import (
     KernelWarning,
 )
 
+from .helpers import ck, dm, nn
+
 T = TypeVar("T")
 
 VS = VMALLOC_START
@@ -40,18 +42,7 @@ CUT = "------------[ cut here ]------------"
 Event = tuple[str, dict[str, int | str]]
 
 
-def dm(pfn: int) -> int:
-    return PAGE_OFFSET + pfn * PAGE_SIZE
 
-
-def ck(k: Kernel, value: T) -> T:
-    k.check()
-    return value
-
-
-def nn(value: T | None) -> T:
-    assert value is not None
-    return value
 
 
 def warn_alloc(msg: str, gfp: int, names: str) -> str:
