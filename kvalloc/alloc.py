@@ -195,14 +195,17 @@ class Vmalloc(_KernelAllocator):
 
 
 class KVmalloc(_KernelAllocator):
-    """kmalloc first, vmalloc as the fallback, through ``kvrealloc``."""
+    """kmalloc first, vmalloc as the fallback, through ``kvrealloc``.
+
+    Before kvrealloc took an alignment (profiles older than 4c5d3365882d) alignments above
+    ``PAGE_SIZE`` are refused whatever the size, as Rust-for-Linux did then.
+    """
 
     MIN_ALIGN = ARCH_KMALLOC_MINALIGN
 
     def _call(self, p: int, size: int, align: int, flags: int, nid: int) -> int | None:
         k = self.kernel
-        if size and align > PAGE_SIZE and k.config.vrealloc_profile < 6 and \
-                (size > PAGE_SIZE or (p and k.is_vmalloc_addr(p))):
+        if size and align > PAGE_SIZE and k.config.vrealloc_profile < 6:
             k.log.pr("KVmalloc does not support alignments larger than PAGE_SIZE yet.")
             return None
         return k.kvrealloc(p, size, flags, align=align, node=nid)
