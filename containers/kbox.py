@@ -24,6 +24,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Generic
 
+from typing_extensions import Self
+
 from kvalloc.alloc import KVmalloc, Kmalloc, Layout, Vmalloc
 from kvalloc.gfp import GFP
 
@@ -142,7 +144,7 @@ class Box(Generic[T, A]):
         self._alloc.free(self._ptr, self.layout)
         self._state = 1
 
-    def __enter__(self) -> Box[T, A]:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -29,6 +29,8 @@ import dataclasses
 from collections.abc import Iterable, Iterator, MutableSequence
 from typing import TYPE_CHECKING, Any, Generic, cast, overload
 
+from typing_extensions import Self
+
 from kvalloc.alloc import KVmalloc, Kmalloc, Layout, Vmalloc
 from kvalloc.constants import NUMA_NO_NODE, PAGE_SIZE
 from kvalloc.gfp import GFP
@@ -161,7 +163,7 @@ class Vec(MutableSequence[T], Generic[T, A]):
             self._ptr = Layout(0, self._elem.align).dangling()
         self._remap()
 
-    def _like(self, items: list[T]) -> Vec[T, A]:
+    def _like(self, items: list[T]) -> Self:
         """A new vector of the same class, element type and allocator holding ``items``."""
         new = object.__new__(type(self))
         Vec.__init__(new, self._elem, items, alloc=self._alloc, flags=self._flags,
@@ -499,6 +501,8 @@ class Vec(MutableSequence[T], Generic[T, A]):
         """Give the buffer away as ``(ptr, length, capacity)``; this vector is then unusable."""
         self._alive()
         self._state = 2
+        self._view = self._mv = self._flat = None
+        self._room = -1                       # the fast paths must see the vector is gone
         return self._ptr, self._len, self._cap
 
     def as_bytes(self) -> bytes:
@@ -566,7 +570,7 @@ class Vec(MutableSequence[T], Generic[T, A]):
         self._room = -1
         self._state = 1
 
-    def __enter__(self) -> Vec[T, A]:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -582,6 +586,8 @@ class Vec(MutableSequence[T], Generic[T, A]):
     # -- MutableSequence --------------------------------------------------------------
 
     def __len__(self) -> int:
+        if self._state:
+            self._alive()
         return self._len
 
     def _index(self, index: int) -> int:
@@ -595,9 +601,9 @@ class Vec(MutableSequence[T], Generic[T, A]):
     @overload
     def __getitem__(self, index: int) -> T: ...
     @overload
-    def __getitem__(self, index: slice) -> Vec[T, A]: ...
+    def __getitem__(self, index: slice) -> Self: ...
 
-    def __getitem__(self, index: int | slice) -> T | Vec[T, A]:
+    def __getitem__(self, index: int | slice) -> T | Self:
         if isinstance(index, slice):
             self._alive()
             start, stop, step = index.indices(self._len)
@@ -702,7 +708,7 @@ class Vec(MutableSequence[T], Generic[T, A]):
             for v in items:
                 HANDLE_DECREF(self._elem, v)
 
-    def __iadd__(self, values: Iterable[T]) -> Vec[T, A]:
+    def __iadd__(self, values: Iterable[T]) -> Self:
         self.extend(values)
         return self
 

@@ -9,12 +9,11 @@ KASAN, and every kernel fixture asserts at teardown that no KASAN report was pro
 
 from __future__ import annotations
 
-import dataclasses
 import gc
 import struct
 import weakref
 from collections.abc import Callable, Iterator, MutableSequence
-from typing import Any, Union
+from typing import Any, Literal, Union
 
 import pytest
 from hypothesis import HealthCheck, settings
@@ -74,7 +73,9 @@ def k_off() -> Iterator[Kernel]:
 
 
 def pattern(n: int, seed: int = 0) -> bytes:
-    return bytes((i * 7 + seed * 13 + 3) & 0xFF for i in range(n))
+    """``n`` recognisable bytes (period 251, shifted by ``seed``)."""
+    block = bytes((i * 7 + seed * 13 + 3) & 0xFF for i in range(251))
+    return (block * (n // 251 + 1))[:n]
 
 
 def fail_everything(kern: Kernel) -> None:
@@ -254,6 +255,8 @@ def test_failed_realloc_raises_and_keeps_old_allocation(k: Kernel, cls: AllocCla
     p = a.alloc(Layout(old, 8)) if old else None
     if p is not None:
         k.write(p, pattern(old))
+    area_before = _area(k, p)
+    before = memory_state(k)
     fail_everything(k)
     try:
         with pytest.raises(AllocError):
@@ -261,12 +264,25 @@ def test_failed_realloc_raises_and_keeps_old_allocation(k: Kernel, cls: AllocCla
     finally:
         k.fault.clear()
     k.check()
+    assert memory_state(k) == before
+    assert _area(k, p) == area_before
     if p is not None:
         # still valid, same contents, resizable and freeable
         assert k.read(p, old) == pattern(old)
         q = a.realloc(p, Layout(new, 8), Layout(old, 8))
         assert k.read(q, old) == pattern(old)
         a.free(q, Layout(new, 8))
+
+
+def _area(kern: Kernel, p: int | None) -> tuple[int, ...]:
+    """What the kernel knows about an allocation: its vmalloc area or its kmalloc size."""
+    if p is None:
+        return ()
+    if kern.is_vmalloc_addr(p):
+        vm = kern.find_vm_area(p)
+        assert vm is not None
+        return (vm.addr, vm.size, vm.nr_pages, vm.requested_size)
+    return (kern.ksize(p),)
 
 
 def test_alloc_error_is_memory_error() -> None:
@@ -413,7 +429,7 @@ ELEM_CASES: list[tuple[Elem[Any], list[Any], list[Any], list[Any]]] = [
     (i64, [-2**63, 2**63 - 1], [-2**63 - 1, 2**63], ["1", 2.5]),
     (usize, [0, 2**64 - 1], [-1, 2**64], ["1", 2.5]),
     (isize, [-2**63, 2**63 - 1], [-2**63 - 1, 2**63], ["1", 2.5]),
-    (f32, [0.0, 1.5, -2.25, 3.0e38, float("inf")], [1e39, -1e39], ["1.0", None, b"x"]),
+    (f32, [0.0, 1.5, -2.25, 2.0**127, -(2.0**-126), float("inf")], [1e39, -1e39], ["1.0", None, b"x"]),
     (f64, [0.0, -0.0, 1e308, -2.5, float("inf")], [10**400], ["1.0", None, [1.0]]),
     (boolean, [True, False], [], [1, 0, "True", None, 1.0]),
     (ARR, [[1, 2, 3], [0, 0, 65535]], [[1, 2, 65536], [-1, 0, 0]], ["abc", 5, [1, 2, "x"]]),
@@ -423,7 +439,7 @@ ELEM_CASES: list[tuple[Elem[Any], list[Any], list[Any], list[Any]]] = [
 
 
 def test_element_sizes_aligns_names() -> None:
-    expect = {
+    expect: dict[str, tuple[Elem[Any], int, int]] = {
         "u8": (u8, 1, 1), "u16": (u16, 2, 2), "u32": (u32, 4, 4), "u64": (u64, 8, 8),
         "i8": (i8, 1, 1), "i16": (i16, 2, 2), "i32": (i32, 4, 4), "i64": (i64, 8, 8),
         "usize": (usize, 8, 8), "isize": (isize, 8, 8), "f32": (f32, 4, 4), "f64": (f64, 8, 8),
@@ -613,7 +629,8 @@ def test_pyobj_refcounting_over_moves_and_duplicates(k: Kernel, cls: VecClass) -
     v.reserve(100)                 # the buffer moves or grows; references unchanged
     v.extend([Obj(7)] * 3)
     v.shrink_to_fit()
-    v.insert_within_capacity(0, Obj(8)) if len(v) < v.capacity else None
+    if len(v) < v.capacity:
+        v.insert_within_capacity(0, Obj(8))
     del o
     assert alive(ref)
     v.remove(ref())
@@ -866,6 +883,61 @@ def test_generic_vec_with_explicit_allocator(k: Kernel) -> None:
 
 
 @pytest.mark.parametrize("cls", VEC_CLASSES, ids=_name)
+def test_elements_live_in_kernel_memory(k: Kernel, cls: VecClass) -> None:
+    v = cls(i32, [1, -2, 3], kernel=k)
+    k.write(v.ptr + 4, struct.pack("<i", -77))        # a write through the page table ...
+    assert v[1] == -77                                 # ... is what the vector holds
+    v[2] = 123456
+    assert k.read(v.ptr + 8, 4) == struct.pack("<i", 123456)
+    v.drop()
+
+
+@pytest.mark.parametrize("kasan", ["off", "generic"])
+@pytest.mark.parametrize("elem", [u64, u16, Struct("<3s"), Array(u32, 3), pyobj],
+                         ids=lambda e: e.name)
+def test_vectors_on_fragmented_memory(kasan: Literal["off", "generic"], elem: Elem[Any]) -> None:
+    # every other page frame is taken: a vmalloc buffer is not physically contiguous and
+    # elements of 3 or 12 bytes straddle page boundaries
+    kern = Kernel(KernelConfig(ram=8 << 20, kasan=kasan))
+    pages = kern.alloc_pages_bulk(2048)
+    for pg in pages[::2]:
+        kern.free_pages(pg, 0)
+
+    def val(i: int) -> Any:
+        if elem is pyobj:
+            return ("obj", i)
+        if isinstance(elem, Array):
+            return [i, i + 1, i * 3]
+        if isinstance(elem, Struct):
+            return (bytes([i & 0xFF, 1, 2]),)
+        return i % 60000
+
+    ref = [val(i) for i in range(3000)]
+    v = VVec(elem, ref, kernel=kern)
+    assert v == ref
+    for i in range(0, 400, 7):
+        v.insert(i * 5, val(i + 5000))
+        ref.insert(i * 5, val(i + 5000))
+        assert v.pop(i * 3) == ref.pop(i * 3)
+        v[-i - 1] = val(i + 9000)
+        ref[-i - 1] = val(i + 9000)
+    del v[100:2000:3]
+    del ref[100:2000:3]
+    v.reverse()
+    ref.reverse()
+    v.extend_from_slice([val(i) for i in range(1500)])
+    ref.extend([val(i) for i in range(1500)])
+    assert v.to_list() == ref
+    assert v[1365:1400] == ref[1365:1400]
+    v.shrink_to_fit()
+    assert v.to_list() == ref
+    v.drop()
+    for pg in pages[1::2]:
+        kern.free_pages(pg, 0)
+    _finish(kern)
+
+
+@pytest.mark.parametrize("cls", VEC_CLASSES, ids=_name)
 def test_reserve(k: Kernel, cls: VecClass) -> None:
     v = cls.with_capacity(u32, 10, kernel=k)
     v.extend_from_slice([1, 2])
@@ -991,14 +1063,12 @@ def test_shrink_to_and_shrink_to_fit(k: Kernel, cls: VecClass) -> None:
     v.shrink_to_fit()
     assert v.capacity == 11
     v.clear()
-    before = k.stats()
     v.shrink_to_fit()                         # to zero: the buffer is freed
     assert v.capacity == 0 and len(v) == 0
     assert v.ptr == u32.align
     v.push(5)
     assert v.to_list() == [5] and v.capacity == 1
     v.drop()
-    _ = before
 
 
 @pytest.mark.parametrize("cls", VEC_CLASSES, ids=_name)
@@ -1039,6 +1109,22 @@ def test_vvec_shrink_frees_pages_on_latest_profile(k: Kernel) -> None:
     v.reserve(20000)
     assert v.ptr != ptr
     assert v.to_list() == list(range(256)) * 64
+    v.drop()
+
+
+def test_vvec_shrink_flags_reach_vrealloc(k: Kernel) -> None:
+    # KERNEL.md 10.10 step 3.3: only callers allowed to do IO and FS free the tail pages
+    v = VVec.with_capacity(u8, 262144, kernel=k)
+    v.extend_from_slice(bytes(16384))
+    s0 = k.stats()
+    v.shrink_to(40000, GFP.NOFS)
+    s1 = k.stats()
+    assert v.capacity == 40000
+    assert s1.vrealloc_shrink == s0.vrealloc_shrink + 1
+    assert s1.nr_vmalloc_pages == s0.nr_vmalloc_pages           # GFP_NOFS keeps its pages
+    v.shrink_to_fit(GFP.KERNEL)
+    s2 = k.stats()
+    assert s2.nr_vmalloc_pages == s0.nr_vmalloc_pages - 60
     v.drop()
 
 
@@ -1088,8 +1174,6 @@ def test_raw_parts_round_trip(k: Kernel, cls: VecClass) -> None:
     cap = v.capacity
     ptr, length, capacity = v.into_raw_parts()
     assert (ptr, length, capacity) == (ptr, 3, cap)
-    with pytest.raises(ValueError):
-        v.push(4)
     del v
     gc.collect()                              # giving the buffer away means no free
     assert k.read(ptr, 12) == struct.pack("<3I", 1, 2, 3)
@@ -1100,6 +1184,26 @@ def test_raw_parts_round_trip(k: Kernel, cls: VecClass) -> None:
     assert w.to_list() == [1, 2, 3, 4]
     w.drop()
     assert memory_state(k) == before
+
+
+@pytest.mark.parametrize("cls", VEC_CLASSES, ids=_name)
+def test_vector_given_away_by_into_raw_parts_is_unusable(k: Kernel, cls: VecClass) -> None:
+    # into_raw_parts consumes the vector (Rust: ``self`` by value); the buffer now belongs to
+    # whoever calls from_raw_parts, so the old object must not write into it
+    v = cls(u32, [1, 2, 3], kernel=k)
+    v.reserve(10)
+    ptr, length, capacity = v.into_raw_parts()
+    uses: list[tuple[str, Callable[[], object]]] = [
+        ("push", lambda: v.push(4)), ("append", lambda: v.append(4)),
+        ("getitem", lambda: v[0]), ("to_list", lambda: v.to_list()),
+        ("insert", lambda: v.insert(0, 4)), ("pop", lambda: v.pop())]
+    for name, use in uses:
+        with pytest.raises(ValueError):
+            use()
+        assert k.read(ptr, 16)[:12] == struct.pack("<3I", 1, 2, 3), name
+    w = cls.from_raw_parts(u32, ptr, length, capacity, kernel=k)
+    assert w.to_list() == [1, 2, 3]
+    w.drop()
 
 
 @pytest.mark.parametrize("cls", VEC_CLASSES, ids=_name)
@@ -1153,7 +1257,7 @@ def test_context_manager_drops(k: Kernel, cls: VecClass) -> None:
 
 
 @pytest.mark.parametrize("cls", VEC_CLASSES, ids=_name)
-@pytest.mark.parametrize("n", [10, 3000, 600000])
+@pytest.mark.parametrize("n", [10, 3000, 100000])
 def test_garbage_collection_frees(k_off: Kernel, cls: VecClass, n: int) -> None:
     k = k_off
     before = memory_state(k)
@@ -1163,24 +1267,6 @@ def test_garbage_collection_frees(k_off: Kernel, cls: VecClass, n: int) -> None:
     ref = weakref.ref(v)
     del v
     gc.collect()
-    assert ref() is None
-    assert memory_state(k) == before
-
-
-def test_garbage_collection_frees_in_a_cycle(k: Kernel) -> None:
-    before = memory_state(k)
-    v = VVec(pyobj, kernel=k)
-    v.extend([Obj()] * 600)
-    v.push(v)                                 # a reference cycle through the kernel's memory
-    ref = weakref.ref(v)
-    del v
-    gc.collect()
-    if ref() is not None:                     # pyobj handles are strong: the cycle is not
-        live = ref()                          # visible to the collector; break it by hand
-        assert live is not None
-        live.clear()
-        del live
-        gc.collect()
     assert ref() is None
     assert memory_state(k) == before
 
@@ -1222,6 +1308,25 @@ def test_failed_allocation_leaves_vector_unchanged(k: Kernel, cls: VecClass, op:
     v.drop()
 
 
+def test_failed_shrink_through_move_only_leaves_vector_unchanged(k: Kernel) -> None:
+    # a shrink that needs a new allocation (MoveOnly never resizes in place) can fail too
+    v: Vec[int, MoveOnly] = Vec.with_capacity(u16, 5000, alloc=MoveOnly(Vmalloc(k)))
+    v.extend_from_slice(range(100))
+    state, stats = snapshot(v), v.stats
+    fail_everything(k)
+    try:
+        with pytest.raises(AllocError):
+            v.shrink_to_fit()
+        with pytest.raises(AllocError):
+            v.shrink_to(200)
+    finally:
+        k.fault.clear()
+    assert snapshot(v) == state and v.stats == stats
+    v.shrink_to_fit()
+    assert v.capacity == 100 and v.to_list() == list(range(100))
+    v.drop()
+
+
 @pytest.mark.parametrize("cls", VEC_CLASSES, ids=_name)
 def test_failed_first_allocation(k: Kernel, cls: VecClass) -> None:
     before = memory_state(k)
@@ -1255,8 +1360,6 @@ def test_kmalloc_max_size_limits_kvec_only(k_off: Kernel) -> None:
     assert v[0] == 0 and v[-1] == n - 1
     with pytest.raises(AllocError):
         KVec.with_capacity(u8, KMALLOC_MAX_SIZE + 1, kernel=k)
-    with pytest.raises(AllocError):
-        KVec(u8, bytes(KMALLOC_MAX_SIZE + 1), kernel=k)
     v.drop()
 
     w = KVVec.with_capacity(u64, n, kernel=k)
@@ -1268,8 +1371,9 @@ def test_kmalloc_max_size_limits_kvec_only(k_off: Kernel) -> None:
     assert w[n // 2] == n // 2
     w.drop()
 
-    x = VVec(u8, bytes(KMALLOC_MAX_SIZE + 1), kernel=k)
-    assert x.capacity == KMALLOC_MAX_SIZE + 1
+    x = VVec.with_capacity(u8, KMALLOC_MAX_SIZE + 1, kernel=k)
+    x.extend_from_slice(bytes(KMALLOC_MAX_SIZE + 1))
+    assert x.capacity == KMALLOC_MAX_SIZE + 1 and len(x) == KMALLOC_MAX_SIZE + 1
     y = KVVec.with_capacity(u8, KMALLOC_MAX_SIZE + 1, kernel=k)
     assert k.is_vmalloc_addr(y.ptr)
     x.drop()
@@ -1345,7 +1449,8 @@ def test_sequence_slices(k: Kernel, cls: VecClass) -> None:
 
 @pytest.mark.parametrize("cls", VEC_CLASSES, ids=_name)
 def test_sequence_methods(k: Kernel, cls: VecClass) -> None:
-    v = cls(u8, [3, 1, 2], kernel=k)
+    # declared as the base class: ``+=`` on a KVec-typed name does not type-check (test_typing.py)
+    v: Vec[int, Any] = cls(u8, [3, 1, 2], kernel=k)
     ref = [3, 1, 2]
     v.insert(0, 9)
     ref.insert(0, 9)
@@ -1562,23 +1667,24 @@ class Token:
         return f"T{self.n}"
 
 
-class VecMachine(RuleBasedStateMachine):
+class VecMachineBase(RuleBasedStateMachine):
     """KVec[int] (u32), VVec[int] (u64) and KVec[object] (pyobj) side by side with lists."""
 
-    kasan = "off"
+    kasan: Literal["off", "generic"] = "off"
 
     def __init__(self) -> None:
         super().__init__()
-        self.k = Kernel(KernelConfig(kasan=self.kasan))   # type: ignore[arg-type]
+        self.k = Kernel(KernelConfig(kasan=self.kasan))
         self.a: KVec[int] = KVec(u32, kernel=self.k)
         self.b: VVec[int] = VVec(u64, kernel=self.k)
-        self.c: KVec[object] = KVec(pyobj, kernel=self.k)
+        # declared as the base class so that ``self.c += ...`` type-checks (see test_typing.py)
+        self.c: Vec[object, Kmalloc] = KVec(pyobj, kernel=self.k)
         self.m: list[int] = []
         self.t: list[Token] = []                 # t[i].n == m[i]
 
     # helpers
-    def _vecs(self) -> tuple[KVec[int], VVec[int]]:
-        return self.a, self.b
+    def _all(self) -> list[Vec[Any, Any]]:
+        return [self.a, self.b, self.c]
 
     def _norm(self, i: int) -> int:
         return i % len(self.m)
@@ -1630,13 +1736,14 @@ class VecMachine(RuleBasedStateMachine):
         else:
             reason = ""
         tok = Token(x)
-        for v, val in ((self.a, x), (self.b, x), (self.c, tok)):
+        targets: list[tuple[Vec[Any, Any], object]] = [(self.a, x), (self.b, x), (self.c, tok)]
+        for v, val in targets:
             if reason:
                 with pytest.raises(InsertError) as ei:
-                    v.insert_within_capacity(i, val)   # type: ignore[arg-type]
+                    v.insert_within_capacity(i, val)
                 assert ei.value.reason == reason and ei.value.value is val
             else:
-                v.insert_within_capacity(i, val)       # type: ignore[arg-type]
+                v.insert_within_capacity(i, val)   
         if not reason:
             self.m.insert(i, x)
             self.t.insert(i, tok)
@@ -1645,13 +1752,14 @@ class VecMachine(RuleBasedStateMachine):
     def push_within_capacity(self, x: int) -> None:
         full = len(self.m) == self.a.capacity
         tok = Token(x)
-        for v, val in ((self.a, x), (self.b, x), (self.c, tok)):
+        targets: list[tuple[Vec[Any, Any], object]] = [(self.a, x), (self.b, x), (self.c, tok)]
+        for v, val in targets:
             if full:
                 with pytest.raises(PushError) as ei:
-                    v.push_within_capacity(val)        # type: ignore[arg-type]
+                    v.push_within_capacity(val)    
                 assert ei.value.value is val
             else:
-                v.push_within_capacity(val)            # type: ignore[arg-type]
+                v.push_within_capacity(val)        
         if not full:
             self.m.append(x)
             self.t.append(tok)
@@ -1673,7 +1781,7 @@ class VecMachine(RuleBasedStateMachine):
     def pop_out_of_range(self, i: int) -> None:
         if -len(self.m) <= i < len(self.m):
             return
-        for v in (self.a, self.b, self.c):
+        for v in self._all():
             with pytest.raises(IndexError):
                 v.pop(i)
 
@@ -1730,17 +1838,17 @@ class VecMachine(RuleBasedStateMachine):
 
     @rule(n=st.integers(0, 30))
     def truncate(self, n: int) -> None:
-        for v in (self.a, self.b, self.c):
+        for v in self._all():
             v.truncate(n)
         del self.m[n:]
         del self.t[n:]
 
     @rule()
     def clear(self) -> None:
-        caps = [v.capacity for v in (self.a, self.b, self.c)]
-        for v in (self.a, self.b, self.c):
+        caps = [v.capacity for v in self._all()]
+        for v in self._all():
             v.clear()
-        assert [v.capacity for v in (self.a, self.b, self.c)] == caps
+        assert [v.capacity for v in self._all()] == caps
         self.m.clear()
         self.t.clear()
 
@@ -1759,7 +1867,7 @@ class VecMachine(RuleBasedStateMachine):
 
     @rule(n=st.integers(0, 40))
     def reserve(self, n: int) -> None:
-        for v in (self.a, self.b, self.c):
+        for v in self._all():
             cap = v.capacity
             v.reserve(n)
             assert v.capacity >= len(self.m) + n and v.capacity >= cap
@@ -1768,20 +1876,20 @@ class VecMachine(RuleBasedStateMachine):
 
     @rule(n=st.integers(0, 40))
     def shrink_to(self, n: int) -> None:
-        for v in (self.a, self.b, self.c):
+        for v in self._all():
             cap = v.capacity
             v.shrink_to(n)
             assert v.capacity == min(cap, max(len(self.m), n))
 
     @rule()
     def shrink_to_fit(self) -> None:
-        for v in (self.a, self.b, self.c):
+        for v in self._all():
             v.shrink_to_fit()
             assert v.capacity == len(self.m)
 
     @rule()
     def reverse(self) -> None:
-        for v in (self.a, self.b, self.c):
+        for v in self._all():
             v.reverse()
         self.m.reverse()
         self.t.reverse()
@@ -1837,7 +1945,7 @@ class VecMachine(RuleBasedStateMachine):
         assert self.a == self.b
         got = self.c.to_list()
         assert len(got) == len(self.t) and all(x is y for x, y in zip(got, self.t))
-        for v in (self.a, self.b, self.c):
+        for v in self._all():
             assert len(v) == len(self.m) <= v.capacity
         # growth is the policy's decision, not the allocator's
         assert self.a.capacity == self.b.capacity == self.c.capacity
@@ -1845,21 +1953,23 @@ class VecMachine(RuleBasedStateMachine):
         assert self.k.kasan_reports == []
 
     def teardown(self) -> None:
-        for v in (self.a, self.b, self.c):
+        for v in self._all():
             v.drop()
         assert self.k.stats().nr_vmalloc_pages == 0
         self.k.check()
 
 
-class VecMachineKasan(VecMachine):
+@settings(max_examples=200, stateful_step_count=50, deadline=None,
+          suppress_health_check=list(HealthCheck))
+class VecMachine(VecMachineBase):
+    kasan = "off"
+
+
+@settings(max_examples=60, stateful_step_count=50, deadline=None,
+          suppress_health_check=list(HealthCheck))
+class VecMachineKasan(VecMachineBase):
     kasan = "generic"
 
 
 TestVecMachine = VecMachine.TestCase
-TestVecMachine.settings = settings(max_examples=40, stateful_step_count=30, deadline=None,
-                                   suppress_health_check=list(HealthCheck))
 TestVecMachineKasan = VecMachineKasan.TestCase
-TestVecMachineKasan.settings = settings(max_examples=15, stateful_step_count=30, deadline=None,
-                                        suppress_health_check=list(HealthCheck))
-
-_ = dataclasses
