@@ -300,8 +300,10 @@ class Vec(MutableSequence[T], Generic[T, A]):
         else:
             self._write(i * elem.size, elem.pack(value))
 
-    def _store_many(self, start: int, items: list[T], label: str = "store") -> None:
-        """Write already validated ``items`` from index ``start``; increfs pyobj values."""
+    def _store_many(self, start: int, items: list[T], label: str = "store",
+                    incref: bool = True) -> None:
+        """Write already validated ``items`` from index ``start``; increfs pyobj values
+        unless they are already held (``incref=False``)."""
         if not items:
             return
         elem = self._elem
@@ -313,7 +315,7 @@ class Vec(MutableSequence[T], Generic[T, A]):
         else:
             data = b"".join(elem.pack(v) for v in items)
         self._write(start * elem.size, data)
-        if elem.holds_refs:
+        if incref and elem.holds_refs:
             for v in items:
                 elem.incref(v)
 
@@ -466,12 +468,8 @@ class Vec(MutableSequence[T], Generic[T, A]):
         self._alive()
         items = self.to_list()
         keep = [v for v in items if pred(v)]
-        if len(keep) == len(items):
-            return
-        self._release(0, self._len)
-        self._len = 0
-        self._store_many(0, keep, "retain")
-        self._len = len(keep)
+        if len(keep) != len(items):
+            self._replace_all(keep)
 
     def drain_all(self) -> Iterator[T]:
         """Remove and return every element (the capacity is kept)."""
@@ -647,15 +645,11 @@ class Vec(MutableSequence[T], Generic[T, A]):
             self._grow(len(items) - self._len, self._flags)
         elem = self._elem
         if elem.holds_refs:
-            for v in items:
+            for v in items:             # hold the new references before dropping the old
                 elem.incref(v)
-            self._release(0, self._len)
-            self._len = 0
-            self._store_many(0, items)
-            for v in items:
-                HANDLE_DECREF(elem, v)
-        else:
-            self._store_many(0, items)
+        self._release(0, self._len)
+        self._len = 0
+        self._store_many(0, items, incref=False)
         self._len = len(items)
 
     def __delitem__(self, index: int | slice) -> None:
@@ -703,26 +697,26 @@ class Vec(MutableSequence[T], Generic[T, A]):
         self._alive()
         items = self.to_list()
         items.reverse()
-        self._store_many(0, items, "reverse")
-        if self._elem.holds_refs:
-            for v in items:
-                HANDLE_DECREF(self._elem, v)
+        self._store_many(0, items, "reverse", incref=False)    # the same references
 
     def __iadd__(self, values: Iterable[T]) -> Self:
         self.extend(values)
         return self
 
     def __iter__(self) -> Iterator[T]:
+        """Iterate over a snapshot of the elements (one bulk read)."""
         return iter(self.to_list())
 
     def __contains__(self, value: object) -> bool:
         return value in self.to_list()
 
     def index(self, value: Any, start: int = 0, stop: int | None = None) -> int:
+        """``list.index`` semantics. O(n)."""
         items = self.to_list()
         return items.index(value, start, len(items) if stop is None else stop)
 
     def count(self, value: Any) -> int:
+        """``list.count`` semantics. O(n)."""
         return self.to_list().count(value)
 
     def __eq__(self, other: object) -> bool:
@@ -738,17 +732,6 @@ class Vec(MutableSequence[T], Generic[T, A]):
         if self._state:
             return f"{self._alias}({self._elem.name}, <{'dropped' if self._state == 1 else 'raw'}>)"
         return f"{self._alias}({self._elem.name}, {self.to_list()!r})"
-
-
-def HANDLE_DECREF(elem: Elem[Any], value: Any) -> None:
-    """Undo one ``incref`` of a value that is stored again (pyobj rewrites)."""
-    if elem.holds_refs:
-        from .elem import HANDLES
-        if isinstance(value, list):
-            for v in value:
-                HANDLE_DECREF(getattr(elem, "elem", elem), v)
-        elif value is not None:
-            HANDLES.decref(id(value))
 
 
 class KVec(Vec[T, Kmalloc]):
