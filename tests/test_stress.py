@@ -11,7 +11,8 @@ from collections.abc import Callable
 
 import pytest
 
-from kvalloc import GFP, PMD_SIZE, Kernel, KernelConfig
+from kvalloc import GFP, PMD_SIZE, VREALLOC_HISTORY, Kernel, KernelConfig
+from kvalloc.config import KasanMode
 
 from .helpers import quiet
 
@@ -96,18 +97,42 @@ class Workload:
     def _purge(self) -> None:
         self.k.vm_unmap_aliases()
 
+    def _resize(self) -> None:
+        """vrealloc / kvrealloc / krealloc a live allocation; the prefix must survive."""
+        r = self.rng
+        vm = self.areas and r.random() < 0.6
+        pool = self.areas if vm else self.objs
+        if not pool:
+            return
+        p = r.choice(list(pool))
+        size, model = pool.pop(p)
+        new = r.choice([1, 100, 4096, 5000, 8192, r.randint(1, 300_000)])
+        if vm:
+            q = (self.k.vrealloc if r.random() < 0.5 else self.k.kvrealloc)(p, new)
+        else:
+            q = (self.k.krealloc if new <= 8192 else self.k.kvrealloc)(p, new)
+        if q is None:                        # a failed grow keeps the old allocation
+            pool[p] = (size, model)
+            return
+        keep = min(size, new)
+        assert self.k.read(q, keep) == model[:keep]
+        target = self.areas if self.k.is_vmalloc_addr(q) else self.objs
+        target[q] = (new, bytearray(self.k.read(q, new)))
+
     def actions(self) -> list[tuple[float, Callable[[], None]]]:
         return [(5, self._vmalloc), (3, self._vfree), (0.3, self._bad_free), (4, self._kmalloc),
                 (3, self._kfree), (4, self._write), (2, self._verify), (1, self._memcpy),
-                (0.3, self._purge)]
+                (0.3, self._purge), (2, self._resize)]
 
 
 @pytest.mark.stress
+@pytest.mark.parametrize("kasan", ["off", "generic", "sw_tags"])
 @pytest.mark.parametrize("seed", SEEDS)
-def test_random_actions_keep_every_invariant(seed: int) -> None:
+def test_random_actions_keep_every_invariant(seed: int, kasan: KasanMode) -> None:
     rng = random.Random(seed)
     k = Kernel(KernelConfig(ram=64 << 20, lazy_max_pages=256, seed=seed,
-                            init_on_free=seed % 3 == 1))
+                            init_on_free=seed % 3 == 1, kasan=kasan,
+                            vrealloc=VREALLOC_HISTORY[-1 - seed % 2]))
     w = Workload(k, rng)
     table = w.actions()
     weights = [wt for wt, _ in table]
@@ -126,3 +151,5 @@ def test_random_actions_keep_every_invariant(seed: int) -> None:
     s = k.stats()
     assert (s.vmap_areas, s.nr_vmalloc_pages, s.slab_pages, s.free_pages) == (0, 0, 0, s.total_pages)
     assert list(k.kva.free) == [(1, 2**64 - 1)]
+    if kasan != "off" and k.config.vrealloc_profile >= 8:
+        assert k.kasan_reports == []     # every access was in bounds
