@@ -24,11 +24,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Generic
 
-from typing_extensions import Self
-
 from kvalloc.alloc import KVmalloc, Kmalloc, Layout, Vmalloc
 from kvalloc.gfp import GFP
 
+from ._owner import Owner
 from ._typing import A, B, T, U
 from .elem import Elem
 
@@ -39,7 +38,7 @@ if TYPE_CHECKING:
 _KERNEL = GFP.KERNEL
 
 
-class Box(Generic[T, A]):
+class Box(Owner, Generic[T, A]):
     """One owned value in simulated kernel memory.
 
     Invariants: while alive, ``ptr`` holds an initialised value of ``elem`` allocated by
@@ -79,10 +78,6 @@ class Box(Generic[T, A]):
         """Allocate with ``__GFP_ZERO``: the value is all-zero bytes (0, 0.0, False, None)."""
         ptr = alloc.alloc(cls._layout_of(elem), GFP(flags | GFP.ZERO))
         return Box(elem, ptr, alloc)
-
-    def _alive(self) -> None:
-        if self._state:
-            raise ValueError(f"this {self._alias} was {'dropped' if self._state == 1 else 'consumed'}")
 
     @property
     def value(self) -> T:
@@ -144,23 +139,8 @@ class Box(Generic[T, A]):
         self._alloc.free(self._ptr, self.layout)
         self._state = 1
 
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.drop()
-
-    def __del__(self) -> None:
-        try:
-            if getattr(self, "_state", 1) == 0:
-                self.drop()
-        except Exception:   # pragma: no cover - interpreter shutdown
-            pass
-
     def __repr__(self) -> str:
-        if self._state:
-            return f"{self._alias}({self._elem.name}, <{'dropped' if self._state == 1 else 'raw'}>)"
-        return f"{self._alias}({self._elem.name}, {self.value!r})"
+        return self._repr(self._elem.name, None if self._state else self.value)
 
 
 class KBox(Box[T, Kmalloc]):

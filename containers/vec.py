@@ -35,6 +35,7 @@ from kvalloc.alloc import KVmalloc, Kmalloc, Layout, Vmalloc
 from kvalloc.constants import NUMA_NO_NODE, PAGE_SIZE
 from kvalloc.gfp import GFP
 
+from ._owner import Owner
 from ._typing import A, B, T, U
 from .elem import Elem
 from .errors import InsertError, PushError
@@ -85,7 +86,7 @@ class _Paged:
         self.pages[j >> self.sh][j & self.mask] = value
 
 
-class Vec(MutableSequence[T], Generic[T, A]):
+class Vec(Owner, MutableSequence[T], Generic[T, A]):
     """A growable array of ``Elem[T]`` values in simulated kernel memory, allocated by ``A``.
 
     Complexity: indexing O(1); push amortised O(1); insert / delete O(len) (a memmove in
@@ -174,11 +175,6 @@ class Vec(MutableSequence[T], Generic[T, A]):
 
     def _layout(self, cap: int) -> Layout:
         return Layout.array(Layout(self._elem.size, self._elem.align), cap)
-
-    def _alive(self) -> None:
-        if self._state:
-            what = "dropped" if self._state == 1 else "given away by into_raw_parts"
-            raise ValueError(f"this {type(self).__name__} was {what}")
 
     def _remap(self) -> None:
         """Refresh the fast-path views after the buffer changed."""
@@ -568,19 +564,6 @@ class Vec(MutableSequence[T], Generic[T, A]):
         self._room = -1
         self._state = 1
 
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.drop()
-
-    def __del__(self) -> None:
-        try:
-            if getattr(self, "_state", 1) == 0 and self._cap:
-                self.drop()
-        except Exception:   # pragma: no cover - interpreter shutdown or a torn-down kernel
-            pass
-
     # -- MutableSequence --------------------------------------------------------------
 
     def __len__(self) -> int:
@@ -729,9 +712,7 @@ class Vec(MutableSequence[T], Generic[T, A]):
     __hash__ = None  # type: ignore[assignment]
 
     def __repr__(self) -> str:
-        if self._state:
-            return f"{self._alias}({self._elem.name}, <{'dropped' if self._state == 1 else 'raw'}>)"
-        return f"{self._alias}({self._elem.name}, {self.to_list()!r})"
+        return self._repr(self._elem.name, None if self._state else self.to_list())
 
 
 class KVec(Vec[T, Kmalloc]):

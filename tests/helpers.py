@@ -64,6 +64,16 @@ def assert_refused(k: Kernel, call: Callable[[], object], expect: object,
     k.check()
 
 
+@contextmanager
+def kernel_warnings(n: int) -> Iterator[None]:
+    """Expect exactly n KernelWarning issued in the block (API.md 6)."""
+    with warnings.catch_warnings(record=True) as rec:
+        warnings.simplefilter("always")
+        yield
+    got = [w for w in rec if issubclass(w.category, KernelWarning)]
+    assert len(got) == n, [str(w.message) for w in got]
+
+
 def warn_lines(message: str | None, function: str) -> list[str]:
     """The dmesg lines of a WARN (or WARN_ON when message is None)."""
     lines = ["------------[ cut here ]------------"]

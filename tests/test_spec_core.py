@@ -32,7 +32,7 @@ from kvalloc import (
     PageFault,
 )
 
-from .helpers import ck, dm, nn
+from .helpers import ck, dm, kernel_warnings, nn
 
 T = TypeVar("T")
 
@@ -93,15 +93,6 @@ def buddy(k: Kernel) -> list[str]:
 
 FRESH_BUDDY = buddy_line([0] * 10 + [1024])
 
-
-@contextlib.contextmanager
-def kernel_warnings(n: int) -> Iterator[None]:
-    """Expect exactly n KernelWarning issued in the block (API.md 6)."""
-    with warnings.catch_warnings(record=True) as rec:
-        warnings.simplefilter("always")
-        yield
-    got = [w for w in rec if issubclass(w.category, KernelWarning)]
-    assert len(got) == n, [str(w.message) for w in got]
 
 
 def failing(k: Kernel, call: Callable[[], T], lines: list[str], nwarn: int) -> T:

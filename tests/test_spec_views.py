@@ -25,7 +25,7 @@ from kvalloc import (
     KernelWarning,
 )
 
-from .helpers import ck, dm, nn
+from .helpers import ck, dm, kernel_warnings, nn
 
 T = TypeVar("T")
 
@@ -97,14 +97,6 @@ def pva(start: int, end: int, npurged: int) -> Event:
 
 ALL_TRACE = ("alloc_vmap_area", "free_vmap_area_noflush", "purge_vmap_area_lazy")
 
-
-@contextlib.contextmanager
-def kernel_warnings(n: int) -> Iterator[None]:
-    with warnings.catch_warnings(record=True) as rec:
-        warnings.simplefilter("always")
-        yield
-    got = [w for w in rec if issubclass(w.category, KernelWarning)]
-    assert len(got) == n, [str(w.message) for w in got]
 
 
 # --------------------------------------------------------------------------- fresh machine
