@@ -78,7 +78,7 @@ def grow_once(alloc: str, policy: str, profile: str, elem: str, elements: int
     return row, events
 
 
-def growth_study(elements: int = 20_000, elem: str = "u64",
+def growth_study(elements: int = 50_000, elem: str = "u64",
                  allocs: Sequence[str] = ("kmalloc", "vmalloc", "kvmalloc"),
                  policies: Sequence[str] = ("rust_kvec", "cpython_list", "factor_1_5", "exact"),
                  profiles: Sequence[str] = ("latest",),

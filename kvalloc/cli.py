@@ -148,7 +148,7 @@ def build_parser() -> argparse.ArgumentParser:
     st = sub.add_parser("study", help="growth and shrink studies")
     stsub = st.add_subparsers(dest="study", required=True, parser_class=_Parser)
     g = stsub.add_parser("growth", help="push N elements through each allocator, policy and profile")
-    g.add_argument("--elements", type=int, default=20_000, metavar="N")
+    g.add_argument("--elements", type=int, default=50_000, metavar="N")
     g.add_argument("--elem", default="u64")
     g.add_argument("--alloc", default="kmalloc,vmalloc,kvmalloc",
                    help="comma list of kmalloc, vmalloc, kvmalloc, moveonly (the never-in-place baseline)")

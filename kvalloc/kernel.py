@@ -179,19 +179,29 @@ class DirectView:
     last check, a check inside the accessible prefix is one comparison.
     """
 
-    __slots__ = ("addr", "size", "offset", "pages", "flat", "checked", "_kernel", "_gen", "_ok")
+    __slots__ = ("addr", "size", "offset", "pfns", "flat", "checked", "_kernel", "_gen", "_ok",
+                 "_pages")
 
-    def __init__(self, kernel: Kernel, addr: int, size: int, pages: list[memoryview],
+    def __init__(self, kernel: Kernel, addr: int, size: int, pfns: list[int],
                  flat: memoryview | None) -> None:
         self._kernel = kernel
         self.addr = addr
         self.size = size
         self.offset = kernel._untag(addr) & (PAGE_SIZE - 1)
-        self.pages = pages
+        self.pfns = pfns
         self.flat = flat
         self.checked = kernel._kasan is not None
         self._gen = -1
         self._ok = 0
+        self._pages: list[memoryview] | None = None
+
+    @property
+    def pages(self) -> list[memoryview]:
+        """One writable 4096-byte view per page, in order (built on first use). O(pages)."""
+        if self._pages is None:
+            frame = self._kernel.mem.frame
+            self._pages = [frame(pfn) for pfn in self.pfns]
+        return self._pages
 
     def check(self, off: int, n: int, write: bool, label: str) -> None:
         """KASAN-check an access of ``n`` bytes at ``addr + off`` (no-op with KASAN off)."""
@@ -547,15 +557,13 @@ class Kernel:
         """
         addr, size = _uint("addr", addr), _uint("size", size)
         a = self._untag(addr)
-        base = a & ~(PAGE_SIZE - 1)
-        mem = self.mem
-        pfns = [pfn for pfn, _, _ in self.pgtable.segments(base, (a - base) + size, True)] if size else []
+        pfns = self.pgtable.pfns(a, size, True) if size else []
         flat = None
         if pfns and pfns[0] >> CHUNK_SHIFT == pfns[-1] >> CHUNK_SHIFT and \
                 pfns == list(range(pfns[0], pfns[0] + len(pfns))):
-            b0 = ((pfns[0] & (CHUNK_FRAMES - 1)) << PAGE_SHIFT) + (a - base)
-            flat = mem.chunk(pfns[0] >> CHUNK_SHIFT)[b0:b0 + size]
-        return DirectView(self, addr, size, [mem.frame(pfn) for pfn in pfns], flat)
+            b0 = ((pfns[0] & (CHUNK_FRAMES - 1)) << PAGE_SHIFT) + (a & (PAGE_SIZE - 1))
+            flat = self.mem.chunk(pfns[0] >> CHUNK_SHIFT)[b0:b0 + size]
+        return DirectView(self, addr, size, pfns, flat)
 
     # -- looking inside ---------------------------------------------------------------
 

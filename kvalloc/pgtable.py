@@ -190,7 +190,7 @@ class PageTable:
                 b = ((pfn & _CHUNK_MASK) << PAGE_SHIFT) + off
                 c[b:b + n] = fill[:n]
 
-    def _pfns(self, addr: int, size: int, write: bool) -> list[int]:
+    def pfns(self, addr: int, size: int, write: bool) -> list[int]:
         """Frames behind every page of ``[addr, addr + size)`` (oops if one is unmapped)."""
         vpn = addr >> PAGE_SHIFT
         n = ((addr + size - 1) >> PAGE_SHIFT) - vpn + 1
@@ -214,8 +214,8 @@ class PageTable:
             self.segments(dst, size, True)            # fault before reading anything
             self.write(dst, self.read(src, size))
             return
-        spf = self._pfns(src, size, False)
-        dpf = self._pfns(dst, size, True)
+        spf = self.pfns(src, size, False)
+        dpf = self.pfns(dst, size, True)
         chunks, chunk = self.mem.chunks, self.mem.chunk
         np_, i, pos = len(spf), 0, 0
 
