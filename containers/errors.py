@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Generic, Literal, TypeVar
+from typing import Generic, Literal, TypeVar
 
 from kvalloc.errors import AllocError
 
@@ -27,4 +27,3 @@ class InsertError(Exception, Generic[T]):
 
 
 __all__ = ["AllocError", "InsertError", "PushError"]
-_ = Any

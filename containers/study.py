@@ -179,6 +179,3 @@ def plot_growth(traces: dict[str, list[tuple[int, int, bool, int]]], path: str,
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
-
-
-_ = VREALLOC_ALIASES

@@ -32,7 +32,7 @@ from .constants import (
     ALIGN, ALIGN_DOWN, KASAN_SHADOW_OFFSET, KASAN_SHADOW_START, PAGE_SHIFT, PAGE_SIZE,
     TASK_SIZE_MAX, VMALLOC_END, VMALLOC_START, VMAP_RAM,
 )
-from .errors import KasanError, KasanWarning, PageFault
+from .errors import KasanError, KasanWarning
 from .vm_flags import KASAN_VMALLOC_KEEP_TAG, KASAN_VMALLOC_PROT_NORMAL, VM
 
 if TYPE_CHECKING:
@@ -463,6 +463,3 @@ class Kasan:
         if got[lo:] != bytes(exp[lo:]):
             i = next(j for j in range(lo, n) if got[j] != exp[j])
             raise KernelBug(f"{name}: shadow at {a + i * g:#x} is {got[i]:#x}, expected {exp[i]:#x}")
-
-
-_ = PageFault

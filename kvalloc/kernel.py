@@ -29,7 +29,6 @@ from .config import KernelConfig
 from .constants import (
     NUMA_NO_NODE, PAGE_SHIFT, PAGE_SIZE, ULONG_MAX, U64_LIMIT, VMALLOC_END, VMALLOC_START,
 )
-from .errors import KernelBug
 from .fault_inject import FaultInjection
 from .gfp import GFP
 from .memcontrol import MemCgroups
@@ -658,6 +657,3 @@ def default_kernel() -> Kernel:
         if _default is None:
             _default = Kernel()
         return _default
-
-
-_ = KernelBug

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from .constants import NR_PAGE_ORDERS, PAGE_SIZE, VMALLOC_END, VMALLOC_START, VMALLOC_TOTAL, VMAP_RAM
+from .constants import NR_PAGE_ORDERS, VMALLOC_END, VMALLOC_START, VMALLOC_TOTAL, VMAP_RAM
 from .vm_flags import VM
 
 if TYPE_CHECKING:
@@ -60,6 +60,3 @@ def buddyinfo(k: Kernel) -> str:
     """One line for node 0, zone Normal: free blocks per order."""
     counts = "".join(f"{k.mem.nr_free_blocks(order):6d} " for order in range(NR_PAGE_ORDERS))
     return f"Node 0, zone {'Normal':>8} {counts}\n"
-
-
-_ = PAGE_SIZE

@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from .constants import (
-    ALIGN, NUMA_NO_NODE, PAGE_SHIFT, PAGE_SIZE, PMD_SHIFT, PMD_SIZE, VMALLOC_END,
+    ALIGN, PAGE_SHIFT, PAGE_SIZE, PMD_SHIFT, PMD_SIZE, VMALLOC_END,
     VMALLOC_START, VMAP_RAM, MAX_PAGE_ORDER, ilog2,
 )
 from .gfp import GFP, GFP_RECLAIM_MASK, GFP_VMALLOC_SUPPORTED, format_gfp, gfpflags_allow_blocking
@@ -416,6 +416,3 @@ class Vmalloc:
 
 def _identity(addr: int) -> int:
     return addr
-
-
-_ = NUMA_NO_NODE

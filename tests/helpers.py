@@ -9,7 +9,7 @@ from contextlib import contextmanager
 
 from typing import TypeVar
 
-from kvalloc import PAGE_SIZE, Kernel, KernelStats, KernelWarning
+from kvalloc import PAGE_SIZE, Kernel, KernelWarning
 
 T = TypeVar("T")
 PAGE_OFFSET = 0xFFFF888000000000  # KERNEL.md 1.1 (direct map base)
@@ -81,6 +81,3 @@ def warn_lines(message: str | None, function: str) -> list[str]:
         lines.append(message)
     lines.append(f"WARNING: CPU: 0 PID: 1 at {function}")
     return lines
-
-
-_ = KernelStats

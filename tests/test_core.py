@@ -11,7 +11,7 @@ import warnings
 import pytest
 
 from kvalloc import (
-    GFP, KMALLOC_MAX_SIZE, PAGE_SIZE, PMD_SIZE, VM, VMALLOC_END, VMALLOC_START, ZERO_SIZE_PTR,
+    GFP, KMALLOC_MAX_SIZE, PMD_SIZE, VM, VMALLOC_END, VMALLOC_START, ZERO_SIZE_PTR,
     Kernel, KernelBug, KernelConfig, KernelPanic, KernelWarning, PageFault,
 )
 from kvalloc.constants import PAGE_OFFSET

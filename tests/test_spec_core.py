@@ -6,9 +6,8 @@ Notation: VS = VMALLOC_START, dm(pfn) = the direct-map address of a frame (KERNE
 
 from __future__ import annotations
 
-import contextlib
 import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any, TypeVar
 
 import pytest
@@ -28,7 +27,6 @@ from kvalloc import (
     KernelBug,
     KernelConfig,
     KernelPanic,
-    KernelWarning,
     PageFault,
 )
 

@@ -6,10 +6,7 @@ Notation: VS = VMALLOC_START, dm(pfn) = the direct-map address of a frame (KERNE
 
 from __future__ import annotations
 
-import contextlib
 import time
-import warnings
-from collections.abc import Iterator
 from typing import TypeVar
 
 import pytest
@@ -22,7 +19,6 @@ from kvalloc import (
     VMALLOC_START,
     Kernel,
     KernelConfig,
-    KernelWarning,
 )
 
 from .helpers import ck, dm, kernel_warnings, nn

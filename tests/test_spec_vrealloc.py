@@ -665,7 +665,7 @@ def test_stats_and_tracepoint_sequence(profile: str) -> None:
 
 def test_tracepoint_disabled_records_nothing_but_stats_count() -> None:
     k = mk(P9)
-    p = vr_ok(k, None, 100)
+    vr_ok(k, None, 100)
     assert k.trace.events == []
     assert k.stats().vrealloc_calls == 1 and k.stats().vrealloc_moved == 1
 
