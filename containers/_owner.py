@@ -3,19 +3,37 @@ given away as raw parts; ``drop`` on context-manager exit and on garbage collect
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any, Generic
 
 from typing_extensions import Self
+
+from ._typing import A, T
+
+if TYPE_CHECKING:
+    from .elem import Elem
 
 ALIVE, DROPPED, GIVEN_AWAY = 0, 1, 2
 
 
-class Owner:
-    """Mixin: ``_state`` says whether the memory is still owned; ``drop`` frees it."""
+class Owner(Generic[T, A]):
+    """Base of ``Vec`` and ``Box``: ``_state`` says whether the memory is still owned;
+    ``drop`` frees it. Holds the element type and the allocator."""
 
     __slots__ = ()
     _alias = "Owner"
     _state: int
+    _elem: Elem[T]
+    _alloc: A
+
+    @property
+    def alloc(self) -> A:
+        """The allocator."""
+        return self._alloc
+
+    @property
+    def elem(self) -> Elem[T]:
+        """The element type."""
+        return self._elem
 
     def drop(self) -> None:
         """Free the memory now; later use raises ValueError."""

@@ -22,7 +22,7 @@ Example:
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Generic
+from typing import TYPE_CHECKING
 
 from kvalloc.alloc import KVmalloc, Kmalloc, Layout, Vmalloc
 from kvalloc.gfp import GFP
@@ -38,7 +38,7 @@ if TYPE_CHECKING:
 _KERNEL = GFP.KERNEL
 
 
-class Box(Owner, Generic[T, A]):
+class Box(Owner[T, A]):
     """One owned value in simulated kernel memory.
 
     Invariants: while alive, ``ptr`` holds an initialised value of ``elem`` allocated by
@@ -106,16 +106,6 @@ class Box(Owner, Generic[T, A]):
     def layout(self) -> Layout:
         """The allocation's layout."""
         return Layout(self._elem.size, self._elem.align)
-
-    @property
-    def alloc(self) -> A:
-        """The allocator."""
-        return self._alloc
-
-    @property
-    def elem(self) -> Elem[T]:
-        """The element type."""
-        return self._elem
 
     def into_raw(self) -> int:
         """Give the allocation away (the value stays alive); the box becomes unusable."""

@@ -27,7 +27,7 @@ from __future__ import annotations
 import array
 import dataclasses
 from collections.abc import Iterable, Iterator, MutableSequence
-from typing import TYPE_CHECKING, Any, Generic, cast, overload
+from typing import TYPE_CHECKING, Any, cast, overload
 
 from typing_extensions import Self
 
@@ -86,7 +86,7 @@ class _Paged:
         self.pages[j >> self.sh][j & self.mask] = value
 
 
-class Vec(Owner, MutableSequence[T], Generic[T, A]):
+class Vec(Owner[T, A], MutableSequence[T]):
     """A growable array of ``Elem[T]`` values in simulated kernel memory, allocated by ``A``.
 
     Complexity: indexing O(1); push amortised O(1); insert / delete O(len) (a memmove in
@@ -535,16 +535,6 @@ class Vec(Owner, MutableSequence[T], Generic[T, A]):
     def ptr(self) -> int:
         """The buffer's address (dangling, equal to the alignment, when capacity is 0)."""
         return self._ptr
-
-    @property
-    def alloc(self) -> A:
-        """The allocator."""
-        return self._alloc
-
-    @property
-    def elem(self) -> Elem[T]:
-        """The element type."""
-        return self._elem
 
     @property
     def stats(self) -> VecStats:
