@@ -42,7 +42,7 @@ from .errors import InsertError, PushError
 from .growth import RUST_KVEC, GrowthPolicy
 
 if TYPE_CHECKING:
-    from kvalloc.kasan import Kasan
+    from kvalloc.mm.kasan import Kasan
     from kvalloc.kernel import DirectView, Kernel
 
 

@@ -21,7 +21,7 @@ from .errors import (
 )
 from .gfp import GFP
 from .kernel import DirectView, Kernel, KernelStats, Page, VmArea, default_kernel
-from .trace import TraceEvent
+from .mm.trace import TraceEvent
 from .vm_flags import VM
 from . import flags
 

@@ -29,20 +29,20 @@ from .config import KernelConfig
 from .constants import (
     NUMA_NO_NODE, PAGE_SHIFT, PAGE_SIZE, ULONG_MAX, U64_LIMIT, VMALLOC_END, VMALLOC_START,
 )
-from .fault_inject import FaultInjection
+from .mm.fault_inject import FaultInjection
 from .gfp import GFP
-from .memcontrol import MemCgroups
-from .page_alloc import CHUNK_FRAMES, CHUNK_SHIFT, OWNER_USER, Block, PageAllocator
-from .pgtable import PageTable
-from .printk import KernelLog
-from .slab import SlabAllocator
-from .trace import Trace
+from .mm.memcontrol import MemCgroups
+from .mm.page_alloc import CHUNK_FRAMES, CHUNK_SHIFT, OWNER_USER, Block, PageAllocator
+from .mm.pgtable import PageTable
+from .mm.printk import KernelLog
+from .mm.slab import SlabAllocator
+from .mm.trace import Trace
 from .vm_flags import VM
-from .vmalloc import Vmalloc, VmStruct
-from .vmap_area import VmapAreaAllocator
+from .mm.vmalloc import Vmalloc, VmStruct
+from .mm.vmap_area import VmapAreaAllocator
 
 if TYPE_CHECKING:
-    from .kasan import Kasan, KasanReport
+    from .mm.kasan import Kasan, KasanReport
 
 _P = ParamSpec("_P")
 _R = TypeVar("_R")
@@ -241,7 +241,7 @@ class Kernel:
                                   config.init_on_free)
         self._kasan: Kasan | None = None
         if config.kasan != "off":
-            from .kasan import Kasan
+            from .mm.kasan import Kasan
             self._kasan = Kasan(config, self.log, self.kva, self.pgtable, self.mem)
             self.kva.kasan = self._kasan
         self.vm = Vmalloc(config, self.log, self.mem, self.pgtable, self.kva, self.slab,
@@ -249,8 +249,8 @@ class Kernel:
         self._untag = self.vm.untag
         self.vrealloc_stats = [0] * 6   # calls, shrink, grow_in_place, moved, bytes, pages freed
         self.realloc_copied = 0         # bytes copied by every krealloc / vrealloc / kvrealloc move
-        from .util import KvAlloc
-        from .vrealloc import Vrealloc
+        from .mm.util import KvAlloc
+        from .mm.vrealloc import Vrealloc
         self._vrealloc = Vrealloc(self)
         self._workload_rng = random.Random(config.seed)   # test_vmalloc workloads (KERNEL.md 17)
         self._kv = KvAlloc(self, self._vrealloc)
@@ -594,13 +594,13 @@ class Kernel:
     @_locked
     def vmallocinfo(self) -> str:
         """``/proc/vmallocinfo``: busy areas in address order, then lazy ones."""
-        from .proc import vmallocinfo
+        from .mm.proc import vmallocinfo
         return vmallocinfo(self)
 
     @_locked
     def meminfo(self) -> str:
         """The ``/proc/meminfo`` subset of KERNEL.md 14.2."""
-        from .proc import meminfo
+        from .mm.proc import meminfo
         return meminfo(self)
 
     @_locked
@@ -610,7 +610,7 @@ class Kernel:
         >>> Kernel().buddyinfo()
         'Node 0, zone   Normal      0      0      0      0      0      0      0      0      0      0   1024 \\n'
         """
-        from .proc import buddyinfo
+        from .mm.proc import buddyinfo
         return buddyinfo(self)
 
     @_locked
@@ -642,7 +642,7 @@ class Kernel:
     @_locked
     def check(self) -> None:
         """Verify every invariant of KERNEL.md section 18; raise :class:`KernelBug` naming the first broken."""
-        from .check import check_kernel
+        from .mm.check import check_kernel
         check_kernel(self)
 
 

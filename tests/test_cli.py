@@ -8,7 +8,7 @@ import pathlib
 
 import pytest
 
-from kvalloc.cli import main
+from kvalloc.tools.cli import main
 
 
 def test_vmallocinfo_demo(capsys: pytest.CaptureFixture[str]) -> None:
@@ -38,7 +38,7 @@ def test_study_growth_writes_json_and_csv(tmp_path: pathlib.Path,
 
 
 def test_study_growth_records_kmalloc_limit() -> None:
-    from containers.study import growth_study
+    from kvalloc.tools.study import growth_study
 
     from .helpers import quiet
     with quiet():

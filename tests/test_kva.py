@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 from kvalloc import GFP, Kernel, KernelConfig, VMALLOC_END, VMALLOC_START
 from kvalloc.constants import ULONG_MAX
-from kvalloc.vmap_area import (
+from kvalloc.mm.vmap_area import (
     FL_FIT_TYPE, LE_FIT_TYPE, NE_FIT_TYPE, RE_FIT_TYPE, FreeAreaTree, FreeVmapAreas,
     find_vmap_lowest_match_linear,
 )

@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from kvalloc import VREALLOC_HISTORY, Kernel, KernelConfig
-from kvalloc.vmalloc_test import run_test_vmalloc
+from kvalloc.tools.lib_test_vmalloc import run_test_vmalloc
 
 from .helpers import quiet
 

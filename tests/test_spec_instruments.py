@@ -31,7 +31,7 @@ from kvalloc import (
     Page,
     PageFault,
 )
-from kvalloc.memcontrol import Cgroup
+from kvalloc.mm.memcontrol import Cgroup
 
 Mode = Literal["off", "generic", "sw_tags"]
 KMode = Literal["generic", "sw_tags"]

@@ -17,15 +17,15 @@ from __future__ import annotations
 import dataclasses
 from typing import TYPE_CHECKING, Final, Literal
 
-from .constants import NUMA_NO_NODE, PAGE_ALIGN, PAGE_SHIFT, PAGE_SIZE
-from .gfp import GFP, gfp_has_io_fs, want_init_on_alloc
-from .vm_flags import KASAN_VMALLOC_KEEP_TAG, KASAN_VMALLOC_PROT_NORMAL, KASAN_VMALLOC_VM_ALLOC, VM
+from ..constants import NUMA_NO_NODE, PAGE_ALIGN, PAGE_SHIFT, PAGE_SIZE
+from ..gfp import GFP, gfp_has_io_fs, want_init_on_alloc
+from ..vm_flags import KASAN_VMALLOC_KEEP_TAG, KASAN_VMALLOC_PROT_NORMAL, KASAN_VMALLOC_VM_ALLOC, VM
 from .vmalloc import fmt_p
 
 if TYPE_CHECKING:
-    from .config import KernelConfig
+    from ..config import KernelConfig
     from .kasan import Kasan
-    from .kernel import Kernel
+    from ..kernel import Kernel
     from .printk import KernelLog
     from .trace import Trace
     from .vmalloc import Vmalloc, VmStruct

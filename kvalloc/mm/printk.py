@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import warnings
 
-from .errors import KernelBug, KernelPanic, KernelWarning
-from .gfp import GFP, format_gfp
+from ..errors import KernelBug, KernelPanic, KernelWarning
+from ..gfp import GFP, format_gfp
 
 CUT_HERE = "------------[ cut here ]------------"
 

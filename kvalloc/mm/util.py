@@ -12,12 +12,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from .constants import INT_MAX, NUMA_NO_NODE, PAGE_SIZE, VMALLOC_END, VMALLOC_START, ZERO_SIZE_PTR
-from .gfp import GFP, gfpflags_allow_blocking, want_init_on_alloc
-from .vm_flags import VM
+from ..constants import INT_MAX, NUMA_NO_NODE, PAGE_SIZE, VMALLOC_END, VMALLOC_START, ZERO_SIZE_PTR
+from ..gfp import GFP, gfpflags_allow_blocking, want_init_on_alloc
+from ..vm_flags import VM
 
 if TYPE_CHECKING:
-    from .kernel import Kernel
+    from ..kernel import Kernel
     from .slab import SlabAllocator
     from .vmalloc import Vmalloc
     from .vrealloc import Vrealloc

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from .constants import NR_PAGE_ORDERS, VMALLOC_END, VMALLOC_START, VMALLOC_TOTAL, VMAP_RAM
-from .vm_flags import VM
+from ..constants import NR_PAGE_ORDERS, VMALLOC_END, VMALLOC_START, VMALLOC_TOTAL, VMAP_RAM
+from ..vm_flags import VM
 
 if TYPE_CHECKING:
-    from .kernel import Kernel
+    from ..kernel import Kernel
 
 _M64 = (1 << 64) - 1
 _ITEMS = ((VM.IOREMAP, " ioremap"), (VM.SPARSE, " sparse"), (VM.ALLOC, " vmalloc"),

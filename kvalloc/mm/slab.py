@@ -23,12 +23,12 @@ from typing import TYPE_CHECKING
 
 from sortedcontainers import SortedList
 
-from .constants import (
+from ..constants import (
     KMALLOC_CLASSES, KMALLOC_MAX_CACHE_SIZE, MAX_PAGE_ORDER, PAGE_OFFSET, PAGE_SHIFT, PAGE_SIZE,
     ZERO_SIZE_PTR, get_order,
 )
-from .errors import KernelBug
-from .gfp import GFP
+from ..errors import KernelBug
+from ..gfp import GFP
 from .page_alloc import OWNER_LARGE_KMALLOC, OWNER_SLAB, Block
 
 if TYPE_CHECKING:

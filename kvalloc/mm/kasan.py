@@ -28,15 +28,15 @@ import warnings
 from bisect import bisect_right
 from typing import TYPE_CHECKING
 
-from .constants import (
+from ..constants import (
     ALIGN, ALIGN_DOWN, KASAN_SHADOW_OFFSET, KASAN_SHADOW_START, PAGE_SHIFT, PAGE_SIZE,
     TASK_SIZE_MAX, VMALLOC_END, VMALLOC_START, VMAP_RAM,
 )
-from .errors import KasanError, KasanWarning
-from .vm_flags import KASAN_VMALLOC_KEEP_TAG, KASAN_VMALLOC_PROT_NORMAL, VM
+from ..errors import KasanError, KasanWarning
+from ..vm_flags import KASAN_VMALLOC_KEEP_TAG, KASAN_VMALLOC_PROT_NORMAL, VM
 
 if TYPE_CHECKING:
-    from .config import KernelConfig
+    from ..config import KernelConfig
     from .page_alloc import PageAllocator
     from .pgtable import PageTable
     from .printk import KernelLog
@@ -390,7 +390,7 @@ class Kasan:
 
     def check(self) -> None:
         """INV-KASAN-1, -2 and -4, and -3 from profile 8 on."""
-        from .errors import KernelBug
+        from ..errors import KernelBug
         # leaked areas (a vm_map_ram area passed to vfree) keep their shadow, like their mappings
         busy = sorted((va for va in list(self.kva.busy) + self.kva.leaked
                        if VMALLOC_START <= va.va_start < VMALLOC_END), key=lambda va: va.va_start)
@@ -447,7 +447,7 @@ class Kasan:
 
     def _expect(self, a: int, ptr: int, size: int, va_end: int, name: str,
                 only_from: int | None) -> None:
-        from .errors import KernelBug
+        from ..errors import KernelBug
         g = self.granule
         n = (va_end - a) >> self.shift
         got = self.shadow_bytes(a, n)

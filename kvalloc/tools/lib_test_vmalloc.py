@@ -22,12 +22,12 @@ import random
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from .constants import NUMA_NO_NODE, PAGE_SIZE, fls
-from .gfp import GFP
-from .page_alloc import OWNER_USER
+from ..constants import NUMA_NO_NODE, PAGE_SIZE, fls
+from ..gfp import GFP
+from ..mm.page_alloc import OWNER_USER
 
 if TYPE_CHECKING:
-    from .kernel import Kernel
+    from ..kernel import Kernel
 
 
 @dataclasses.dataclass

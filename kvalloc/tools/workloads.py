@@ -12,8 +12,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from .gfp import GFP
-from .kernel import Kernel
+from ..gfp import GFP
+from ..kernel import Kernel
 
 
 def demo(k: Kernel) -> None:

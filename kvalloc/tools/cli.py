@@ -9,7 +9,7 @@ import argparse
 import sys
 from collections.abc import Callable, Sequence
 
-from .config import KernelConfig
+from ..config import KernelConfig
 
 
 class _Parser(argparse.ArgumentParser):
@@ -38,7 +38,7 @@ def parse_size(text: str) -> int:
 
 
 def _cmd_vmallocinfo(args: argparse.Namespace) -> int:
-    from .kernel import Kernel
+    from ..kernel import Kernel
     from .workloads import WORKLOADS
     k = Kernel(KernelConfig(kasan=args.kasan))
     WORKLOADS[args.workload](k)
@@ -71,7 +71,7 @@ def _write_rows(rows: list[dict[str, object]], columns: Sequence[str], json_path
 
 
 def _cmd_study(args: argparse.Namespace) -> int:
-    from containers.study import (
+    from .study import (
         GROWTH_COLUMNS, SHRINK_COLUMNS, format_table, growth_study, plot_growth, shrink_study,
     )
     if args.study == "shrink":
@@ -118,8 +118,8 @@ def _progress() -> Callable[[str], None] | None:
 
 
 def _cmd_test_vmalloc(args: argparse.Namespace) -> int:
-    from .kernel import Kernel
-    from .vmalloc_test import run_test_vmalloc
+    from ..kernel import Kernel
+    from .lib_test_vmalloc import run_test_vmalloc
     k = Kernel(KernelConfig(kasan=args.kasan, vrealloc=args.profile, cpus=args.cpus))
     nr_threads = args.cpus if args.nr_threads is None else args.nr_threads
     show = _progress()

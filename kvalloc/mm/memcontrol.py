@@ -20,8 +20,8 @@ import contextlib
 import threading
 from collections.abc import Iterator
 
-from .constants import PAGE_SIZE
-from .gfp import GFP
+from ..constants import PAGE_SIZE
+from ..gfp import GFP
 
 
 class Cgroup:

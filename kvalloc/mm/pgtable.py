@@ -5,7 +5,7 @@ Leaf entries are 4 KiB PTEs (``pte[vpn] = pfn``) and 2 MiB PMD leaves
 frame at ``PAGE_OFFSET + pfn * 4096``. TLB contents are not modelled; translation always uses
 the current table, and ``flush_tlb_kernel_range`` calls are only counted.
 
-Invariants (checked from :mod:`kvalloc.check`): PTEs and PMD leaves never overlap; every PMD
+Invariants (checked from :mod:`kvalloc.mm.check`): PTEs and PMD leaves never overlap; every PMD
 leaf is 2 MiB aligned and maps a 512-aligned frame run.
 """
 
@@ -13,8 +13,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, cast
 
-from .constants import PAGE_OFFSET, PAGE_SHIFT, PAGE_SIZE, PMD_SHIFT
-from .errors import PageFault
+from ..constants import PAGE_OFFSET, PAGE_SHIFT, PAGE_SIZE, PMD_SHIFT
+from ..errors import PageFault
 from .page_alloc import CHUNK_FRAMES, CHUNK_SHIFT, ZERO_CHUNK
 
 if TYPE_CHECKING:

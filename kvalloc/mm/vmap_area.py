@@ -30,8 +30,8 @@ from typing import TYPE_CHECKING
 
 from sortedcontainers import SortedList
 
-from .constants import ALIGN, PAGE_SHIFT, PAGE_SIZE, ULONG_MAX
-from .gfp import GFP, GFP_RECLAIM_MASK
+from ..constants import ALIGN, PAGE_SHIFT, PAGE_SIZE, ULONG_MAX
+from ..gfp import GFP, GFP_RECLAIM_MASK
 
 if TYPE_CHECKING:
     from .kasan import Kasan

@@ -20,9 +20,9 @@ from kvalloc import VREALLOC_HISTORY, AllocError, Kernel, KernelConfig
 from kvalloc.alloc import KVmalloc, Kmalloc, MoveOnly, Vmalloc
 from kvalloc.config import VREALLOC_ALIASES, vrealloc_profile_number
 
-from . import elem as elems
-from .growth import POLICIES
-from .vec import Vec
+from containers import elem as elems
+from containers.growth import POLICIES
+from containers.vec import Vec
 
 ALLOCS: dict[str, Callable[[Kernel], Any]] = {
     "kmalloc": Kmalloc, "vmalloc": Vmalloc, "kvmalloc": KVmalloc,

@@ -11,17 +11,17 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from .constants import (
+from ..constants import (
     ALIGN, PAGE_SHIFT, PAGE_SIZE, PMD_SHIFT, PMD_SIZE, VMALLOC_END,
     VMALLOC_START, VMAP_RAM, MAX_PAGE_ORDER, ilog2,
 )
-from .gfp import GFP, GFP_RECLAIM_MASK, GFP_VMALLOC_SUPPORTED, format_gfp, gfpflags_allow_blocking
+from ..gfp import GFP, GFP_RECLAIM_MASK, GFP_VMALLOC_SUPPORTED, format_gfp, gfpflags_allow_blocking
 from .page_alloc import OWNER_VMALLOC, Block
-from .vm_flags import KASAN_VMALLOC_PROT_NORMAL, KASAN_VMALLOC_VM_ALLOC, VM
+from ..vm_flags import KASAN_VMALLOC_PROT_NORMAL, KASAN_VMALLOC_VM_ALLOC, VM
 from .vmap_area import VmapArea
 
 if TYPE_CHECKING:
-    from .config import KernelConfig
+    from ..config import KernelConfig
     from .kasan import Kasan
     from .memcontrol import MemCgroups
     from .page_alloc import PageAllocator

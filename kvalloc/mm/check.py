@@ -5,13 +5,13 @@ from __future__ import annotations
 from collections import Counter
 from typing import TYPE_CHECKING
 
-from .constants import PAGE_SHIFT, PAGE_SIZE, ULONG_MAX, VMALLOC_END, VMALLOC_START, VMAP_RAM
-from .errors import KernelBug
+from ..constants import PAGE_SHIFT, PAGE_SIZE, ULONG_MAX, VMALLOC_END, VMALLOC_START, VMAP_RAM
+from ..errors import KernelBug
 from .page_alloc import OWNER_VMALLOC
-from .vm_flags import VM
+from ..vm_flags import VM
 
 if TYPE_CHECKING:
-    from .kernel import Kernel
+    from ..kernel import Kernel
     from .memcontrol import Cgroup
     from .vmalloc import VmStruct
 

@@ -34,7 +34,7 @@ test suite, a few seconds); its numbers are noisier and its 100 000-area metric 
 at a smaller population (the metric names stay the same).
 
 Example:
-    >>> from kvalloc.bench import run
+    >>> from kvalloc.tools.bench import run
     >>> results = run(quick=True)   # doctest: +SKIP
     >>> results["lowest_match_speedup"] >= 50   # doctest: +SKIP
     True
@@ -54,10 +54,10 @@ import tracemalloc
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
-from .config import KasanMode, KernelConfig
-from .constants import PAGE_SIZE, VMALLOC_START
-from .kernel import Kernel
-from .vmap_area import FreeAreaTree, find_vmap_lowest_match_linear
+from ..config import KasanMode, KernelConfig
+from ..constants import PAGE_SIZE, VMALLOC_START
+from ..kernel import Kernel
+from ..mm.vmap_area import FreeAreaTree, find_vmap_lowest_match_linear
 
 __all__ = ["Goal", "GOALS", "run", "main"]
 
@@ -436,7 +436,7 @@ def bench_containers(p: _Params) -> dict[str, float]:
     import warnings
 
     from containers import KVec, VVec, u64
-    from .errors import AllocError, KernelWarning
+    from ..errors import AllocError, KernelWarning
     n = p.writes
     _progress(f"containers: {n} pushes ...")
 

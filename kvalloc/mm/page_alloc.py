@@ -22,9 +22,9 @@ from typing import TYPE_CHECKING, Final
 
 from sortedcontainers import SortedList
 
-from .constants import FIRST_PFN, MAX_PAGE_ORDER, NR_PAGE_ORDERS, PAGE_OFFSET, PAGE_SIZE
-from .errors import KernelBug
-from .gfp import GFP
+from ..constants import FIRST_PFN, MAX_PAGE_ORDER, NR_PAGE_ORDERS, PAGE_OFFSET, PAGE_SIZE
+from ..errors import KernelBug
+from ..gfp import GFP
 
 if TYPE_CHECKING:
     from .fault_inject import FaultInjection
