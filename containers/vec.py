@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any, cast, overload
 
 from typing_extensions import Self
 
-from kvalloc.alloc import KVmalloc, Kmalloc, Layout, Vmalloc
+from kvalloc.alloc import Allocator, KVmalloc, Kmalloc, Layout, Vmalloc
 from kvalloc.constants import NUMA_NO_NODE, PAGE_SIZE
 from kvalloc.gfp import GFP
 
@@ -42,8 +42,8 @@ from .errors import InsertError, PushError
 from .growth import RUST_KVEC, GrowthPolicy
 
 if TYPE_CHECKING:
-    from kvalloc.mm.kasan import Kasan
-    from kvalloc.kernel import DirectView, Kernel
+    from kvalloc.kernel import Kernel
+    from kvalloc.mm.access import DirectView, ShadowClock
 
 
 _KERNEL = GFP.KERNEL
@@ -105,7 +105,7 @@ class Vec(Owner[T, A], MutableSequence[T]):
             raise TypeError(f"elem must be an element type such as u32, not {type(elem).__name__}")
         if elem.size == 0:
             raise ValueError("zero-sized element types are not supported")
-        if not callable(getattr(alloc, "realloc", None)):
+        if not isinstance(alloc, Allocator):
             raise TypeError(f"alloc must be an Allocator, not {type(alloc).__name__}")
         if not isinstance(flags, int) or isinstance(flags, bool):
             raise TypeError(f"flags must be GFP, not {type(flags).__name__}")
@@ -123,7 +123,7 @@ class Vec(Owner[T, A], MutableSequence[T]):
         self._mv: Any = None
         self._flat: memoryview | None = None
         self._room = -1
-        self._kasan: Kasan | None = self._kernel._kasan
+        self._kasan: ShadowClock | None = None     # the KASAN shadow clock of the view
         self._kgen = -1
         self._stats = [0, 0, 0, 0]
         self._state = 0            # 0 alive, 1 dropped, 2 given away by into_raw_parts
@@ -185,7 +185,7 @@ class Vec(Owner[T, A], MutableSequence[T]):
             return
         elem, size = self._elem, self._elem.size
         view = self._kernel.direct_view(self._ptr, self._cap * size)
-        self._view, self._flat = view, view.flat
+        self._view, self._flat, self._kasan = view, view.flat, view.shadow
         fmt = elem.fmt
         if fmt is not None:
             if view.flat is not None:
@@ -197,28 +197,23 @@ class Vec(Owner[T, A], MutableSequence[T]):
 
     def _kasan_ok(self, i: int, n: int, write: bool, label: str) -> None:
         """KASAN-check elements ``[i, i + n)`` and refresh the fast room (KASAN on only)."""
-        view, kasan = self._view, self._kasan
-        if view is None or kasan is None or n <= 0:
+        view, shadow = self._view, self._kasan
+        if view is None or shadow is None or n <= 0:
             return
         size = self._elem.size
-        view.check(i * size, n * size, write, label)
-        if self._mv is not None and self._elem.raw_ok:
-            ok = kasan.accessible_prefix(view.addr, view.size) if kasan.generation != self._kgen else -1
-            if ok >= 0:
-                self._kgen = kasan.generation
-                self._room = min(self._cap, ok // size)
+        view.check_access(i * size, n * size, write, label)
+        if self._mv is not None and self._elem.raw_ok and shadow.generation != self._kgen:
+            ok = view.room()
+            self._kgen = shadow.generation
+            self._room = min(self._cap, ok // size)
 
     def _realloc(self, new_cap: int, flags: GFP) -> None:
         """Resize the buffer to ``new_cap`` elements through the allocator (atomic)."""
         old_cap = self._cap
         old_layout, new_layout = self._layout(old_cap), self._layout(new_cap)
         ptr = None if old_cap == 0 else self._ptr
-        counted = getattr(self._alloc, "realloc_counted", None)
-        if counted is not None:
-            new_ptr, copied = counted(ptr, new_layout, old_layout, flags, NUMA_NO_NODE)
-        else:
-            new_ptr = self._alloc.realloc(ptr, new_layout, old_layout, flags, NUMA_NO_NODE)
-            copied = min(old_layout.size, new_layout.size)
+        new_ptr, copied = self._alloc.realloc_counted(ptr, new_layout, old_layout, flags,
+                                                      NUMA_NO_NODE)
         st = self._stats
         st[0] += 1
         if old_cap and new_cap:

@@ -20,7 +20,8 @@ from .errors import (
     PageFault,
 )
 from .gfp import GFP
-from .kernel import DirectView, Kernel, KernelStats, Page, VmArea, default_kernel
+from .kernel import Kernel, KernelStats, Page, VmArea, default_kernel
+from .mm.access import DirectView
 from .mm.trace import TraceEvent
 from .vm_flags import VM
 from . import flags

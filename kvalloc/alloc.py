@@ -10,8 +10,9 @@ protocol and ``Kmalloc``, ``Vmalloc``, ``KVmalloc`` (API.md section 5).
 - on failure :class:`AllocError` is raised and the old allocation stays valid and unchanged.
 
 Each allocator goes through the kernel's own resize function (``krealloc``, ``vrealloc``,
-``kvrealloc``), so whether a resize stays in place is the kernel's decision and shows in
-:meth:`Kernel.stats`.
+``kvrealloc``), named by a :class:`ReallocFunc` as in ``rust/kernel/alloc/allocator.rs``, so
+whether a resize stays in place is the kernel's decision and shows in :meth:`Kernel.stats`.
+A user-written allocator subclasses :class:`Allocator` and writes only ``realloc``.
 
 Example:
     >>> from kvalloc import Kernel, Layout, Vmalloc
@@ -26,14 +27,14 @@ Example:
 from __future__ import annotations
 
 import dataclasses
-from typing import TYPE_CHECKING, Protocol, runtime_checkable
+from typing import ClassVar, Protocol, runtime_checkable
 
-from .constants import NUMA_NO_NODE, PAGE_SIZE, U64_LIMIT
+from ._validate import require_int
+from .constants import NUMA_NO_NODE, PAGE_SIZE, U64_LIMIT, is_power_of_2
 from .errors import AllocError, LayoutError
 from .gfp import GFP
-
-if TYPE_CHECKING:
-    from .kernel import Kernel
+from .kernel import Kernel, default_kernel
+from .mm.machine import ReallocKind
 
 ISIZE_MAX = 2**63 - 1
 #: ``ARCH_KMALLOC_MINALIGN`` on x86_64.
@@ -55,13 +56,11 @@ class Layout:
     align: int = 1
 
     def __post_init__(self) -> None:
-        for name in ("size", "align"):
-            v = getattr(self, name)
-            if not isinstance(v, int) or isinstance(v, bool):
-                raise TypeError(f"Layout.{name} must be int, not {type(v).__name__}")
+        require_int("Layout.size", self.size)
+        require_int("Layout.align", self.align)
         if self.size < 0:
             raise LayoutError(f"Layout.size must be >= 0, got {self.size}")
-        if self.align <= 0 or self.align & (self.align - 1):
+        if not is_power_of_2(self.align):
             raise LayoutError(f"Layout.align must be a power of two, got {self.align}")
         if self.size + self.align - 1 > ISIZE_MAX:
             raise LayoutError(f"Layout of {self.size} bytes aligned to {self.align} overflows isize")
@@ -69,8 +68,7 @@ class Layout:
     @staticmethod
     def array(elem: Layout, n: int) -> Layout:
         """The layout of ``n`` consecutive ``elem`` values (each padded to its alignment)."""
-        if not isinstance(n, int) or isinstance(n, bool):
-            raise TypeError(f"array length must be int, not {type(n).__name__}")
+        require_int("array length", n)
         if n < 0:
             raise LayoutError(f"array length must be >= 0, got {n}")
         return Layout(elem.pad_to_align().size * n, elem.align)
@@ -86,7 +84,11 @@ class Layout:
 
 @runtime_checkable
 class Allocator(Protocol):
-    """The allocator contract of ``kernel::alloc::Allocator``: one primitive, ``realloc``."""
+    """The allocator contract of ``kernel::alloc::Allocator``: one primitive, ``realloc``.
+
+    Subclass it and write :meth:`realloc`; :meth:`alloc`, :meth:`free` and
+    :meth:`realloc_counted` are defined through it, as the Rust trait defines them.
+    """
 
     kernel: Kernel
     MIN_ALIGN: int
@@ -96,23 +98,81 @@ class Allocator(Protocol):
         """Allocate, resize or free (see the module docstring); AllocError on failure."""
         ...
 
+    def realloc_counted(self, ptr: int | None, layout: Layout, old_layout: Layout,
+                        flags: GFP = GFP.KERNEL, nid: int = NUMA_NO_NODE) -> tuple[int, int]:
+        """:meth:`realloc`, also returning how many bytes were copied for it.
+
+        The default assumes a changed pointer means ``min(old, new)`` bytes were copied.
+        """
+        new = self.realloc(ptr, layout, old_layout, flags, nid)
+        if ptr is None or new == ptr:
+            return new, 0
+        return new, min(old_layout.size, layout.size)
+
     def alloc(self, layout: Layout, flags: GFP = GFP.KERNEL, nid: int = NUMA_NO_NODE) -> int:
-        """``realloc(None, layout, Layout(0))``."""
-        ...
+        """Allocate ``layout``: ``realloc(None, layout, Layout(0))``."""
+        return self.realloc(None, layout, Layout(0), flags, nid)
 
     def free(self, ptr: int, layout: Layout) -> None:
-        """``realloc(ptr, Layout(0), layout)``."""
-        ...
+        """Free ``ptr`` allocated with ``layout``: ``realloc(ptr, Layout(0), layout)``."""
+        self.realloc(ptr, Layout(0), layout, GFP(0), NUMA_NO_NODE)
 
 
-class _KernelAllocator:
-    """Shared ``realloc`` / ``alloc`` / ``free`` over one kernel resize function."""
+class ReallocFunc:
+    """One of the kernel's resize functions (``allocator.rs``: ``ReallocFunc``).
+
+    :meth:`call` is the allocator layer's single way into the kernel: it validates once,
+    takes the machine lock and calls the machine's resize entry, which returns the new
+    pointer and the bytes the kernel copied.
+    """
+
+    __slots__ = ("kind",)
+
+    KREALLOC: ClassVar[ReallocFunc]
+    VREALLOC: ClassVar[ReallocFunc]
+    KVREALLOC: ClassVar[ReallocFunc]
+
+    def __init__(self, kind: ReallocKind) -> None:
+        self.kind: ReallocKind = kind
+
+    def __repr__(self) -> str:
+        return f"ReallocFunc.{self.kind.upper()}"
+
+    def call(self, kernel: Kernel, ptr: int | None, layout: Layout, old_layout: Layout,
+             flags: int, nid: int) -> tuple[int | None, int]:
+        """Resize through the kernel: ``(new pointer or None on failure, bytes copied)``.
+
+        ``ptr=None`` or an empty old layout allocates; an empty layout frees.
+        """
+        if not isinstance(layout, Layout) or not isinstance(old_layout, Layout):
+            raise TypeError("layout and old_layout must be Layout instances")
+        if ptr is not None:
+            require_int("ptr", ptr, 0, U64_LIMIT)
+        flags = require_int("flags", flags, 0, 1 << 32)
+        nid = require_int("nid", nid)
+        if nid not in (NUMA_NO_NODE, 0):
+            raise ValueError(f"nid must be NUMA_NO_NODE (-1) or 0 on this one-node machine, got {nid}")
+        size = layout.pad_to_align().size
+        if size >= U64_LIMIT:
+            return None, 0
+        p = 0 if ptr is None or old_layout.size == 0 else ptr
+        m = kernel.machine
+        with m.lock:
+            return m.realloc(self.kind, p, size, flags, layout.align, nid, self.kind)
+
+
+ReallocFunc.KREALLOC = ReallocFunc("krealloc")
+ReallocFunc.VREALLOC = ReallocFunc("vrealloc")
+ReallocFunc.KVREALLOC = ReallocFunc("kvrealloc")
+
+
+class _KernelAllocator(Allocator):
+    """``realloc`` over one kernel resize function (:attr:`FUNC`)."""
 
     MIN_ALIGN: int = ARCH_KMALLOC_MINALIGN
-    kernel: Kernel
+    FUNC: ClassVar[ReallocFunc]
 
     def __init__(self, kernel: Kernel | None = None) -> None:
-        from .kernel import Kernel, default_kernel
         if kernel is None:
             kernel = default_kernel()
         if not isinstance(kernel, Kernel):
@@ -123,31 +183,30 @@ class _KernelAllocator:
         return f"{type(self).__name__}()"
 
     def __eq__(self, other: object) -> bool:
-        return type(other) is type(self) and other.kernel is self.kernel
+        return (isinstance(other, _KernelAllocator) and type(other) is type(self)
+                and other.kernel is self.kernel)
 
     def __hash__(self) -> int:
         return hash((type(self), id(self.kernel)))
 
-    def _call(self, p: int, size: int, align: int, flags: int, nid: int) -> int | None:
-        raise NotImplementedError
+    def _refuse(self, layout: Layout) -> bool:
+        """True (after the kernel's message) if this allocator cannot serve ``layout``."""
+        return False
 
     def realloc_counted(self, ptr: int | None, layout: Layout, old_layout: Layout,
                         flags: GFP = GFP.KERNEL, nid: int = NUMA_NO_NODE) -> tuple[int, int]:
         """:meth:`realloc`, also returning how many bytes the kernel copied for it."""
-        if not isinstance(layout, Layout) or not isinstance(old_layout, Layout):
+        if not isinstance(layout, Layout):
             raise TypeError("layout and old_layout must be Layout instances")
-        if ptr is not None and (not isinstance(ptr, int) or isinstance(ptr, bool)):
-            raise TypeError(f"ptr must be int or None, not {type(ptr).__name__}")
         size = layout.pad_to_align().size
         if size >= U64_LIMIT:
             raise AllocError(f"{type(self).__name__}: {size} bytes cannot be allocated")
-        p = 0 if ptr is None or old_layout.size == 0 else ptr
-        k = self.kernel
-        with k._lock:
-            before = k.realloc_copied
-            raw = self._call(p, size, layout.align, int(flags), nid)
-            copied = k.realloc_copied - before
-        if size == 0:
+        if size and self._refuse(layout):
+            raw: int | None = None
+            copied = 0
+        else:
+            raw, copied = self.FUNC.call(self.kernel, ptr, layout, old_layout, flags, nid)
+        if layout.size == 0:
             return layout.dangling(), copied
         if not raw:
             raise AllocError(f"{type(self).__name__}: cannot allocate {size} bytes "
@@ -159,25 +218,26 @@ class _KernelAllocator:
         """Allocate, resize or free; AllocError leaves ``ptr`` valid. O(size) on a move."""
         return self.realloc_counted(ptr, layout, old_layout, flags, nid)[0]
 
-    def alloc(self, layout: Layout, flags: GFP = GFP.KERNEL, nid: int = NUMA_NO_NODE) -> int:
-        """Allocate ``layout`` (``realloc`` from nothing)."""
-        return self.realloc(None, layout, Layout(0), flags, nid)
-
-    def free(self, ptr: int, layout: Layout) -> None:
-        """Free ``ptr`` allocated with ``layout`` (``realloc`` to size 0)."""
-        self.realloc(ptr, Layout(0), layout, GFP(0), NUMA_NO_NODE)
-
 
 class Kmalloc(_KernelAllocator):
     """Physically contiguous memory through ``krealloc``; at most ``KMALLOC_MAX_SIZE``."""
 
     MIN_ALIGN = ARCH_KMALLOC_MINALIGN
-
-    def _call(self, p: int, size: int, align: int, flags: int, nid: int) -> int | None:
-        return self.kernel.krealloc(p, size, flags, align=align, node=nid)
+    FUNC = ReallocFunc.KREALLOC
 
 
-class Vmalloc(_KernelAllocator):
+class _PageAlignedBefore6(_KernelAllocator):
+    def _refuse(self, layout: Layout) -> bool:
+        m = self.kernel.machine
+        if layout.align > PAGE_SIZE and not m.profile.align_and_node:
+            with m.lock:
+                m.log.pr(f"{type(self).__name__} does not support alignments larger than "
+                         "PAGE_SIZE yet.")
+            return True
+        return False
+
+
+class Vmalloc(_PageAlignedBefore6):
     """Virtually contiguous memory through ``vrealloc``.
 
     Before vrealloc took an alignment (profiles older than 4c5d3365882d) alignments above
@@ -185,16 +245,10 @@ class Vmalloc(_KernelAllocator):
     """
 
     MIN_ALIGN = PAGE_SIZE
-
-    def _call(self, p: int, size: int, align: int, flags: int, nid: int) -> int | None:
-        k = self.kernel
-        if size and align > PAGE_SIZE and k.config.vrealloc_profile < 6:
-            k.log.pr("Vmalloc does not support alignments larger than PAGE_SIZE yet.")
-            return None
-        return k.vrealloc(p, size, flags, align=align, node=nid)
+    FUNC = ReallocFunc.VREALLOC
 
 
-class KVmalloc(_KernelAllocator):
+class KVmalloc(_PageAlignedBefore6):
     """kmalloc first, vmalloc as the fallback, through ``kvrealloc``.
 
     Before kvrealloc took an alignment (profiles older than 4c5d3365882d) alignments above
@@ -202,16 +256,10 @@ class KVmalloc(_KernelAllocator):
     """
 
     MIN_ALIGN = ARCH_KMALLOC_MINALIGN
-
-    def _call(self, p: int, size: int, align: int, flags: int, nid: int) -> int | None:
-        k = self.kernel
-        if size and align > PAGE_SIZE and k.config.vrealloc_profile < 6:
-            k.log.pr("KVmalloc does not support alignments larger than PAGE_SIZE yet.")
-            return None
-        return k.kvrealloc(p, size, flags, align=align, node=nid)
+    FUNC = ReallocFunc.KVREALLOC
 
 
-class MoveOnly:
+class MoveOnly(Allocator):
     """Test double: an allocator that never resizes in place (allocate, copy, free).
 
     It wraps another allocator for the memory itself; the baseline of growth studies.
@@ -248,11 +296,3 @@ class MoveOnly:
                 flags: GFP = GFP.KERNEL, nid: int = NUMA_NO_NODE) -> int:
         """See :meth:`realloc_counted`."""
         return self.realloc_counted(ptr, layout, old_layout, flags, nid)[0]
-
-    def alloc(self, layout: Layout, flags: GFP = GFP.KERNEL, nid: int = NUMA_NO_NODE) -> int:
-        """Allocate through the wrapped allocator."""
-        return self.inner.alloc(layout, flags, nid)
-
-    def free(self, ptr: int, layout: Layout) -> None:
-        """Free through the wrapped allocator."""
-        self.inner.free(ptr, layout)

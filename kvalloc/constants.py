@@ -48,6 +48,11 @@ VMAP_RAM: Final = 0x1
 VMAP_BLOCK: Final = 0x2
 
 
+def is_vmalloc_addr(addr: int) -> bool:
+    """``is_vmalloc_addr``: ``VMALLOC_START <= addr < VMALLOC_END`` for an untagged address."""
+    return VMALLOC_START <= addr < VMALLOC_END
+
+
 def ALIGN(x: int, a: int) -> int:
     """Round ``x`` up to a multiple of the power of two ``a``."""
     return (x + a - 1) & ~(a - 1)

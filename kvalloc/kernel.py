@@ -20,29 +20,27 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import random
 import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Concatenate, ParamSpec, TypeVar
 
+from ._validate import require_int, require_str
 from .config import KernelConfig
-from .constants import (
-    NUMA_NO_NODE, PAGE_SHIFT, PAGE_SIZE, ULONG_MAX, U64_LIMIT, VMALLOC_END, VMALLOC_START,
-)
-from .mm.fault_inject import FaultInjection
+from .constants import NUMA_NO_NODE, PAGE_SHIFT, ULONG_MAX, U64_LIMIT, is_vmalloc_addr
 from .gfp import GFP
-from .mm.memcontrol import MemCgroups
-from .mm.page_alloc import CHUNK_FRAMES, CHUNK_SHIFT, OWNER_USER, Block, PageAllocator
-from .mm.pgtable import PageTable
-from .mm.printk import KernelLog
-from .mm.slab import SlabAllocator
-from .mm.trace import Trace
+from .mm.access import DirectView
+from .mm.check import check_kernel
+from .mm.machine import Machine
+from .mm.page_alloc import OWNER_USER, Block, PageAllocator
+from .mm.proc import buddyinfo, meminfo, vmallocinfo
 from .vm_flags import VM
-from .mm.vmalloc import Vmalloc, VmStruct
-from .mm.vmap_area import VmapAreaAllocator
 
 if TYPE_CHECKING:
-    from .mm.kasan import Kasan, KasanReport
+    from .mm.fault_inject import FaultInjection
+    from .mm.kasan import KasanReport
+    from .mm.memcontrol import MemCgroups
+    from .mm.trace import Trace
+    from .mm.vmalloc_types import VmStruct
 
 _P = ParamSpec("_P")
 _R = TypeVar("_R")
@@ -53,7 +51,7 @@ def _locked(fn: Callable[Concatenate[Kernel, _P], _R]) -> Callable[Concatenate[K
 
     @functools.wraps(fn)
     def wrapper(self: Kernel, /, *args: _P.args, **kwargs: _P.kwargs) -> _R:
-        with self._lock:
+        with self.machine.lock:
             return fn(self, *args, **kwargs)
 
     return wrapper
@@ -61,11 +59,7 @@ def _locked(fn: Callable[Concatenate[Kernel, _P], _R]) -> Callable[Concatenate[K
 
 def _uint(name: str, value: object, limit: int = U64_LIMIT) -> int:
     """Validate an unsigned argument: an ``int`` (not ``bool``) in ``[0, limit)``."""
-    if not isinstance(value, int) or isinstance(value, bool):
-        raise TypeError(f"{name} must be int, not {type(value).__name__}")
-    if not 0 <= value < limit:
-        raise ValueError(f"{name} must lie in [0, {limit:#x}), got {value}")
-    return int(value)
+    return require_int(name, value, 0, limit)
 
 
 def _gfp(value: object) -> int:
@@ -73,19 +67,14 @@ def _gfp(value: object) -> int:
 
 
 def _node(value: object) -> int:
-    if not isinstance(value, int) or isinstance(value, bool):
-        raise TypeError(f"node must be int, not {type(value).__name__}")
-    if value not in (NUMA_NO_NODE, 0):
-        raise ValueError(f"node must be NUMA_NO_NODE (-1) or 0 on this one-node machine, got {value}")
-    return int(value)
+    node = require_int("node", value)
+    if node not in (NUMA_NO_NODE, 0):
+        raise ValueError(f"node must be NUMA_NO_NODE (-1) or 0 on this one-node machine, got {node}")
+    return node
 
 
 def _caller(value: object, default: str) -> str:
-    if value is None:
-        return default
-    if not isinstance(value, str):
-        raise TypeError(f"caller must be str or None, not {type(value).__name__}")
-    return value
+    return default if value is None else require_str("caller", value)
 
 
 class Page:
@@ -162,57 +151,6 @@ class KernelStats:
     kasan_reports: int
 
 
-class DirectView:
-    """The containers' fast path: writable views of the frames behind ``[addr, addr + size)``.
-
-    ``pages[i]`` is the 4096-byte frame holding bytes ``[base + i*4096, base + (i+1)*4096)``
-    where ``base = addr - offset`` is page aligned. ``flat`` is one view of exactly the
-    ``size`` bytes when the frames are physically contiguous (they usually are: vmalloc takes
-    large blocks first and slabs are compound pages), else None. The views are taken through
-    the page table (or the direct map) once, at creation.
-
-    Guarantees: the views stay valid until the memory is freed, unmapped or resized; after
-    that they point at frames the caller no longer owns. When KASAN is on, ``checked`` is
-    true and every access must first call :meth:`check`, which reports exactly as
-    :meth:`Kernel.read` / :meth:`Kernel.write` would. While the shadow is unchanged since the
-    last check, a check inside the accessible prefix is one comparison.
-    """
-
-    __slots__ = ("addr", "size", "offset", "pfns", "flat", "checked", "_kernel", "_gen", "_ok",
-                 "_pages")
-
-    def __init__(self, kernel: Kernel, addr: int, size: int, pfns: list[int],
-                 flat: memoryview | None) -> None:
-        self._kernel = kernel
-        self.addr = addr
-        self.size = size
-        self.offset = kernel._untag(addr) & (PAGE_SIZE - 1)
-        self.pfns = pfns
-        self.flat = flat
-        self.checked = kernel._kasan is not None
-        self._gen = -1
-        self._ok = 0
-        self._pages: list[memoryview] | None = None
-
-    @property
-    def pages(self) -> list[memoryview]:
-        """One writable 4096-byte view per page, in order (built on first use). O(pages)."""
-        if self._pages is None:
-            frame = self._kernel.mem.frame
-            self._pages = [frame(pfn) for pfn in self.pfns]
-        return self._pages
-
-    def check(self, off: int, n: int, write: bool, label: str) -> None:
-        """KASAN-check an access of ``n`` bytes at ``addr + off`` (no-op with KASAN off)."""
-        kasan = self._kernel._kasan
-        if kasan is None or (kasan.generation == self._gen and off + n <= self._ok):
-            return
-        with self._kernel._lock:
-            if kasan.generation != self._gen:
-                self._ok = kasan.accessible_prefix(self.addr, self.size)
-                self._gen = kasan.generation
-            if off < 0 or off + n > self._ok:
-                kasan.check_access(self.addr + off, n, write, label)
 
 
 class Kernel:
@@ -228,32 +166,13 @@ class Kernel:
         if not isinstance(config, KernelConfig):
             raise TypeError(f"config must be a KernelConfig, not {type(config).__name__}")
         self.config = config
-        self._lock = threading.RLock()
-        self.log = KernelLog(config.panic_on_warn)
-        self.trace = Trace()
-        self.fault = FaultInjection(config.seed, self.log)
-        self.memcg = MemCgroups()
-        self.mem = PageAllocator(config.ram, config.init_on_alloc, config.init_on_free, self.log,
-                                 self.fault, self.memcg)
-        self.pgtable = PageTable(self.mem, self.log)
-        self.kva = VmapAreaAllocator(self.log, self.trace, self.pgtable, config.lazy_max)
-        self.slab = SlabAllocator(self.mem, self.fault, self.log, config.init_on_alloc,
-                                  config.init_on_free)
-        self._kasan: Kasan | None = None
-        if config.kasan != "off":
-            from .mm.kasan import Kasan
-            self._kasan = Kasan(config, self.log, self.kva, self.pgtable, self.mem)
-            self.kva.kasan = self._kasan
-        self.vm = Vmalloc(config, self.log, self.mem, self.pgtable, self.kva, self.slab,
-                          self.memcg, self._kasan)
-        self._untag = self.vm.untag
-        self.vrealloc_stats = [0] * 6   # calls, shrink, grow_in_place, moved, bytes, pages freed
-        self.realloc_copied = 0         # bytes copied by every krealloc / vrealloc / kvrealloc move
-        from .mm.util import KvAlloc
-        from .mm.vrealloc import Vrealloc
-        self._vrealloc = Vrealloc(self)
-        self._workload_rng = random.Random(config.seed)   # test_vmalloc workloads (KERNEL.md 17)
-        self._kv = KvAlloc(self, self._vrealloc)
+        #: The simulated machine behind this facade (internal: for tools and tests).
+        self.machine = Machine(config)
+        m = self.machine
+        self.memcg: MemCgroups = m.memcg
+        self.fault: FaultInjection = m.fault
+        self.trace: Trace = m.trace
+        self._vm = m.vmalloc
 
     def __repr__(self) -> str:
         return f"Kernel({self.config!r})"
@@ -276,8 +195,8 @@ class Kernel:
         align, node = _uint("align", align), _node(node)
         label = _caller(caller, "vmalloc")
         if align != 1 or node != NUMA_NO_NODE:
-            return self.vm.vmalloc_node(size, align, gfp, label)
-        return self.vm.vmalloc(size, gfp, label)
+            return self._vm.vmalloc_node(size, align, gfp, label)
+        return self._vm.vmalloc(size, gfp, label)
 
     @_locked
     def vzalloc(self, size: int, *, node: int = NUMA_NO_NODE, caller: str | None = None) -> int | None:
@@ -287,7 +206,7 @@ class Kernel:
         b'\\x00\\x00\\x00\\x00'
         """
         size, _ = _uint("size", size), _node(node)
-        return self.vm.vmalloc_node(size, 1, GFP.KERNEL | GFP.ZERO, _caller(caller, "vzalloc"))
+        return self._vm.vmalloc_node(size, 1, GFP.KERNEL | GFP.ZERO, _caller(caller, "vzalloc"))
 
     @_locked
     def vmalloc_huge(self, size: int, gfp: int = GFP.KERNEL, *, node: int = NUMA_NO_NODE,
@@ -299,7 +218,7 @@ class Kernel:
         (9, 0)
         """
         size, gfp, _ = _uint("size", size), _gfp(gfp), _node(node)
-        return self.vm.vmalloc_huge(size, gfp, _caller(caller, "vmalloc_huge"))
+        return self._vm.vmalloc_huge(size, gfp, _caller(caller, "vmalloc_huge"))
 
     @_locked
     def vmalloc_node_range(self, size: int, align: int, start: int, end: int, gfp: int,
@@ -309,7 +228,7 @@ class Kernel:
         size, align = _uint("size", size), _uint("align", align)
         start, end = _uint("start", start), _uint("end", end, U64_LIMIT + 1)
         gfp, vm_flags, _ = _gfp(gfp), _uint("vm_flags", vm_flags, 1 << 32), _node(node)
-        return self.vm.vmalloc_node_range(size, align, start, end, gfp, vm_flags,
+        return self._vm.vmalloc_node_range(size, align, start, end, gfp, vm_flags,
                                           _caller(caller, "vmalloc_node_range"))
 
     @_locked
@@ -317,20 +236,20 @@ class Kernel:
         """``vfree``: free a vmalloc area; NULL is ignored; a bad address WARNs."""
         if p is None:
             return
-        self.vm.vfree(_uint("p", p))
+        self._vm.vfree(_uint("p", p))
 
     @_locked
     def vunmap(self, p: int | None) -> None:
         """``vunmap``: remove a mapping without freeing its pages."""
         if p is None:
             return
-        self.vm.vunmap(_uint("p", p))
+        self._vm.vunmap(_uint("p", p))
 
     @_locked
     def vmap(self, pages: list[Page], vm_flags: int = VM.MAP) -> int | None:
         """``vmap``: map pages the caller owns into one contiguous area (with a guard page)."""
         blocks = self._blocks(pages)
-        return self.vm.vmap(blocks, _uint("vm_flags", vm_flags, 1 << 32), "vmap")
+        return self._vm.vmap(blocks, _uint("vm_flags", vm_flags, 1 << 32), "vmap")
 
     @_locked
     def vm_map_ram(self, pages: list[Page], count: int, node: int = NUMA_NO_NODE) -> int | None:
@@ -338,17 +257,17 @@ class Kernel:
         count, _ = _uint("count", count), _node(node)
         if count > len(pages):
             raise ValueError(f"count {count} exceeds the {len(pages)} pages given")
-        return self.vm.vm_map_ram(self._blocks(list(pages)[:count]))
+        return self._vm.vm_map_ram(self._blocks(list(pages)[:count]))
 
     @_locked
     def vm_unmap_ram(self, addr: int, count: int) -> None:
         """``vm_unmap_ram``: undo :meth:`vm_map_ram`."""
-        self.vm.vm_unmap_ram(_uint("addr", addr), _uint("count", count))
+        self._vm.vm_unmap_ram(_uint("addr", addr), _uint("count", count))
 
     @_locked
     def vm_unmap_aliases(self) -> None:
         """Purge every lazily freed area now (one TLB flush if there were any)."""
-        self.kva.purge(ULONG_MAX, 0)
+        self.machine.kva.purge(ULONG_MAX, 0)
 
     # -- resizing ---------------------------------------------------------------------
 
@@ -367,7 +286,8 @@ class Kernel:
         """
         p = 0 if p is None else _uint("p", p)
         size, gfp, align, node = _uint("size", size), _gfp(gfp), _uint("align", align), _node(node)
-        return self._vrealloc.vrealloc(p, size, gfp, align, node, _caller(caller, "vrealloc"))
+        return self.machine.realloc("vrealloc", p, size, gfp, align, node,
+                                    _caller(caller, "vrealloc"))[0]
 
     @_locked
     def krealloc(self, p: int | None, size: int, gfp: int = GFP.KERNEL, *, align: int = 1,
@@ -379,9 +299,9 @@ class Kernel:
         (True, 192)
         """
         p = 0 if p is None else _uint("p", p)
-        size, gfp, align, _ = _uint("size", size), _gfp(gfp), _uint("align", align), _node(node)
-        _caller(caller, "krealloc")
-        return self._kv.krealloc(p, size, gfp, align, node)
+        size, gfp, align, node = _uint("size", size), _gfp(gfp), _uint("align", align), _node(node)
+        return self.machine.realloc("krealloc", p, size, gfp, align, node,
+                                    _caller(caller, "krealloc"))[0]
 
     @_locked
     def kvmalloc(self, size: int, gfp: int = GFP.KERNEL, *, align: int = 1,
@@ -392,14 +312,14 @@ class Kernel:
         (False, True)
         """
         size, gfp, align, _ = _uint("size", size), _gfp(gfp), _uint("align", align), _node(node)
-        return self._kv.kvmalloc(size, gfp, align, _caller(caller, "kvmalloc"))
+        return self.machine.kv.kvmalloc(size, gfp, align, _caller(caller, "kvmalloc"))
 
     @_locked
     def kvzalloc(self, size: int, gfp: int = GFP.KERNEL, *, node: int = NUMA_NO_NODE,
                  caller: str | None = None) -> int | None:
         """``kvzalloc``: zeroed ``kvmalloc``."""
         size, gfp, _ = _uint("size", size), _gfp(gfp), _node(node)
-        return self._kv.kvmalloc(size, gfp | GFP.ZERO, 1, _caller(caller, "kvzalloc"))
+        return self.machine.kv.kvmalloc(size, gfp | GFP.ZERO, 1, _caller(caller, "kvzalloc"))
 
     @_locked
     def kvrealloc(self, p: int | None, size: int, gfp: int = GFP.KERNEL, *, align: int = 1,
@@ -407,7 +327,8 @@ class Kernel:
         """``kvrealloc`` (v6.12+): ``vrealloc`` for vmalloc memory, else krealloc or kvmalloc."""
         p = 0 if p is None else _uint("p", p)
         size, gfp, align, node = _uint("size", size), _gfp(gfp), _uint("align", align), _node(node)
-        return self._kv.kvrealloc(p, size, gfp, align, node, _caller(caller, "kvrealloc"))
+        return self.machine.realloc("kvrealloc", p, size, gfp, align, node,
+                                    _caller(caller, "kvrealloc"))[0]
 
     @_locked
     def kvrealloc_old(self, p: int | None, oldsize: int, newsize: int,
@@ -415,13 +336,13 @@ class Kernel:
         """``kvrealloc`` before v6.12, for comparison: a shrink returns ``p`` untouched."""
         p = 0 if p is None else _uint("p", p)
         oldsize, newsize, gfp = _uint("oldsize", oldsize), _uint("newsize", newsize), _gfp(gfp)
-        return self._kv.kvrealloc_old(p, oldsize, newsize, gfp)
+        return self.machine.kv.kvrealloc_old(p, oldsize, newsize, gfp)[0]
 
     @_locked
     def kvfree(self, p: int | None) -> None:
         """``kvfree``: ``vfree`` for vmalloc addresses, ``kfree`` otherwise."""
         if p is not None:
-            self._kv.kvfree(_uint("p", p))
+            self.machine.kv.kvfree(_uint("p", p))
 
     # -- kmalloc ----------------------------------------------------------------------
 
@@ -435,7 +356,7 @@ class Kernel:
         """
         size, gfp, _ = _uint("size", size), _gfp(gfp), _node(node)
         _caller(caller, "kmalloc")
-        return self.slab.kmalloc(size, gfp)
+        return self.machine.slab.kmalloc(size, gfp)
 
     @_locked
     def kzalloc(self, size: int, gfp: int = GFP.KERNEL, *, node: int = NUMA_NO_NODE,
@@ -443,19 +364,19 @@ class Kernel:
         """``kzalloc``: zeroed ``kmalloc``."""
         size, gfp, _ = _uint("size", size), _gfp(gfp), _node(node)
         _caller(caller, "kzalloc")
-        return self.slab.kmalloc(size, gfp | GFP.ZERO)
+        return self.machine.slab.kmalloc(size, gfp | GFP.ZERO)
 
     @_locked
     def kfree(self, p: int | None) -> None:
         """``kfree``: NULL and ``ZERO_SIZE_PTR`` are ignored; a non-object raises KernelBug."""
         if p is None:
             return
-        self.slab.kfree(_uint("p", p))
+        self.machine.slab.kfree(_uint("p", p))
 
     @_locked
     def ksize(self, p: int | None) -> int:
         """``ksize``: the usable size of a kmalloc object (0 for NULL and ZERO_SIZE_PTR)."""
-        return 0 if p is None else self.slab.ksize(_uint("p", p))
+        return 0 if p is None else self.machine.slab.ksize(_uint("p", p))
 
     # -- page allocator ---------------------------------------------------------------
 
@@ -468,8 +389,8 @@ class Kernel:
         '0x100000'
         """
         order, gfp, _ = _uint("order", order), _gfp(gfp), _node(node)
-        block = self.mem.alloc_pages(gfp, order, OWNER_USER)
-        return None if block is None else Page(self.mem, block.pfn)
+        block = self.machine.mem.alloc_pages(gfp, order, OWNER_USER)
+        return None if block is None else Page(self.machine.mem, block.pfn)
 
     @_locked
     def free_pages(self, page: Page, order: int) -> None:
@@ -477,23 +398,23 @@ class Kernel:
         order = _uint("order", order)
         block = self._block(page)
         if block.order != order or block.owner != OWNER_USER:
-            raise self.log.BUG("__free_pages", f"pfn {page.pfn:#x} is not a caller-owned "
+            raise self.machine.log.BUG("__free_pages", f"pfn {page.pfn:#x} is not a caller-owned "
                                                f"order-{order} block")
-        self.mem.free_pages(block)
+        self.machine.mem.free_pages(block)
 
     @_locked
     def alloc_pages_bulk(self, nr: int, gfp: int = GFP.KERNEL, *,
                          node: int = NUMA_NO_NODE) -> list[Page]:
         """``alloc_pages_bulk``: up to ``nr`` order-0 frames; never warns."""
         nr, gfp, _ = _uint("nr", nr), _gfp(gfp), _node(node)
-        return [Page(self.mem, b.pfn) for b in self.mem.alloc_pages_bulk(gfp, nr, OWNER_USER)]
+        return [Page(self.machine.mem, b.pfn) for b in self.machine.mem.alloc_pages_bulk(gfp, nr, OWNER_USER)]
 
     def _block(self, page: object) -> Block:
         if not isinstance(page, Page):
             raise TypeError(f"expected a Page, not {type(page).__name__}")
-        if page._mem is not self.mem:
+        if page._mem is not self.machine.mem:
             raise ValueError(f"{page!r} belongs to another Kernel")
-        block = self.mem.blocks.get(page.pfn)
+        block = self.machine.mem.blocks.get(page.pfn)
         if block is None:
             raise ValueError(f"pfn {page.pfn:#x} is not an allocated block")
         return block
@@ -510,12 +431,10 @@ class Kernel:
     def read(self, addr: int, size: int) -> bytes:
         """Read through the page table (KASAN-checked): report first, then the load happens.
 
-        Raises :class:`PageFault` on an unmapped address.
+        Raises :class:`PageFault` on an unmapped address. O(size).
         """
         addr, size = _uint("addr", addr), _uint("size", size)
-        if self._kasan is not None:
-            self._kasan.check_access(addr, size, False, "read")
-        return self.pgtable.read(self._untag(addr), size)
+        return self.machine.access.read(addr, size, "read")
 
     @_locked
     def write(self, addr: int, data: bytes | bytearray | memoryview) -> None:
@@ -523,17 +442,13 @@ class Kernel:
         addr = _uint("addr", addr)
         if not isinstance(data, (bytes, bytearray, memoryview)):
             raise TypeError(f"data must be bytes-like, not {type(data).__name__}")
-        if self._kasan is not None:
-            self._kasan.check_access(addr, memoryview(data).nbytes, True, "write")
-        self.pgtable.write(self._untag(addr), data)
+        self.machine.access.write(addr, data, "write")
 
     @_locked
     def memset(self, addr: int, value: int, size: int) -> None:
         """``memset`` (KASAN-checked like ``__asan_memset``: a report skips the whole fill)."""
         addr, value, size = _uint("addr", addr), _uint("value", value, 256), _uint("size", size)
-        if self._kasan is not None and not self._kasan.check_access(addr, size, True, "memset"):
-            return
-        self.pgtable.memset(self._untag(addr), value, size)
+        self.machine.access.memset(addr, value, size, "memset")
 
     @_locked
     def memcpy(self, dst: int, src: int, size: int) -> None:
@@ -542,66 +457,56 @@ class Kernel:
         Whole-page slice copies: about the speed of a host ``bytearray`` copy.
         """
         dst, src, size = _uint("dst", dst), _uint("src", src), _uint("size", size)
-        kasan = self._kasan
-        if kasan is not None and not (kasan.check_access(src, size, False, "memcpy")
-                                      and kasan.check_access(dst, size, True, "memcpy")):
-            return
-        self.pgtable.memcpy(self._untag(dst), self._untag(src), size)
+        self.machine.access.memcpy(dst, src, size, "memcpy")
 
     @_locked
     def direct_view(self, addr: int, size: int) -> DirectView:
         """Frame views of ``[addr, addr + size)`` for the containers' fast path (internal API).
 
         O(pages). Raises :class:`PageFault` if any page is unmapped.
+
+        Safety: the views alias simulated memory the caller must own for as long as it uses
+        them; they are not updated when the buffer is freed, unmapped or resized, and every
+        access must go through :meth:`DirectView.check_access` when ``view.checked``.
         """
         addr, size = _uint("addr", addr), _uint("size", size)
-        a = self._untag(addr)
-        pfns = self.pgtable.pfns(a, size, True) if size else []
-        flat = None
-        if pfns and pfns[0] >> CHUNK_SHIFT == pfns[-1] >> CHUNK_SHIFT and \
-                pfns == list(range(pfns[0], pfns[0] + len(pfns))):
-            b0 = ((pfns[0] & (CHUNK_FRAMES - 1)) << PAGE_SHIFT) + (a & (PAGE_SIZE - 1))
-            flat = self.mem.chunk(pfns[0] >> CHUNK_SHIFT)[b0:b0 + size]
-        return DirectView(self, addr, size, pfns, flat)
+        return self.machine.access.direct_view(addr, size)
 
     # -- looking inside ---------------------------------------------------------------
 
     @_locked
     def find_vm_area(self, addr: int) -> VmArea | None:
         """A snapshot of the area containing ``addr`` (interior addresses included), or None."""
-        vm = self.vm.find_vm_area(_uint("addr", addr))
+        vm = self._vm.find_vm_area(_uint("addr", addr))
         return None if vm is None else self._vm_area(vm)
 
     def _vm_area(self, vm: VmStruct) -> VmArea:
-        pages = tuple(Page(self.mem, b.pfn) for b in (vm.pages or [])[:vm.nr_pages] if b is not None)
+        pages = tuple(Page(self.machine.mem, b.pfn) for b in (vm.pages or [])[:vm.nr_pages] if b is not None)
         return VmArea(vm.addr, vm.size, vm.nr_pages, vm.requested_size, vm.page_order,
                       VM(vm.flags), vm.caller, pages)
 
     @_locked
     def vmalloc_to_page(self, addr: int) -> Page | None:
         """The frame mapped at a vmalloc address, or None."""
-        a = self._untag(_uint("addr", addr))
-        if not VMALLOC_START <= a < VMALLOC_END:
+        a = self.machine.untag(_uint("addr", addr))
+        if not is_vmalloc_addr(a):
             return None
-        pfn = self.pgtable.translate_vmalloc(a >> PAGE_SHIFT)
-        return None if pfn is None else Page(self.mem, pfn)
+        pfn = self.machine.pgtable.translate_vmalloc(a >> PAGE_SHIFT)
+        return None if pfn is None else Page(self.machine.mem, pfn)
 
     def is_vmalloc_addr(self, addr: int) -> bool:
         """``VMALLOC_START <= untag(addr) < VMALLOC_END``."""
-        a = self._untag(_uint("addr", addr))
-        return VMALLOC_START <= a < VMALLOC_END
+        return self._vm.is_vmalloc_addr(_uint("addr", addr))
 
     @_locked
     def vmallocinfo(self) -> str:
         """``/proc/vmallocinfo``: busy areas in address order, then lazy ones."""
-        from .mm.proc import vmallocinfo
-        return vmallocinfo(self)
+        return vmallocinfo(self.machine)
 
     @_locked
     def meminfo(self) -> str:
         """The ``/proc/meminfo`` subset of KERNEL.md 14.2."""
-        from .mm.proc import meminfo
-        return meminfo(self)
+        return meminfo(self.machine)
 
     @_locked
     def buddyinfo(self) -> str:
@@ -610,40 +515,41 @@ class Kernel:
         >>> Kernel().buddyinfo()
         'Node 0, zone   Normal      0      0      0      0      0      0      0      0      0      0   1024 \\n'
         """
-        from .mm.proc import buddyinfo
-        return buddyinfo(self)
+        return buddyinfo(self.machine)
 
     @_locked
     def stats(self) -> KernelStats:
         """Every counter of :class:`KernelStats`. O(1)."""
-        mem, kva, v = self.mem, self.kva, self.vrealloc_stats
+        m = self.machine
+        mem, kva, v = m.mem, m.kva, m.vrealloc.stats
         return KernelStats(
             total_pages=mem.nr_frames, free_pages=mem.nr_free, nr_vmalloc_pages=mem.nr_vmalloc,
             vmap_areas=len(kva.busy), free_vmap_areas=len(kva.free),
             vmap_lazy_nr=kva.vmap_lazy_nr, lazy_max_pages=kva.lazy_max_pages,
-            nr_purges=kva.nr_purges, nr_tlb_flushes=self.pgtable.nr_tlb_flushes,
-            slab_pages=self.slab.nr_slab_pages, vrealloc_calls=v[0], vrealloc_shrink=v[1],
-            vrealloc_grow_in_place=v[2], vrealloc_moved=v[3], vrealloc_bytes_copied=v[4],
-            vrealloc_pages_freed=v[5], warnings=self.log.nr_warnings,
-            kasan_reports=0 if self._kasan is None else len(self._kasan.reports))
+            nr_purges=kva.nr_purges, nr_tlb_flushes=m.pgtable.nr_tlb_flushes,
+            slab_pages=m.slab.nr_slab_pages, vrealloc_calls=v.calls, vrealloc_shrink=v.shrink,
+            vrealloc_grow_in_place=v.grow_in_place, vrealloc_moved=v.moved,
+            vrealloc_bytes_copied=v.bytes_copied, vrealloc_pages_freed=v.pages_freed,
+            warnings=m.log.nr_warnings,
+            kasan_reports=0 if m.kasan is None else len(m.kasan.reports))
 
     @property
     def dmesg(self) -> list[str]:
         """Every line the kernel logged, oldest first (a copy)."""
-        with self._lock:
-            return list(self.log.lines)
+        with self.machine.lock:
+            return list(self.machine.log.lines)
 
     @property
     def kasan_reports(self) -> list[KasanReport]:
         """Every KASAN report, oldest first (empty with KASAN off)."""
-        with self._lock:
-            return [] if self._kasan is None else list(self._kasan.reports)
+        m = self.machine
+        with m.lock:
+            return [] if m.kasan is None else list(m.kasan.reports)
 
     @_locked
     def check(self) -> None:
         """Verify every invariant of KERNEL.md section 18; raise :class:`KernelBug` naming the first broken."""
-        from .mm.check import check_kernel
-        check_kernel(self)
+        check_kernel(self.machine)
 
 
 _default: Kernel | None = None

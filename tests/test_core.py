@@ -78,9 +78,9 @@ def test_idle_64_gib_kernel_is_cheap() -> None:
     assert k.stats().total_pages == 16 << 20
     p = k.vmalloc(1 << 20)
     assert p is not None
-    assert len(k.mem.chunks) == 0        # nothing written yet: no contents chunk exists
+    assert len(k.machine.mem.chunks) == 0        # nothing written yet: no contents chunk exists
     k.memset(p, 1, 4096)
-    assert len(k.mem.chunks) == 1
+    assert len(k.machine.mem.chunks) == 1
     k.check()
 
 
@@ -281,7 +281,7 @@ def test_vmalloc_huge_maps_pmds_and_falls_back() -> None:
     area = k.find_vm_area(p)
     assert area is not None and area.page_order == 9 and area.nr_pages == 2048
     assert area.size == 4 * PMD_SIZE + 4096
-    assert len(k.pgtable.pmd) == 4 and not any(K <= v << 12 < K + (4 << 21) for v in k.pgtable.pte)
+    assert len(k.machine.pgtable.pmd) == 4 and not any(K <= v << 12 < K + (4 << 21) for v in k.machine.pgtable.pte)
     assert k.vmalloc_to_page(p + PMD_SIZE + 5 * 4096) == area.pages[512 + 5]
     k.check()
     small = Kernel(KernelConfig(huge_vmalloc=False))
@@ -498,11 +498,11 @@ def test_check_names_the_broken_invariant() -> None:
     k = Kernel()
     p = k.vmalloc(4096)
     assert p is not None
-    k.mem.nr_vmalloc += 1                  # corrupt a counter on purpose
+    k.machine.mem.nr_vmalloc += 1                  # corrupt a counter on purpose
     with pytest.raises(KernelBug, match="^INV-CNT-1"):
         k.check()
-    k.mem.nr_vmalloc -= 1
-    del k.pgtable.pte[p >> 12]             # unmap a page behind the allocator's back
+    k.machine.mem.nr_vmalloc -= 1
+    del k.machine.pgtable.pte[p >> 12]             # unmap a page behind the allocator's back
     with pytest.raises(KernelBug, match="^INV-PT-1"):
         k.check()
 

@@ -11,7 +11,7 @@ from kvalloc import GFP, Kernel, KernelConfig, VMALLOC_END, VMALLOC_START
 from kvalloc.constants import ULONG_MAX
 from kvalloc.mm.vmap_area import (
     FL_FIT_TYPE, LE_FIT_TYPE, NE_FIT_TYPE, RE_FIT_TYPE, FreeAreaTree, FreeVmapAreas,
-    find_vmap_lowest_match_linear,
+    find_vmap_lowest_linear_match,
 )
 
 PAGE = 4096
@@ -49,7 +49,7 @@ def test_exact_lowest_fit_finds_a_block_the_kernels_pruning_misses() -> None:
     high = (0x200000, 0x300000)
     t = FreeVmapAreas([low, high])
     assert t.find_lowest_match(2 * PAGE, 4 * PAGE, 0) == (low[0], low[1], 0x100000)
-    assert find_vmap_lowest_match_linear([low, high], 2 * PAGE, 4 * PAGE, 0) == (low[0], low[1], 0x100000)
+    assert find_vmap_lowest_linear_match([low, high], 2 * PAGE, 4 * PAGE, 0) == (low[0], low[1], 0x100000)
 
 
 def _model_clip(blocks: list[tuple[int, int]], s: int, e: int, nva: int, size: int) -> list[tuple[int, int]]:
@@ -95,7 +95,7 @@ def test_indexed_lowest_fit_agrees_with_linear_reference(seq: list[tuple[str, in
             else:
                 size, align = pages * PAGE, PAGE << align_shift
                 vstart = base + vstart_pages * PAGE
-                want = find_vmap_lowest_match_linear(model, size, align, vstart)
+                want = find_vmap_lowest_linear_match(model, size, align, vstart)
                 got = t.find_lowest_match(size, align, vstart)
                 assert got == want
                 if got is not None:
@@ -120,7 +120,7 @@ def test_kernel_places_every_area_at_the_linear_lowest_fit(seq: list[tuple[int, 
             k.vfree(live.pop(pick % len(live)))
         else:
             align = PAGE << align_shift
-            ref = find_vmap_lowest_match_linear(list(k.kva.free), (pages + 1) * PAGE, align, VMALLOC_START)
+            ref = find_vmap_lowest_linear_match(list(k.machine.kva.free), (pages + 1) * PAGE, align, VMALLOC_START)
             p = k.vmalloc(pages * PAGE, GFP.KERNEL, align=align)
             assert p is not None and ref is not None
             assert p == ref[2]      # the vmalloc range never runs out here: no purge retry
@@ -142,7 +142,7 @@ def test_large_random_sequence_matches_reference() -> None:
         else:
             size, align = rng.randint(1, 16) * PAGE, PAGE << rng.randint(0, 5)
             got = t.find_lowest_match(size, align, VMALLOC_START)
-            assert got == find_vmap_lowest_match_linear(model, size, align, VMALLOC_START)
+            assert got == find_vmap_lowest_linear_match(model, size, align, VMALLOC_START)
             assert got is not None
             t.va_clip(got[0], got[1], got[2], size)
             model = _model_clip(model, got[0], got[1], got[2], size)

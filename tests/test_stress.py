@@ -150,6 +150,6 @@ def test_random_actions_keep_every_invariant(seed: int, kasan: KasanMode) -> Non
     k.check()
     s = k.stats()
     assert (s.vmap_areas, s.nr_vmalloc_pages, s.slab_pages, s.free_pages) == (0, 0, 0, s.total_pages)
-    assert list(k.kva.free) == [(1, 2**64 - 1)]
+    assert list(k.machine.kva.free) == [(1, 2**64 - 1)]
     if kasan != "off" and k.config.vrealloc_profile >= 8:
         assert k.kasan_reports == []     # every access was in bounds

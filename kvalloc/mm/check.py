@@ -5,22 +5,22 @@ from __future__ import annotations
 from collections import Counter
 from typing import TYPE_CHECKING
 
-from ..constants import PAGE_SHIFT, PAGE_SIZE, ULONG_MAX, VMALLOC_END, VMALLOC_START, VMAP_RAM
+from ..constants import PAGE_SHIFT, PAGE_SIZE, ULONG_MAX, VMALLOC_END, VMALLOC_START, VMAP_RAM, is_vmalloc_addr
 from ..errors import KernelBug
 from .page_alloc import OWNER_VMALLOC
+from .proc import buddyinfo, meminfo
 from ..vm_flags import VM
 
 if TYPE_CHECKING:
-    from ..kernel import Kernel
-    from .memcontrol import Cgroup
-    from .vmalloc import VmStruct
+    from .machine import Machine
+    from .vmalloc_types import VmStruct
 
 
 def _fail(name: str, what: str) -> KernelBug:
     return KernelBug(f"{name}: {what}")
 
 
-def check_address_space(k: Kernel) -> None:
+def check_address_space(k: Machine) -> None:
     """INV-KVA-1 .. INV-KVA-5."""
     kva = k.kva
     try:
@@ -56,7 +56,7 @@ def check_address_space(k: Kernel) -> None:
         raise _fail("INV-KVA-4", f"vmap_lazy_nr {kva.vmap_lazy_nr} != {lazy_pages} lazy pages")
     if kva.vmap_lazy_nr > kva.lazy_max_pages:
         raise _fail("INV-KVA-4", f"vmap_lazy_nr {kva.vmap_lazy_nr} > lazy_max_pages {kva.lazy_max_pages}")
-    untag = k.vm.untag
+    untag = k.untag
     for va in kva.busy:
         vm = va.vm
         if vm is not None:
@@ -71,21 +71,21 @@ def _vm_pages(vm: VmStruct) -> list[int]:
     return [b.pfn for b in (vm.pages or [])[:vm.nr_pages] if b is not None]
 
 
-def check_areas(k: Kernel) -> None:
+def check_areas(k: Machine) -> None:
     """INV-VM-1 .. INV-VM-3, INV-PT-1, INV-PT-2."""
-    mem, pgtable, untag = k.mem, k.pgtable, k.vm.untag
-    profile9 = k.config.vrealloc_profile == 9
+    mem, pgtable, untag = k.mem, k.pgtable, k.untag
+    frees_tail = k.profile.shrink_frees_pages     # nr_pages may drop below the area's pages
     for va in k.kva.busy:
         vm = va.vm
         if vm is None or not vm.flags & VM.ALLOC:
             continue
         name = f"area {vm.addr:#x}"
         full = vm.area_size >> PAGE_SHIFT
-        if not 1 <= vm.nr_pages <= full or (not profile9 and vm.nr_pages != full):
+        if not 1 <= vm.nr_pages <= full or (not frees_tail and vm.nr_pages != full):
             raise _fail("INV-VM-1", f"{name} has nr_pages {vm.nr_pages} of {full}")
         if vm.page_order not in (0, 9) or (vm.page_order == 9 and not vm.flags & VM.ALLOW_HUGE_VMAP):
             raise _fail("INV-VM-1", f"{name} has page_order {vm.page_order}")
-        if vm.requested_size > vm.area_size or (profile9 and vm.requested_size > vm.nr_pages * PAGE_SIZE):
+        if vm.requested_size > vm.area_size or (frees_tail and vm.requested_size > vm.nr_pages * PAGE_SIZE):
             raise _fail("INV-VM-2", f"{name} requested_size {vm.requested_size} too large")
         pages = vm.pages or []
         if any(b is None for b in pages[:vm.nr_pages]) or any(b is not None for b in pages[vm.nr_pages:]):
@@ -112,25 +112,21 @@ def check_areas(k: Kernel) -> None:
     # A vm_map_ram area passed to vfree() is unlinked and lost with its mappings, as in the
     # kernel (KERNEL.md 9.1): its leaked range is exempt from INV-PT-2.
     leaked = sorted((va.va_start, va.va_end) for va in k.kva.leaked)
-    mapped = list(pgtable.pte)
-    for idx in pgtable.pmd:
-        mapped.append(idx << 9)
-        mapped.append((idx << 9) + 511)
-    for v in mapped:
+    for v in pgtable.mapped_vpns():
         a = v << PAGE_SHIFT
         if any(s <= a < e for s, e in leaked):
             continue
-        if busy.find(a) is None or not VMALLOC_START <= a < VMALLOC_END:
+        if busy.find(a) is None or not is_vmalloc_addr(a):
             raise _fail("INV-PT-2", f"mapped address {a:#x} lies outside every busy area")
 
 
-def check_pages(k: Kernel) -> None:
+def check_pages(k: Machine) -> None:
     """INV-PG-1 .. INV-PG-3, INV-CNT-1 .. INV-CNT-3."""
     mem = k.mem
     mem.check()
     k.slab.check()
     refs: Counter[int] = Counter()
-    vms = [va.vm for va in k.kva.busy if va.vm is not None] + k.vm.leaked_vms
+    vms = [va.vm for va in k.kva.busy if va.vm is not None] + k.vmalloc.leaked_vms
     for vm in vms:
         refs.update(_vm_pages(vm))
     marked = 0
@@ -146,23 +142,27 @@ def check_pages(k: Kernel) -> None:
                 raise _fail("INV-CNT-1", f"page {pfn:#x} is vmalloc-marked but owned by {b.owner}")
     if marked != mem.nr_vmalloc:
         raise _fail("INV-CNT-1", f"NR_VMALLOC {mem.nr_vmalloc} != {marked} marked frames")
-    for s in (mem.nr_free * 4,):
-        line = k.meminfo().splitlines()[1]
-        if int(line.split()[1]) != s:
-            raise _fail("INV-PG-2", f"MemFree {line} != {s} kB")
+    per_order = Counter(order for _, order in mem.free_blocks())
+    free_kb = sum(n << order for order, n in per_order.items()) * 4
+    line = meminfo(k).splitlines()[1]
+    if int(line.split()[1]) != free_kb:
+        raise _fail("INV-PG-2", f"{line.strip()} but the free blocks hold {free_kb} kB")
+    shown = [int(n) for n in buddyinfo(k).split()[4:]]
+    if shown != [per_order.get(order, 0) for order in range(len(shown))]:
+        raise _fail("INV-PG-2", f"/proc/buddyinfo {shown} differs from the free blocks")
 
 
-def check_memcg(k: Kernel) -> None:
+def check_memcg(k: Machine) -> None:
     """INV-CG-1 .. INV-CG-3."""
     usage: Counter[int] = Counter()
     vmalloc: Counter[int] = Counter()
     for b in k.mem.blocks.values():
-        cg: Cgroup | None = b.memcg
-        while cg is not None and cg.parent is not None:
+        if b.memcg is None:
+            continue
+        for cg in b.memcg.ancestors():
             usage[id(cg)] += 1 << b.order
             if b.vmalloc:
                 vmalloc[id(cg)] += 1
-            cg = cg.parent
     for cg in k.memcg.walk():
         if cg.parent is None:
             continue
@@ -174,11 +174,11 @@ def check_memcg(k: Kernel) -> None:
             raise _fail("INV-CG-3", f"cgroup {cg.path} usage {cg.usage} exceeds max {cg.max}")
 
 
-def check_kernel(k: Kernel) -> None:
+def check_kernel(k: Machine) -> None:
     """Run every checker; the first broken invariant raises :class:`KernelBug`."""
     check_address_space(k)
     check_areas(k)
     check_pages(k)
     check_memcg(k)
-    if k._kasan is not None:
-        k._kasan.check()
+    if k.kasan is not None:
+        k.kasan.check(k.kva.leaked)

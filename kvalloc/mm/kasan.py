@@ -6,7 +6,8 @@ one byte per 8-byte granule (0 accessible, 1..7 partially, >= 0x80 poisoned); sw
 one memory tag per 16-byte granule and pointers carry a tag in their top byte.
 
 Invariants (``check``): busy vmalloc areas have all their shadow pages; shadow outside busy
-areas and over guard pages holds only the invalid value; from profile 8 on, a live
+areas and over guard pages holds only the invalid value; when the vrealloc profile keeps it
+exact (``kasan_vrealloc``, 9b47d4eea3f7 on), a live
 ``VM_ALLOC`` area's shadow marks exactly ``[p, p + requested_size)`` accessible.
 
 Example:
@@ -29,10 +30,11 @@ from bisect import bisect_right
 from typing import TYPE_CHECKING
 
 from ..constants import (
+    is_vmalloc_addr,
     ALIGN, ALIGN_DOWN, KASAN_SHADOW_OFFSET, KASAN_SHADOW_START, PAGE_SHIFT, PAGE_SIZE,
     TASK_SIZE_MAX, VMALLOC_END, VMALLOC_START, VMAP_RAM,
 )
-from ..errors import KasanError, KasanWarning
+from ..errors import KasanError, KasanWarning, KernelBug
 from ..vm_flags import KASAN_VMALLOC_KEEP_TAG, KASAN_VMALLOC_PROT_NORMAL, VM
 
 if TYPE_CHECKING:
@@ -40,7 +42,7 @@ if TYPE_CHECKING:
     from .page_alloc import PageAllocator
     from .pgtable import PageTable
     from .printk import KernelLog
-    from .vmap_area import VmapAreaAllocator
+    from .vmalloc_types import SortedVAs, VmapArea
 
 KASAN_VMALLOC_INVALID = 0xF8
 KASAN_TAG_INVALID = 0xFE
@@ -72,16 +74,16 @@ class KasanReport:
 class Kasan:
     """Shadow memory, the vmalloc hooks, access checks and reports."""
 
-    def __init__(self, config: KernelConfig, log: KernelLog, kva: VmapAreaAllocator,
-                 pgtable: PageTable, mem: PageAllocator) -> None:
+    def __init__(self, config: KernelConfig, log: KernelLog, busy: SortedVAs,
+                 pgtable: PageTable, mem: PageAllocator, exact: bool) -> None:
         self.sw_tags = config.kasan == "sw_tags"
         self.shift = 4 if self.sw_tags else 3
         self.granule = 1 << self.shift
         self.invalid = KASAN_TAG_INVALID if self.sw_tags else KASAN_VMALLOC_INVALID
         self.panic = config.kasan_fault == "panic"
-        self.profile = config.vrealloc_profile
+        self.exact = exact           # the vrealloc profile keeps shadow == requested_size
         self.log = log
-        self.kva = kva
+        self.busy = busy             # the busy vmap areas, to describe a bad address
         self.pgtable = pgtable
         self.mem = mem
         self.shadow: dict[int, bytearray] = {}
@@ -178,7 +180,7 @@ class Kasan:
 
     def populate_vmalloc(self, start: int, end: int) -> None:
         """``kasan_populate_vmalloc``: create missing shadow pages, filled with the invalid value."""
-        if not VMALLOC_START <= start < VMALLOC_END:
+        if not is_vmalloc_addr(start):
             return
         first = ((start >> self.shift) + KASAN_SHADOW_OFFSET) >> PAGE_SHIFT
         last = (((end - 1) >> self.shift) + KASAN_SHADOW_OFFSET) >> PAGE_SHIFT
@@ -190,7 +192,7 @@ class Kasan:
 
     def release_vmalloc(self, start: int, end: int) -> None:
         """Drop the shadow pages whose whole span lies inside ``[start, end)`` (purge)."""
-        if not VMALLOC_START <= start < VMALLOC_END:
+        if not is_vmalloc_addr(start):
             return
         span = PAGE_SIZE << self.shift
         first = ALIGN(start, span)
@@ -200,13 +202,13 @@ class Kasan:
 
     def poison_vmalloc(self, addr: int, size: int) -> None:
         """``kasan_poison_vmalloc``: poison ``ALIGN(size, granule)`` bytes with the invalid value."""
-        if not VMALLOC_START <= self.untag(addr) < VMALLOC_END:
+        if not is_vmalloc_addr(self.untag(addr)):
             return
         self.kasan_poison(addr, ALIGN(size, self.granule), self.invalid)
 
     def unpoison_vmalloc(self, addr: int, size: int, flags: int) -> int:
         """``kasan_unpoison_vmalloc``: returns the (re)tagged pointer in sw_tags mode."""
-        if not VMALLOC_START <= self.untag(addr) < VMALLOC_END:
+        if not is_vmalloc_addr(self.untag(addr)):
             return addr
         if self.sw_tags:
             if not flags & KASAN_VMALLOC_PROT_NORMAL:
@@ -235,7 +237,7 @@ class Kasan:
         """How many bytes from ``addr`` (at most ``size``) an access may touch without a report."""
         tag = addr >> _TAG_SHIFT
         a = self.untag(addr)
-        if (self.sw_tags and tag == KASAN_TAG_KERNEL) or not VMALLOC_START <= a < VMALLOC_END:
+        if (self.sw_tags and tag == KASAN_TAG_KERNEL) or not is_vmalloc_addr(a):
             return size
         g = self.granule
         a0 = ALIGN_DOWN(a, g)
@@ -264,7 +266,7 @@ class Kasan:
             bug = ("null-ptr-deref" if addr < PAGE_SIZE else
                    "user-memory-access" if addr < TASK_SIZE_MAX else "wild-memory-access")
             return self.report(bug, addr, size, write, label, None)
-        if not VMALLOC_START <= a < VMALLOC_END:
+        if not is_vmalloc_addr(a):
             return True
         shift = self.shift
         s0 = (a >> shift) + KASAN_SHADOW_OFFSET
@@ -355,8 +357,8 @@ class Kasan:
     def _describe(self, addr: int) -> list[str]:
         a = self.untag(addr)
         out: list[str] = []
-        if VMALLOC_START <= a < VMALLOC_END:
-            va = self.kva.busy.find(ALIGN(a, PAGE_SIZE))
+        if is_vmalloc_addr(a):
+            va = self.busy.find(ALIGN(a, PAGE_SIZE))
             if va is not None and va.vm is not None:
                 vm = va.vm
                 out.append(f"The buggy address belongs to a {vm.nr_pages}-page vmalloc region "
@@ -388,12 +390,14 @@ class Kasan:
 
     # -- invariants -------------------------------------------------------------------
 
-    def check(self) -> None:
-        """INV-KASAN-1, -2 and -4, and -3 from profile 8 on."""
-        from ..errors import KernelBug
-        # leaked areas (a vm_map_ram area passed to vfree) keep their shadow, like their mappings
-        busy = sorted((va for va in list(self.kva.busy) + self.kva.leaked
-                       if VMALLOC_START <= va.va_start < VMALLOC_END), key=lambda va: va.va_start)
+    def check(self, leaked: list[VmapArea]) -> None:
+        """INV-KASAN-1, -2 and -4, and -3 when the vrealloc profile keeps the shadow exact.
+
+        ``leaked`` are the areas unlinked without being freed (a ``vm_map_ram`` area passed
+        to ``vfree``): they keep their shadow, like their mappings.
+        """
+        busy = sorted((va for va in list(self.busy) + leaked
+                       if is_vmalloc_addr(va.va_start)), key=lambda va: va.va_start)
         span = PAGE_SIZE << self.shift
         for va in busy:
             for m in range(ALIGN_DOWN(va.va_start, span), va.va_end, span):
@@ -421,9 +425,9 @@ class Kasan:
                     break
                 pos = max(pos, cur.va_end)
                 i += 1
-        for va in self.kva.busy:
+        for va in self.busy:
             vm = va.vm
-            if vm is None or not VMALLOC_START <= va.va_start < VMALLOC_END:
+            if vm is None or not is_vmalloc_addr(va.va_start):
                 if va.flags & VMAP_RAM:
                     # the kernel keeps no tagged pointer for vm_map_ram areas: the first
                     # granule's tag is the one the whole mapping must carry
@@ -442,12 +446,11 @@ class Kasan:
             self._expect(a, a, 0, va.va_end, "INV-KASAN-2", end)   # guard page only
             if not vm.flags & VM.ALLOC:
                 self._expect(a, vm.addr, vm.requested_size, va.va_end, "INV-KASAN-4", None)
-            elif self.profile >= 8 and getattr(vm, "kasan_exact", True):
+            elif self.exact:
                 self._expect(a, vm.addr, vm.requested_size, va.va_end, "INV-KASAN-3", None)
 
     def _expect(self, a: int, ptr: int, size: int, va_end: int, name: str,
                 only_from: int | None) -> None:
-        from ..errors import KernelBug
         g = self.granule
         n = (va_end - a) >> self.shift
         got = self.shadow_bytes(a, n)

@@ -1,6 +1,6 @@
 """Memory cgroup v2 charging for kernel pages (mm/memcontrol.c, KERNEL.md 13).
 
-Invariants (checked by :meth:`MemCgroups.check`):
+Invariants (checked by ``check_memcg`` in :mod:`kvalloc.mm.check`):
     - a cgroup's ``usage`` (pages) equals the charged pages of it and its descendants;
     - its ``vmalloc`` statistic is 4096 x the vmalloc-marked charged pages of its subtree.
 
@@ -40,6 +40,13 @@ class Cgroup:
         self.max = max       # hierarchical usage in pages
         self.nr_vmalloc = 0     # hierarchical vmalloc pages
         self.max_events = 0
+
+    def ancestors(self) -> Iterator[Cgroup]:
+        """This cgroup and each parent up to, not including, the root (where charges count)."""
+        node: Cgroup | None = self
+        while node is not None and node.parent is not None:
+            yield node
+            node = node.parent
 
     @property
     def path(self) -> str:
@@ -131,45 +138,30 @@ class MemCgroups:
         cg = self.current
         if cg.parent is None:
             return True, None
-        lowest: Cgroup | None = None
-        node: Cgroup | None = cg
-        while node is not None and node.parent is not None:
-            if node.max is not None and (node.nr_pages + nr_pages) * PAGE_SIZE > node.max:
-                lowest = node
-                break
-            node = node.parent
+        lowest = next((node for node in cg.ancestors() if node.max is not None
+                       and (node.nr_pages + nr_pages) * PAGE_SIZE > node.max), None)
         if lowest is not None:
-            up: Cgroup | None = lowest
-            while up is not None and up.parent is not None:
+            for up in lowest.ancestors():
                 up.max_events += 1
-                up = up.parent
             if not gfp & GFP.NOFAIL:
                 return False, None
-            up = lowest
-            while up is not None and up.parent is not None:
+            for up in lowest.ancestors():
                 up.may_exceed = True
-                up = up.parent
-        node = cg
-        while node is not None and node.parent is not None:
+        for node in cg.ancestors():
             node.nr_pages += nr_pages
-            node = node.parent
         return True, cg
 
     @staticmethod
     def uncharge(cg: Cgroup, nr_pages: int) -> None:
         """Give back ``nr_pages`` of ``cg``'s charge, up the hierarchy."""
-        node: Cgroup | None = cg
-        while node is not None and node.parent is not None:
+        for node in cg.ancestors():
             node.nr_pages -= nr_pages
-            node = node.parent
 
     @staticmethod
     def mod_vmalloc(cg: Cgroup, delta: int) -> None:
         """Adjust the hierarchical ``vmalloc`` statistic by ``delta`` pages."""
-        node: Cgroup | None = cg
-        while node is not None and node.parent is not None:
+        for node in cg.ancestors():
             node.nr_vmalloc += delta
-            node = node.parent
 
     def walk(self) -> Iterator[Cgroup]:
         """Every cgroup, root first, depth-first."""

@@ -4,9 +4,9 @@ Frames are numbered from ``FIRST_PFN``. Metadata exists only for allocated block
 live in 64 MiB chunks (16384 frames, one anonymous ``mmap`` each) created when a frame in them
 is first written: the host commits memory only for pages actually touched, an untouched frame
 reads as zeros, and physically contiguous frames are contiguous host bytes, so a copy between
-two contiguous runs is one slice copy and a container over contiguous frames gets one flat view. Order-10 blocks that were never split are kept as
-one watermark (``_fresh``) instead of a list, so ``Kernel(KernelConfig(ram=64 << 30))`` costs
-nothing until used.
+two contiguous runs is one slice copy and a container over contiguous frames gets one flat
+view. Order-10 blocks that were never split are kept as one watermark (``_fresh``) instead
+of a list, so ``Kernel(KernelConfig(ram=64 << 30))`` costs nothing until used.
 
 Invariants (``check``):
     - free blocks are aligned to their order, disjoint, and maximal (no free buddy pair
@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Final
 
 from sortedcontainers import SortedList
 
-from ..constants import FIRST_PFN, MAX_PAGE_ORDER, NR_PAGE_ORDERS, PAGE_OFFSET, PAGE_SIZE
+from ..constants import FIRST_PFN, MAX_PAGE_ORDER, NR_PAGE_ORDERS, PAGE_OFFSET, PAGE_SHIFT, PAGE_SIZE
 from ..errors import KernelBug
 from ..gfp import GFP
 
@@ -41,6 +41,7 @@ CHUNK_SHIFT: Final = 14                     # frames per contents chunk: 16384 (
 CHUNK_FRAMES: Final = 1 << CHUNK_SHIFT
 CHUNK_BYTES: Final = CHUNK_FRAMES * PAGE_SIZE
 ZERO_CHUNK: Final = memoryview(bytes(CHUNK_BYTES))
+_CHUNK_MASK: Final = CHUNK_FRAMES - 1
 
 
 class Block:
@@ -79,36 +80,64 @@ class PageAllocator:
         self.nr_vmalloc = 0                        # NR_VMALLOC
 
     # -- contents ---------------------------------------------------------------------
+    #
+    # The only code that knows where frame bytes live: frame ``pfn`` is the 4096 bytes at
+    # ``(pfn & (CHUNK_FRAMES - 1)) << PAGE_SHIFT`` of chunk ``pfn >> CHUNK_SHIFT``. Everyone
+    # else asks for a *run*: ``n`` bytes from byte ``off`` of frame ``pfn``, which must not
+    # cross the end of the chunk (:meth:`run_frames` says how far a run may go).
 
     def chunk(self, idx: int) -> memoryview:
-        """The writable 64 MiB contents chunk ``idx`` (frames ``idx << 9`` ...), created zeroed."""
+        """The writable 64 MiB contents chunk ``idx`` (frames ``idx << 14`` ...), created zeroed."""
         mv = self.chunks.get(idx)
         if mv is None:
             mv = self.chunks[idx] = memoryview(mmap.mmap(-1, CHUNK_BYTES))
         return mv
 
-    def frame(self, pfn: int) -> memoryview:
-        """The writable 4096 bytes of frame ``pfn`` (a view into its chunk)."""
-        off = (pfn & (CHUNK_FRAMES - 1)) << 12
-        return self.chunk(pfn >> CHUNK_SHIFT)[off:off + PAGE_SIZE]
+    @staticmethod
+    def run_frames(pfn: int) -> int:
+        """How many frames from ``pfn`` share its contents chunk (the longest possible run)."""
+        return CHUNK_FRAMES - (pfn & _CHUNK_MASK)
 
-    def peek(self, pfn: int) -> memoryview | None:
-        """Frame ``pfn``'s bytes, or None if it was never written (it reads as zeros)."""
+    def run(self, pfn: int, off: int, n: int) -> memoryview:
+        """Writable view of ``n`` bytes from byte ``off`` of frame ``pfn`` (creates the chunk)."""
+        b = ((pfn & _CHUNK_MASK) << PAGE_SHIFT) + off
+        return self.chunk(pfn >> CHUNK_SHIFT)[b:b + n]
+
+    def peek_run(self, pfn: int, off: int, n: int) -> memoryview | None:
+        """Like :meth:`run`, but None when the chunk was never written (it reads as zeros)."""
         mv = self.chunks.get(pfn >> CHUNK_SHIFT)
         if mv is None:
             return None
-        off = (pfn & (CHUNK_FRAMES - 1)) << 12
-        return mv[off:off + PAGE_SIZE]
+        b = ((pfn & _CHUNK_MASK) << PAGE_SHIFT) + off
+        return mv[b:b + n]
+
+    def zero_run(self, pfn: int, off: int, n: int) -> None:
+        """Zero a run in place (nothing to do if its chunk was never written)."""
+        mv = self.peek_run(pfn, off, n)
+        if mv is not None:
+            mv[:] = ZERO_CHUNK[:n]
+
+    def frame(self, pfn: int) -> memoryview:
+        """The writable 4096 bytes of frame ``pfn`` (a view into its chunk)."""
+        return self.run(pfn, 0, PAGE_SIZE)
+
+    def peek(self, pfn: int) -> memoryview | None:
+        """Frame ``pfn``'s bytes, or None if it was never written (it reads as zeros)."""
+        return self.peek_run(pfn, 0, PAGE_SIZE)
+
+    def contiguous_view(self, pfns: list[int], off: int, size: int) -> memoryview | None:
+        """One writable view of ``size`` bytes from byte ``off`` of ``pfns[0]``, when the frames
+        are consecutive and in one chunk; else None. O(len(pfns)) at C speed."""
+        if not pfns or len(pfns) > self.run_frames(pfns[0]) or \
+                pfns != list(range(pfns[0], pfns[0] + len(pfns))):
+            return None
+        return self.run(pfns[0], off, size)
 
     def zero_frames(self, pfn: int, n: int) -> None:
         """Zero ``n`` frames from ``pfn`` in place (views of them stay valid)."""
-        chunks = self.chunks
         while n > 0:
-            off = pfn & (CHUNK_FRAMES - 1)
-            k = min(n, CHUNK_FRAMES - off)
-            mv = chunks.get(pfn >> CHUNK_SHIFT)
-            if mv is not None:
-                mv[off << 12:(off + k) << 12] = ZERO_CHUNK[:k << 12]
+            k = min(n, self.run_frames(pfn))
+            self.zero_run(pfn, 0, k << PAGE_SHIFT)
             pfn += k
             n -= k
 

@@ -15,14 +15,14 @@ from typing import TYPE_CHECKING, cast
 
 from ..constants import PAGE_OFFSET, PAGE_SHIFT, PAGE_SIZE, PMD_SHIFT
 from ..errors import PageFault
-from .page_alloc import CHUNK_FRAMES, CHUNK_SHIFT, ZERO_CHUNK
 
 if TYPE_CHECKING:
     from .page_alloc import PageAllocator
     from .printk import KernelLog
 
 _PTRS_PER_PMD = 512
-_CHUNK_MASK = CHUNK_FRAMES - 1
+_PMD_VPN_SHIFT = PMD_SHIFT - PAGE_SHIFT      # a PMD leaf covers 1 << 9 virtual pages
+_PMD_VPN_MASK = _PTRS_PER_PMD - 1
 
 #: One piece of an access: (pfn, offset in the frame, length).
 Segment = tuple[int, int, int]
@@ -62,7 +62,7 @@ class PageTable:
                 vpn, pfn = vpn0 + i, pfns[i]
                 if (not vpn % _PTRS_PER_PMD and not pfn % _PTRS_PER_PMD and i + _PTRS_PER_PMD <= n
                         and pfns[i + _PTRS_PER_PMD - 1] == pfn + _PTRS_PER_PMD - 1):
-                    pmd[vpn >> 9] = pfn
+                    pmd[vpn >> _PMD_VPN_SHIFT] = pfn
                     i += _PTRS_PER_PMD
                 else:
                     pte[vpn] = pfn
@@ -76,7 +76,7 @@ class PageTable:
         pte, pmd = self.pte, self.pmd
         vpn, vend = start >> PAGE_SHIFT, (end + PAGE_SIZE - 1) >> PAGE_SHIFT
         if pmd:
-            for idx in range(vpn >> 9, ((vend - 1) >> 9) + 1):
+            for idx in range(vpn >> _PMD_VPN_SHIFT, ((vend - 1) >> _PMD_VPN_SHIFT) + 1):
                 pmd.pop(idx, None)
         if vend - vpn > len(pte):
             for k in [k for k in pte if vpn <= k < vend]:
@@ -90,15 +90,24 @@ class PageTable:
         """Count one kernel TLB flush (contents are not modelled)."""
         self.nr_tlb_flushes += 1
 
+    def mapped_vpns(self) -> list[int]:
+        """Every mapped virtual page number: each PTE, and the first and last page of each
+        PMD leaf (enough to tell which areas hold mappings). O(entries)."""
+        out = list(self.pte)
+        for idx in self.pmd:
+            out.append(idx << _PMD_VPN_SHIFT)
+            out.append((idx << _PMD_VPN_SHIFT) + _PMD_VPN_MASK)
+        return out
+
     # -- translation ------------------------------------------------------------------
 
     def translate_vmalloc(self, vpn: int) -> int | None:
         """The frame mapped at virtual page ``vpn`` by the page table (not the direct map)."""
         pfn = self.pte.get(vpn)
         if pfn is None and self.pmd:
-            base = self.pmd.get(vpn >> 9)
+            base = self.pmd.get(vpn >> _PMD_VPN_SHIFT)
             if base is not None:
-                return base + (vpn & 511)
+                return base + (vpn & _PMD_VPN_MASK)
         return pfn
 
     def translate(self, vpn: int) -> int | None:
@@ -107,9 +116,9 @@ class PageTable:
         if pfn is not None:
             return pfn
         if self.pmd:
-            base = self.pmd.get(vpn >> 9)
+            base = self.pmd.get(vpn >> _PMD_VPN_SHIFT)
             if base is not None:
-                return base + (vpn & 511)
+                return base + (vpn & _PMD_VPN_MASK)
         if self._direct_lo <= vpn < self._direct_hi:
             return vpn - self._direct_off
         return None
@@ -151,44 +160,40 @@ class PageTable:
     def read(self, addr: int, size: int) -> bytes:
         """The bytes at ``[addr, addr + size)``; raises :class:`PageFault` if unmapped."""
         segs = self.segments(addr, size, False)
-        chunks = self.mem.chunks
+        peek_run = self.mem.peek_run
         if len(segs) == 1:
             pfn, off, n = segs[0]
-            c = chunks.get(pfn >> CHUNK_SHIFT)
-            if c is None:
-                return bytes(n)
-            b = ((pfn & _CHUNK_MASK) << PAGE_SHIFT) + off
-            return c[b:b + n].tobytes()
+            run = peek_run(pfn, off, n)
+            return bytes(n) if run is None else run.tobytes()
         out = bytearray(size)
         pos = 0
         for pfn, off, n in segs:
-            c = chunks.get(pfn >> CHUNK_SHIFT)
-            if c is not None:
-                b = ((pfn & _CHUNK_MASK) << PAGE_SHIFT) + off
-                out[pos:pos + n] = c[b:b + n]
+            run = peek_run(pfn, off, n)
+            if run is not None:
+                out[pos:pos + n] = run
             pos += n
         return bytes(out)
 
     def write(self, addr: int, data: bytes | bytearray | memoryview) -> None:
         """Store ``data`` at ``addr``; nothing is written if any page is unmapped."""
         src = memoryview(data).cast("B")
-        chunk = self.mem.chunk
+        run = self.mem.run
         pos = 0
         for pfn, off, n in self.segments(addr, len(src), True):
-            b = ((pfn & _CHUNK_MASK) << PAGE_SHIFT) + off
-            chunk(pfn >> CHUNK_SHIFT)[b:b + n] = src[pos:pos + n]
+            run(pfn, off, n)[:] = src[pos:pos + n]
             pos += n
 
     def memset(self, addr: int, value: int, size: int) -> None:
         """Fill ``size`` bytes with ``value`` (0..255) in place."""
         segs = self.segments(addr, size, True)
         mem = self.mem
-        fill = ZERO_CHUNK if value == 0 else memoryview(bytes([value]) * PAGE_SIZE)
+        if value == 0:
+            for pfn, off, n in segs:
+                mem.zero_run(pfn, off, n)
+            return
+        fill = memoryview(bytes([value]) * PAGE_SIZE)
         for pfn, off, n in segs:
-            c = mem.chunks.get(pfn >> CHUNK_SHIFT) if value == 0 else mem.chunk(pfn >> CHUNK_SHIFT)
-            if c is not None:
-                b = ((pfn & _CHUNK_MASK) << PAGE_SHIFT) + off
-                c[b:b + n] = fill[:n]
+            mem.run(pfn, off, n)[:] = fill[:n]
 
     def pfns(self, addr: int, size: int, write: bool) -> list[int]:
         """Frames behind every page of ``[addr, addr + size)`` (oops if one is unmapped)."""
@@ -216,23 +221,20 @@ class PageTable:
             return
         spf = self.pfns(src, size, False)
         dpf = self.pfns(dst, size, True)
-        chunks, chunk = self.mem.chunks, self.mem.chunk
+        mem = self.mem
+        run, peek_run, zero_run, run_frames = mem.run, mem.peek_run, mem.zero_run, mem.run_frames
         np_, i, pos = len(spf), 0, 0
 
         def copy(s0: int, d0: int, start: int, n: int) -> None:
-            sb = ((s0 & _CHUNK_MASK) << PAGE_SHIFT) + start
-            db = ((d0 & _CHUNK_MASK) << PAGE_SHIFT) + start
-            sc = chunks.get(s0 >> CHUNK_SHIFT)
-            if sc is None:
-                dc = chunks.get(d0 >> CHUNK_SHIFT)
-                if dc is not None:
-                    dc[db:db + n] = ZERO_CHUNK[:n]
+            src_run = peek_run(s0, start, n)
+            if src_run is None:
+                zero_run(d0, start, n)          # the source was never written: zeros
             else:
-                chunk(d0 >> CHUNK_SHIFT)[db:db + n] = sc[sb:sb + n]
+                run(d0, start, n)[:] = src_run
 
         while i < np_:
             s0, d0 = spf[i], dpf[i]
-            m = min(np_ - i, CHUNK_FRAMES - (s0 & _CHUNK_MASK), CHUNK_FRAMES - (d0 & _CHUNK_MASK))
+            m = min(np_ - i, run_frames(s0), run_frames(d0))
             start = off if i == 0 else 0
             if m == 1 or (spf[i:i + m] == list(range(s0, s0 + m))
                           and dpf[i:i + m] == list(range(d0, d0 + m))):

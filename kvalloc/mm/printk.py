@@ -75,3 +75,8 @@ class KernelLog:
         """``BUG()``: log the line and return the exception for the caller to raise."""
         self.lines.append(f"kernel BUG at {function}!")
         return KernelBug(f"kernel BUG at {function}!" + (f" ({why})" if why else ""))
+
+
+def fmt_p(addr: int) -> str:
+    """``%p`` as rendered with ``no_hash_pointers``: 16 hex digits, no ``0x``."""
+    return f"{addr & 0xFFFFFFFFFFFFFFFF:016x}"

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from ..constants import NR_PAGE_ORDERS, VMALLOC_END, VMALLOC_START, VMALLOC_TOTAL, VMAP_RAM
+from ..constants import NR_PAGE_ORDERS, VMALLOC_END, VMALLOC_START, VMALLOC_TOTAL, VMAP_RAM, is_vmalloc_addr
 from ..vm_flags import VM
 
 if TYPE_CHECKING:
-    from ..kernel import Kernel
+    from .machine import Machine
 
 _M64 = (1 << 64) - 1
 _ITEMS = ((VM.IOREMAP, " ioremap"), (VM.SPARSE, " sparse"), (VM.ALLOC, " vmalloc"),
@@ -19,10 +19,10 @@ def _range(start: int, end: int, size: int) -> str:
     return f"0x{start & _M64:016x}-0x{end & _M64:016x} {size:7d}"
 
 
-def vmallocinfo(k: Kernel) -> str:
+def vmallocinfo(k: Machine) -> str:
     """Busy areas in address order, then lazily freed ones."""
     lines: list[str] = []
-    untag = k.vm.untag
+    untag = k.untag
     for va in k.kva.busy:
         vm = va.vm
         if vm is None:
@@ -37,7 +37,7 @@ def vmallocinfo(k: Kernel) -> str:
         if vm.nr_pages:
             parts.append(f" pages={vm.nr_pages}")
         parts.extend(text for flag, text in _ITEMS if vm.flags & flag)
-        if vm.pages_addr and VMALLOC_START <= untag(vm.pages_addr) < VMALLOC_END:
+        if vm.pages_addr and is_vmalloc_addr(untag(vm.pages_addr)):
             parts.append(" vpages")
         if vm.nr_pages:
             step = 1 << vm.page_order
@@ -48,7 +48,7 @@ def vmallocinfo(k: Kernel) -> str:
     return "".join(line + "\n" for line in lines)
 
 
-def meminfo(k: Kernel) -> str:
+def meminfo(k: Machine) -> str:
     """MemTotal, MemFree, VmallocTotal, VmallocUsed, VmallocChunk, in kB."""
     rows = (("MemTotal:", k.mem.nr_frames * 4), ("MemFree:", k.mem.nr_free * 4),
             ("VmallocTotal:", VMALLOC_TOTAL >> 10), ("VmallocUsed:", k.mem.nr_vmalloc * 4),
@@ -56,7 +56,7 @@ def meminfo(k: Kernel) -> str:
     return "".join(f"{label:<16}{value:>8} kB\n" for label, value in rows)
 
 
-def buddyinfo(k: Kernel) -> str:
+def buddyinfo(k: Machine) -> str:
     """One line for node 0, zone Normal: free blocks per order."""
     counts = "".join(f"{k.mem.nr_free_blocks(order):6d} " for order in range(NR_PAGE_ORDERS))
     return f"Node 0, zone {'Normal':>8} {counts}\n"

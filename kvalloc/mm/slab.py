@@ -103,12 +103,10 @@ class SlabAllocator:
     def _zero(self, addr: int, size: int) -> None:
         """Uninstrumented zeroing through the direct map."""
         pfn, off = divmod(addr - PAGE_OFFSET, PAGE_SIZE)
-        peek = self.mem.peek
+        zero_run = self.mem.zero_run
         while size > 0:
             n = min(size, PAGE_SIZE - off)
-            mv = peek(pfn)
-            if mv is not None:
-                mv[off:off + n] = bytes(n)
+            zero_run(pfn, off, n)
             size -= n
             pfn, off = pfn + 1, 0
 

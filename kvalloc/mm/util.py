@@ -17,10 +17,11 @@ from ..gfp import GFP, gfpflags_allow_blocking, want_init_on_alloc
 from ..vm_flags import VM
 
 if TYPE_CHECKING:
-    from ..kernel import Kernel
+    from .access import Access
+    from .printk import KernelLog
     from .slab import SlabAllocator
-    from .vmalloc import Vmalloc
-    from .vrealloc import Vrealloc
+    from .vmalloc import VmallocFamily
+    from .vrealloc import Resized, Vrealloc
 
 
 def kmalloc_gfp_adjust(flags: int, size: int) -> int:
@@ -34,44 +35,40 @@ def kmalloc_gfp_adjust(flags: int, size: int) -> int:
 
 
 class KvAlloc:
-    """krealloc and the kvmalloc family over the slab and vmalloc allocators."""
+    """krealloc and the kvmalloc family over the slab and vmalloc allocators.
 
-    def __init__(self, kernel: Kernel, vrealloc: Vrealloc) -> None:
-        self.kernel = kernel
-        self.slab: SlabAllocator = kernel.slab
-        self.vm: Vmalloc = kernel.vm
+    Each resize returns ``(new pointer, bytes copied)``: the pointer is None on failure.
+    """
+
+    def __init__(self, slab: SlabAllocator, vmalloc: VmallocFamily, vrealloc: Vrealloc,
+                 access: Access, log: KernelLog, init_on_alloc: bool) -> None:
+        self.slab = slab
+        self.vmalloc = vmalloc
         self.vrealloc = vrealloc
-        self.init_on_alloc = kernel.config.init_on_alloc
+        self.access = access
+        self.log = log
+        self.init_on_alloc = init_on_alloc
 
-    def is_vmalloc_addr(self, p: int) -> bool:
-        return VMALLOC_START <= self.vm.untag(p) < VMALLOC_END
-
-    def _copy(self, dst: int, src: int, n: int) -> None:
-        """Uninstrumented kernel-internal copy (through the direct map / page table)."""
-        if n > 0:
-            self.vm.pgtable.memcpy(self.vm.untag(dst), self.vm.untag(src), n)
-            self.kernel.realloc_copied += n
-
-    def krealloc(self, p: int, new_size: int, flags: int, align: int, nid: int) -> int | None:
+    def krealloc(self, p: int, new_size: int, flags: int, align: int, nid: int) -> Resized:
         """``krealloc``: in place within ``ksize`` (spare bytes zeroed under init_on_alloc)."""
         slab = self.slab
         if new_size == 0:
             slab.kfree(p)
-            return ZERO_SIZE_PTR
+            return ZERO_SIZE_PTR, 0
         if p == 0 or p == ZERO_SIZE_PTR:
-            return slab.kmalloc(new_size, flags)
+            return slab.kmalloc(new_size, flags), 0
         ks = slab.ksize(p)
         other_node = bool(flags & GFP.THISNODE) and nid not in (NUMA_NO_NODE, 0)
         if not other_node and new_size <= ks and not p % align:
             if want_init_on_alloc(flags, self.init_on_alloc) and ks > new_size:
-                self.vm.pgtable.memset(p + new_size, 0, ks - new_size)
-            return p
+                self.access.pgtable.memset(p + new_size, 0, ks - new_size)
+            return p, 0
         n = slab.kmalloc(new_size, flags)
         if n is None:
-            return None
-        self._copy(n, p, min(new_size, ks))
+            return None, 0
+        copied = self.access.memcpy_nocheck(n, p, min(new_size, ks))
         slab.kfree(p)
-        return n
+        return n, copied
 
     def kvmalloc(self, size: int, flags: int, align: int, caller: str) -> int | None:
         """``__kvmalloc_node``: kmalloc first, vmalloc (huge allowed) for more than a page."""
@@ -80,46 +77,43 @@ class KvAlloc:
             return p
         if size > INT_MAX:
             if not flags & GFP.NOWARN:
-                self.kernel.log.WARN_ONCE("__kvmalloc_node_noprof", None, site="__kvmalloc_node_noprof")
+                self.log.WARN_ONCE("__kvmalloc_node_noprof", None, site="__kvmalloc_node_noprof")
             return None
         vm_flags = VM.ALLOW_HUGE_VMAP if gfpflags_allow_blocking(flags) else 0
-        return self.vm.vmalloc_node_range(size, align, VMALLOC_START, VMALLOC_END, flags,
-                                          vm_flags, caller)
+        return self.vmalloc.vmalloc_node_range(size, align, VMALLOC_START, VMALLOC_END, flags,
+                                               vm_flags, caller)
 
     def kvfree(self, p: int) -> None:
         """``kvfree``: vfree for vmalloc addresses, kfree otherwise."""
-        if self.is_vmalloc_addr(p):
-            self.vm.vfree(p)
+        if self.vmalloc.is_vmalloc_addr(p):
+            self.vmalloc.vfree(p)
         else:
             self.slab.kfree(p)
 
     def kvrealloc(self, p: int, size: int, flags: int, align: int, nid: int,
-                  caller: str) -> int | None:
+                  caller: str) -> Resized:
         """``kvrealloc`` (v6.12+): vrealloc for vmalloc memory, else krealloc then kvmalloc."""
-        if p and self.is_vmalloc_addr(p):
+        if p and self.vmalloc.is_vmalloc_addr(p):
             return self.vrealloc.vrealloc(p, size, flags, align, nid, caller)
-        n = self.krealloc(p, size, kmalloc_gfp_adjust(flags, size), align, nid)
+        n, copied = self.krealloc(p, size, kmalloc_gfp_adjust(flags, size), align, nid)
         if n is None:
             n = self.kvmalloc(size, flags, align, caller)
             if n is None:
-                return None
+                return None, 0
             if p:
-                self._copy(n, p, min(size, self.slab.ksize(p)))   # KASAN disabled around it
+                # KASAN disabled around it, as in the kernel
+                copied = self.access.memcpy_nocheck(n, p, min(size, self.slab.ksize(p)))
                 self.slab.kfree(p)
-        return n
+        return n, copied
 
-    def kvrealloc_old(self, p: int, oldsize: int, newsize: int, flags: int) -> int | None:
+    def kvrealloc_old(self, p: int, oldsize: int, newsize: int, flags: int) -> Resized:
         """``kvrealloc`` before v6.12: the caller tracks ``oldsize``; a shrink changes nothing."""
         if oldsize >= newsize:
-            return p
+            return p, 0
         n = self.kvmalloc(newsize, flags, 1, "kvrealloc")
         if n is None:
-            return None
-        if oldsize:
-            kasan = self.kernel._kasan
-            if kasan is None or (kasan.check_access(p, oldsize, False, "kvrealloc_noprof")
-                                 and kasan.check_access(n, oldsize, True, "kvrealloc_noprof")):
-                self.vm.pgtable.memcpy(self.vm.untag(n), self.vm.untag(p), oldsize)
+            return None, 0
+        copied = self.access.memcpy(n, p, oldsize, "kvrealloc_noprof") if oldsize else 0
         if p:
             self.kvfree(p)
-        return n
+        return n, copied

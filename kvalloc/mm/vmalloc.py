@@ -12,13 +12,15 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from ..constants import (
+    is_vmalloc_addr,
     ALIGN, PAGE_SHIFT, PAGE_SIZE, PMD_SHIFT, PMD_SIZE, VMALLOC_END,
     VMALLOC_START, VMAP_RAM, MAX_PAGE_ORDER, ilog2,
 )
 from ..gfp import GFP, GFP_RECLAIM_MASK, GFP_VMALLOC_SUPPORTED, format_gfp, gfpflags_allow_blocking
 from .page_alloc import OWNER_VMALLOC, Block
 from ..vm_flags import KASAN_VMALLOC_PROT_NORMAL, KASAN_VMALLOC_VM_ALLOC, VM
-from .vmap_area import VmapArea
+from .printk import fmt_p
+from .vmalloc_types import VmStruct
 
 if TYPE_CHECKING:
     from ..config import KernelConfig
@@ -31,40 +33,7 @@ if TYPE_CHECKING:
     from .vmap_area import VmapAreaAllocator
 
 
-class VmStruct:
-    """``struct vm_struct``: one vmalloc/vmap area.
-
-    ``size`` includes the guard page; ``pages`` has one slot per 4 KiB page (also for huge
-    mappings); ``pages_addr`` is the kernel address of the page array allocation.
-    """
-
-    __slots__ = ("addr", "size", "flags", "pages", "page_order", "nr_pages", "caller",
-                 "requested_size", "pages_addr", "va")
-
-    def __init__(self, flags: int, caller: str, requested_size: int) -> None:
-        self.addr = 0
-        self.size = 0
-        self.flags = flags
-        self.pages: list[Block | None] | None = None
-        self.page_order = 0
-        self.nr_pages = 0
-        self.caller = caller
-        self.requested_size = requested_size
-        self.pages_addr = 0
-        self.va: VmapArea | None = None
-
-    @property
-    def area_size(self) -> int:
-        """``get_vm_area_size``: the size without the guard page."""
-        return self.size if self.flags & VM.NO_GUARD else self.size - PAGE_SIZE
-
-
-def fmt_p(addr: int) -> str:
-    """``%p`` as rendered with ``no_hash_pointers``: 16 hex digits, no ``0x``."""
-    return f"{addr & 0xFFFFFFFFFFFFFFFF:016x}"
-
-
-class Vmalloc:
+class VmallocFamily:
     """The vmalloc family over the page allocator, the page table and the KVA allocator."""
 
     def __init__(self, config: KernelConfig, log: KernelLog, mem: PageAllocator,
@@ -80,6 +49,10 @@ class Vmalloc:
         self.kasan = kasan
         self.leaked_vms: list[VmStruct] = []   # removed by vunmap / vm_unmap_ram, pages kept
         self.untag = kasan.untag if kasan is not None else _identity
+
+    def is_vmalloc_addr(self, addr: int) -> bool:
+        """``is_vmalloc_addr`` for a possibly tagged address."""
+        return is_vmalloc_addr(self.untag(addr))
 
     # -- area setup -------------------------------------------------------------------
 
@@ -322,7 +295,7 @@ class Vmalloc:
     def kvfree_pages_array(self, vm: VmStruct) -> None:
         """Free a vm's page array, kmalloc'd or vmalloc'd."""
         if vm.pages_addr:
-            if VMALLOC_START <= self.untag(vm.pages_addr) < VMALLOC_END:
+            if is_vmalloc_addr(self.untag(vm.pages_addr)):
                 self.vfree(vm.pages_addr)
             else:
                 self.slab.kfree(vm.pages_addr)

@@ -8,7 +8,7 @@ augmented rb-tree), :class:`FreeVmapAreas` keeps the blocks twice: in address or
 provide because it cannot augment its nodes. The index holds the blocks in address-ordered
 chunks, each knowing its largest block, with a max-tree over the chunk maxima: the first
 chunk that can hold a request is found in O(log n), and a C-level scan finds the block in it.
-A plain linear scan (:func:`find_vmap_lowest_match_linear`) is kept as the reference and
+A plain linear scan (:func:`find_vmap_lowest_linear_match`) is kept as the reference and
 compared in tests; ``check()`` verifies that the index mirrors the sorted list.
 
 Fit types (KERNEL.md 6.4), for a request ``[nva, nva + size)`` inside free ``[s, e)``::
@@ -30,36 +30,22 @@ from typing import TYPE_CHECKING
 
 from sortedcontainers import SortedList
 
-from ..constants import ALIGN, PAGE_SHIFT, PAGE_SIZE, ULONG_MAX
+from ..constants import ALIGN, PAGE_SHIFT, PAGE_SIZE, ULONG_MAX, is_power_of_2
 from ..gfp import GFP, GFP_RECLAIM_MASK
+from .vmalloc_types import SortedVAs, VmapArea
 
 if TYPE_CHECKING:
     from .kasan import Kasan
     from .pgtable import PageTable
     from .printk import KernelLog
     from .trace import Trace
-    from .vmalloc import VmStruct
+    from .vmalloc_types import VmStruct
 
 NOTHING_FIT = 0
 FL_FIT_TYPE = 1
 LE_FIT_TYPE = 2
 RE_FIT_TYPE = 3
 NE_FIT_TYPE = 4
-
-
-class VmapArea:
-    """``struct vmap_area``: a KVA range ``[va_start, va_end)``, its vm (if any) and type bits."""
-
-    __slots__ = ("va_start", "va_end", "vm", "flags")
-
-    def __init__(self, va_start: int, va_end: int, vm: VmStruct | None = None, flags: int = 0) -> None:
-        self.va_start = va_start
-        self.va_end = va_end
-        self.vm = vm
-        self.flags = flags
-
-    def __repr__(self) -> str:
-        return f"VmapArea({self.va_start:#x}-{self.va_end:#x})"
 
 
 def classify_va_fit_type(s: int, e: int, nva: int, size: int) -> int:
@@ -71,13 +57,13 @@ def classify_va_fit_type(s: int, e: int, nva: int, size: int) -> int:
     return RE_FIT_TYPE if e == nva + size else NE_FIT_TYPE
 
 
-def find_vmap_lowest_match_linear(blocks: Iterable[tuple[int, int]], size: int, align: int,
+def find_vmap_lowest_linear_match(blocks: Iterable[tuple[int, int]], size: int, align: int,
                                   vstart: int) -> tuple[int, int, int] | None:
     """Reference lowest fit: the first block, in address order, that holds the aligned request.
 
     Returns ``(start, end, nva)`` or None. O(n). Blocks must be sorted by start.
 
-    >>> find_vmap_lowest_match_linear([(1, 100), (4096, 16384)], 4096, 4096, 0)
+    >>> find_vmap_lowest_linear_match([(1, 100), (4096, 16384)], 4096, 4096, 0)
     (4096, 16384, 4096)
     """
     for s, e in blocks:
@@ -406,57 +392,6 @@ class FreeVmapAreas:
         assert list(self.index) == list(self), "index differs from the sorted free list"
 
 
-class SortedVAs:
-    """Busy or lazy vmap areas keyed by start, with containment lookup. O(log n) operations."""
-
-    __slots__ = ("_starts", "_map")
-
-    def __init__(self) -> None:
-        self._starts: SortedList[int] = SortedList()
-        self._map: dict[int, VmapArea] = {}
-
-    def __len__(self) -> int:
-        return len(self._map)
-
-    def __iter__(self) -> Iterator[VmapArea]:
-        m = self._map
-        return (m[s] for s in list(self._starts))
-
-    def find(self, addr: int) -> VmapArea | None:
-        """The area with ``va_start <= addr < va_end``."""
-        starts = self._starts
-        i = starts.bisect_right(addr) - 1
-        if i < 0:
-            return None
-        va = self._map[starts[i]]
-        return va if addr < va.va_end else None
-
-    def overlap(self, start: int, end: int) -> VmapArea | None:
-        """An area intersecting ``[start, end)``, if any."""
-        starts = self._starts
-        i = starts.bisect_left(end) - 1
-        if i < 0:
-            return None
-        va = self._map[starts[i]]
-        return va if va.va_end > start else None
-
-    def insert(self, va: VmapArea) -> None:
-        self._starts.add(va.va_start)
-        self._map[va.va_start] = va
-
-    def remove(self, va: VmapArea) -> None:
-        self._starts.remove(va.va_start)
-        del self._map[va.va_start]
-
-    def pop_all(self) -> list[VmapArea]:
-        """Remove and return every area, in address order."""
-        m = self._map
-        out = [m[s] for s in self._starts]
-        self._starts = SortedList()
-        self._map = {}
-        return out
-
-
 # errno values returned (negated) by alloc_vmap_area
 EINVAL = 22
 ENOENT = 2
@@ -472,21 +407,23 @@ class VmapAreaAllocator:
     of the lazy areas.
     """
 
-    def __init__(self, log: KernelLog, trace: Trace, pgtable: PageTable, lazy_max: int) -> None:
+    def __init__(self, log: KernelLog, trace: Trace, pgtable: PageTable, lazy_max: int,
+                 busy: SortedVAs, kasan: Kasan | None) -> None:
         self.log = log
         self.trace = trace
         self.pgtable = pgtable
+        self.kasan = kasan
         self.lazy_max_pages = lazy_max
         self.free = FreeVmapAreas([(1, ULONG_MAX)])
-        self.busy = SortedVAs()
+        self.busy = busy
         self.lazy = SortedVAs()
         self.leaked: list[VmapArea] = []
         self.vmap_lazy_nr = 0
         self.nr_purges = 0
-        self.fit_types = [0] * 5
-        self.kasan: Kasan | None = None
+        self.fit_types = dict.fromkeys(
+            (NOTHING_FIT, FL_FIT_TYPE, LE_FIT_TYPE, RE_FIT_TYPE, NE_FIT_TYPE), 0)
 
-    def _insert_checked(self, tree: SortedVAs, va: VmapArea) -> bool:
+    def insert_vmap_area(self, tree: SortedVAs, va: VmapArea) -> bool:
         """``insert_vmap_area``: link ``va`` unless it overlaps (then WARN and leak it)."""
         other = tree.overlap(va.va_start, va.va_end)
         if other is not None:
@@ -506,7 +443,7 @@ class VmapAreaAllocator:
 
         O(log n) in the number of free blocks (plus one purge when space runs out).
         """
-        if size <= 0 or size & (PAGE_SIZE - 1) or align <= 0 or align & (align - 1):
+        if size <= 0 or size & (PAGE_SIZE - 1) or not is_power_of_2(align):
             return -EINVAL
         gfp &= GFP_RECLAIM_MASK
         allow_block = bool(gfp & GFP.DIRECT_RECLAIM)
@@ -543,7 +480,7 @@ class VmapAreaAllocator:
             vm.addr = nva
             vm.size = size
             vm.va = va
-        self._insert_checked(self.busy, va)
+        self.insert_vmap_area(self.busy, va)
         if nva & (align - 1) or not vstart <= nva < vend:
             raise self.log.BUG("alloc_vmap_area", "unaligned or out-of-range vmap area")
         if self.kasan is not None:
@@ -571,7 +508,7 @@ class VmapAreaAllocator:
         nr_lazy = self.vmap_lazy_nr + ((va.va_end - va.va_start) >> PAGE_SHIFT)
         self.vmap_lazy_nr = nr_lazy
         va.vm = None
-        if not self._insert_checked(self.lazy, va):
+        if not self.insert_vmap_area(self.lazy, va):
             self.vmap_lazy_nr -= (va.va_end - va.va_start) >> PAGE_SHIFT
         self.trace.emit("free_vmap_area_noflush", va_start=va.va_start, nr_lazy=nr_lazy,
                         nr_lazy_max=self.lazy_max_pages)

@@ -15,20 +15,21 @@ Example (latest profile: a shrink frees the tail pages, KERNEL.md 10.11):
 from __future__ import annotations
 
 import dataclasses
-from typing import TYPE_CHECKING, Final, Literal
+from typing import TYPE_CHECKING, Final, Literal, TypeAlias
 
 from ..constants import NUMA_NO_NODE, PAGE_ALIGN, PAGE_SHIFT, PAGE_SIZE
 from ..gfp import GFP, gfp_has_io_fs, want_init_on_alloc
 from ..vm_flags import KASAN_VMALLOC_KEEP_TAG, KASAN_VMALLOC_PROT_NORMAL, KASAN_VMALLOC_VM_ALLOC, VM
-from .vmalloc import fmt_p
+from .printk import fmt_p
 
 if TYPE_CHECKING:
     from ..config import KernelConfig
+    from .access import Access
     from .kasan import Kasan
-    from ..kernel import Kernel
     from .printk import KernelLog
     from .trace import Trace
-    from .vmalloc import Vmalloc, VmStruct
+    from .vmalloc import VmallocFamily
+    from .vmalloc_types import VmStruct
 
 ShrinkZero = Literal["init_on_alloc", "init_on_free", "either"]
 ShrinkKasan = Literal["none", "poison_then_unpoison", "poison", "kasan_vrealloc"]
@@ -54,6 +55,11 @@ class VreallocProfile:
     copy_min: bool                 # grow beyond copies min(size, old) (else old)
     shrink_frees_pages: bool
 
+    @property
+    def kasan_exact(self) -> bool:
+        """KASAN's shadow of a live area covers exactly ``requested_size`` (``kasan_vrealloc``)."""
+        return self.shrink_kasan == "kasan_vrealloc"
+
 
 _P1 = VreallocProfile(1, "3ddc2fefe6f3", "vrealloc_noprof", old_is_requested=False,
                       checks_mismatch=False, align_and_node=False, shrink_sets_requested=False,
@@ -78,45 +84,50 @@ _P9 = dataclasses.replace(_P8, number=9, commit="e64f42036ef4", grow_limit_is_nr
 #: Every profile, oldest first (index = number - 1).
 PROFILES: Final = (_P1, _P2, _P3, _P4, _P5, _P6, _P7, _P8, _P9)
 
-# indices into Kernel.vrealloc_stats
-CALLS, SHRINK, GROW_IN_PLACE, MOVED, BYTES_COPIED, PAGES_FREED = range(6)
+#: What a resize returns: the new pointer (None on failure or a free) and the bytes copied.
+Resized: TypeAlias = "tuple[int | None, int]"
+
+
+def profile_of(config: KernelConfig) -> VreallocProfile:
+    """The profile a configuration selects."""
+    return PROFILES[config.vrealloc_profile - 1]
+
+
+@dataclasses.dataclass
+class ResizeStats:
+    """The counters of ``vrealloc`` (``Kernel.stats().vrealloc_*``), written only here."""
+
+    calls: int = 0
+    shrink: int = 0
+    grow_in_place: int = 0
+    moved: int = 0
+    bytes_copied: int = 0
+    pages_freed: int = 0
 
 
 class Vrealloc:
     """``vrealloc`` of one kernel under its configured profile."""
 
-    def __init__(self, kernel: Kernel) -> None:
-        config: KernelConfig = kernel.config
-        self.profile = PROFILES[config.vrealloc_profile - 1]
+    def __init__(self, config: KernelConfig, vmalloc: VmallocFamily, access: Access,
+                 log: KernelLog, trace: Trace, kasan: Kasan | None) -> None:
+        self.profile = profile_of(config)
         self.config = config
-        self.vm: Vmalloc = kernel.vm
-        self.log: KernelLog = kernel.log
-        self.trace: Trace = kernel.trace
-        self.kasan: Kasan | None = kernel._kasan
-        self.kernel = kernel
-        self.stats = kernel.vrealloc_stats
+        self.vmalloc = vmalloc
+        self.access = access
+        self.log = log
+        self.trace = trace
+        self.kasan = kasan
+        self.stats = ResizeStats()
 
     # -- instrumented helpers (KASAN label = the profile's function) --------------------
 
     def _memset0(self, addr: int, size: int) -> None:
-        if size <= 0:
-            return
-        kasan = self.kasan
-        if kasan is not None and not kasan.check_access(addr, size, True, self.profile.label):
-            return
-        self.vm.pgtable.memset(self.vm.untag(addr), 0, size)
+        self.access.memset(addr, 0, size, self.profile.label)
 
-    def _memcpy(self, dst: int, src: int, size: int) -> bool:
-        if size <= 0:
-            return True
-        kasan, label = self.kasan, self.profile.label
-        if kasan is not None and not (kasan.check_access(src, size, False, label)
-                                      and kasan.check_access(dst, size, True, label)):
-            return False
-        self.vm.pgtable.memcpy(self.vm.untag(dst), self.vm.untag(src), size)
-        self.stats[BYTES_COPIED] += size
-        self.kernel.realloc_copied += size
-        return True
+    def _memcpy(self, dst: int, src: int, size: int) -> int:
+        copied = self.access.memcpy(dst, src, size, self.profile.label)
+        self.stats.bytes_copied += copied
+        return copied
 
     def _emit(self, p: int, old: int, size: int, outcome: str) -> None:
         self.trace.emit("vrealloc", p=p, old_size=old, new_size=size, outcome=outcome)
@@ -124,33 +135,36 @@ class Vrealloc:
     # -- the algorithm ----------------------------------------------------------------
 
     def vrealloc(self, p: int, size: int, flags: int, align: int, nid: int,
-                 caller: str) -> int | None:
-        """Resize the vmalloc area at ``p`` to ``size`` bytes; None on failure (``p`` kept)."""
+                 caller: str) -> Resized:
+        """Resize the vmalloc area at ``p`` to ``size`` bytes: ``(new pointer, bytes copied)``.
+
+        The pointer is None on failure (``p`` kept) and after ``size == 0`` (``p`` freed).
+        """
         prof, stats, log = self.profile, self.stats, self.log
-        stats[CALLS] += 1
+        stats.calls += 1
         if not prof.align_and_node:
             align, nid = 1, NUMA_NO_NODE
         if size == 0:
-            self.vm.vfree(p)
+            self.vmalloc.vfree(p)
             self._emit(p, 0, 0, "freed")
-            return None
+            return None, 0
         old = 0
         if p:
-            vm = self.vm.find_vm_area(p)
+            vm = self.vmalloc.find_vm_area(p)
             if vm is None:
                 log.WARN(prof.label, f"Trying to vrealloc() nonexistent vm area ({fmt_p(p)})\n")
                 self._emit(p, 0, size, "failed")
-                return None
+                return None, 0
             area, nr_pages = vm.area_size, vm.nr_pages
             old = vm.requested_size if prof.old_is_requested else area
             if prof.checks_mismatch and area < vm.requested_size:
                 log.WARN(prof.label, f"vrealloc() has mismatched area vs requested sizes ({fmt_p(p)})\n")
                 self._emit(p, old, size, "failed")
-                return None
+                return None, 0
             if prof.align_and_node and p % align:
                 log.WARN(prof.label, f"will not reallocate with a bigger alignment ({align:#x})\n")
                 self._emit(p, old, size, "failed")
-                return None
+                return None, 0
             # THISNODE with another node skips both in-place paths; one node here, so only
             # a nid the API rejects could trigger it.
             other_node = (prof.align_and_node and bool(flags & GFP.THISNODE)
@@ -158,31 +172,32 @@ class Vrealloc:
             if not other_node:
                 if size <= old:
                     self._shrink(vm, p, old, size, flags)
-                    stats[SHRINK] += 1
+                    stats.shrink += 1
                     self._emit(p, old, size, "shrink")
-                    return p
+                    return p, 0
                 limit = nr_pages * PAGE_SIZE if prof.grow_limit_is_nr_pages else area
                 if prof.grow_in_place != "none" and size <= limit:
                     self._grow_in_place(vm, p, old, size, flags)
                     if prof.grow_in_place != "unpoison_zero_fallthrough":
-                        stats[GROW_IN_PLACE] += 1
+                        stats.grow_in_place += 1
                         self._emit(p, old, size, "grow_in_place")
-                        return p
+                        return p, 0
         n = self._new_area(size, flags, align, caller)
         if n is None:
             self._emit(p, old, size, "failed")
-            return None
+            return None, 0
+        copied = 0
         if p:
-            self._memcpy(n, p, min(size, old) if prof.copy_min else old)
-            self.vm.vfree(p)
-        stats[MOVED] += 1
+            copied = self._memcpy(n, p, min(size, old) if prof.copy_min else old)
+            self.vmalloc.vfree(p)
+        stats.moved += 1
         self._emit(p, old, size, "moved")
-        return n
+        return n, copied
 
     def _new_area(self, size: int, flags: int, align: int, caller: str) -> int | None:
         if self.profile.align_and_node:
-            return self.vm.vmalloc_node(size, align, flags, caller)
-        return self.vm.vmalloc(size, flags, "vrealloc_noprof")   # __vmalloc: GFP filter
+            return self.vmalloc.vmalloc_node(size, align, flags, caller)
+        return self.vmalloc.vmalloc(size, flags, "vrealloc_noprof")   # __vmalloc: GFP filter
 
     def _shrink(self, vm: VmStruct, p: int, old: int, size: int, flags: int) -> None:
         prof, kasan = self.profile, self.kasan
@@ -213,12 +228,12 @@ class Vrealloc:
                 or not gfp_has_io_fs(flags)):
             return
         vm.nr_pages = new_nr
-        base = self.vm.untag(vm.addr)
-        pgtable = self.vm.pgtable
+        base = self.vmalloc.untag(vm.addr)
+        pgtable = self.vmalloc.pgtable
         pgtable.vunmap_range_noflush(base + new_nr * PAGE_SIZE, base + nr * PAGE_SIZE)
         pgtable.flush_tlb_kernel_range(base + new_nr * PAGE_SIZE, base + nr * PAGE_SIZE)
-        self.vm.vm_area_free_pages(vm, new_nr, nr)
-        self.stats[PAGES_FREED] += nr - new_nr
+        self.vmalloc.vm_area_free_pages(vm, new_nr, nr)
+        self.stats.pages_freed += nr - new_nr
 
     def _grow_in_place(self, vm: VmStruct, p: int, old: int, size: int, flags: int) -> None:
         mode, kasan = self.profile.grow_in_place, self.kasan

@@ -10,7 +10,7 @@ Metrics (``name  value  goal  PASS/MISS``, one line each):
    random live area, allocate a new one"; the scaling ratio ``rate(100000) / rate(100)``
    must be at least 0.5 (allocation is O(log n), not O(n)).
 2. ``lowest_match_speedup``: :meth:`FreeAreaTree.find_lowest_match` against
-   :func:`find_vmap_lowest_match_linear` over 100 000 free fragments, for a request only the
+   :func:`find_vmap_lowest_linear_match` over 100 000 free fragments, for a request only the
    last block can hold; ``linear / fast`` must be at least 50.
 3. ``memcpy_bandwidth_ratio``: :meth:`Kernel.memcpy` of 64 MiB between two vmalloc areas
    against ``b2[:] = b1`` on two 64 MiB ``bytearray`` objects; at least 0.5.
@@ -57,7 +57,7 @@ from dataclasses import dataclass
 from ..config import KasanMode, KernelConfig
 from ..constants import PAGE_SIZE, VMALLOC_START
 from ..kernel import Kernel
-from ..mm.vmap_area import FreeAreaTree, find_vmap_lowest_match_linear
+from ..mm.vmap_area import FreeAreaTree, find_vmap_lowest_linear_match
 
 __all__ = ["Goal", "GOALS", "run", "main"]
 
@@ -244,7 +244,7 @@ def bench_lowest_match(p: _Params) -> dict[str, float]:
     listed = list(tree)
     size, align, vstart = 16 * PAGE_SIZE, PAGE_SIZE, base
     fast_answer = tree.find_lowest_match(size, align, vstart)
-    slow_answer = find_vmap_lowest_match_linear(listed, size, align, vstart)
+    slow_answer = find_vmap_lowest_linear_match(listed, size, align, vstart)
     assert fast_answer == slow_answer == (big, big + 64 * _MiB, big), (fast_answer, slow_answer)
 
     find = tree.find_lowest_match
@@ -255,7 +255,7 @@ def bench_lowest_match(p: _Params) -> dict[str, float]:
             find(size, align, vstart)
 
     def linear() -> None:
-        find_vmap_lowest_match_linear(listed, size, align, vstart)
+        find_vmap_lowest_linear_match(listed, size, align, vstart)
 
     t_fast = _best(fast, 5) / calls
     t_linear = _best(linear, p.linear_repeats)

@@ -28,6 +28,7 @@ from ..mm.page_alloc import OWNER_USER
 
 if TYPE_CHECKING:
     from ..kernel import Kernel
+    from ..mm.machine import Machine
 
 
 @dataclasses.dataclass
@@ -53,29 +54,24 @@ class _Params:
 class _Ctx:
     """What a test case sees: the kernel's internals, the generator, the parameters."""
 
-    def __init__(self, k: Kernel, rng: random.Random, params: _Params, name: str) -> None:
-        self.k, self.rng, self.p, self.name = k, rng, params, name
+    def __init__(self, m: Machine, rng: random.Random, params: _Params, name: str) -> None:
+        self.m, self.rng, self.p, self.name = m, rng, params, name
+        self.vm = m.vmalloc
         self.rcu_queue: list[int] = []
 
     def vmalloc(self, size: int) -> int | None:
-        return self.k.vm.vmalloc_node(size, 1, GFP.KERNEL, self.name)
+        return self.vm.vmalloc_node(size, 1, GFP.KERNEL, self.name)
 
     def vfree(self, p: int | None) -> None:
         if p:
-            self.k.vm.vfree(p)
+            self.vm.vfree(p)
 
     def store(self, addr: int, value: int) -> None:
         """A 1-byte instrumented store (``*p = value``) labelled with the test's name."""
-        kasan = self.k._kasan
-        if kasan is not None:
-            kasan.check_access(addr, 1, True, self.name)
-        self.k.pgtable.write(self.k._untag(addr), bytes([value]))
+        self.m.access.write(addr, bytes([value]), self.name)
 
     def load(self, addr: int) -> int:
-        kasan = self.k._kasan
-        if kasan is not None:
-            kasan.check_access(addr, 1, False, self.name)
-        return self.k.pgtable.read(self.k._untag(addr), 1)[0]
+        return self.m.access.read(addr, 1, self.name)[0]
 
     def kvfree_rcu(self, p: int) -> None:
         self.rcu_queue.append(p)
@@ -85,14 +81,14 @@ class _Ctx:
     def rcu_barrier(self) -> None:
         queue, self.rcu_queue = self.rcu_queue, []
         for p in queue:
-            self.k.vm.vfree(p)
+            self.vm.vfree(p)
 
 
 def fix_size_alloc_test(c: _Ctx) -> int:
     size = max(c.p.nr_pages, 1) * PAGE_SIZE
     for _ in range(c.p.loops):
         if c.p.use_huge:
-            ptr = c.k.vm.vmalloc_huge(size, GFP.KERNEL, c.name)
+            ptr = c.vm.vmalloc_huge(size, GFP.KERNEL, c.name)
         else:
             ptr = c.vmalloc(size)
         if not ptr:
@@ -163,11 +159,11 @@ def random_size_alloc_test(c: _Ctx) -> int:
 
 
 def _vmalloc_node(c: _Ctx, size: int, align: int) -> int | None:
-    return c.k.vm.vmalloc_node(size, align, GFP.KERNEL | GFP.ZERO, c.name)
+    return c.vm.vmalloc_node(size, align, GFP.KERNEL | GFP.ZERO, c.name)
 
 
 def fix_align_alloc_test(c: _Ctx) -> int:
-    thread_size = (32 if c.k._kasan is not None else 16) << 10
+    thread_size = (32 if c.m.kasan is not None else 16) << 10
     for _ in range(c.p.loops):
         ptr = _vmalloc_node(c, 5 * PAGE_SIZE, thread_size << 1)
         if not ptr:
@@ -219,7 +215,7 @@ def kvfree_rcu_2_arg_vmalloc_test(c: _Ctx) -> int:
 
 def vm_map_ram_test(c: _Ctx) -> int:
     n = max(c.p.nr_pages, 1)
-    k = c.k
+    k = c.m
     array = k.slab.kmalloc(n * 8, GFP.KERNEL | GFP.ZERO)
     blocks = k.mem.alloc_pages_bulk(GFP.KERNEL, n, OWNER_USER)
     if len(blocks) < n:
@@ -228,9 +224,9 @@ def vm_map_ram_test(c: _Ctx) -> int:
         k.slab.kfree(array or 0)
         return 1
     for _ in range(c.p.loops):
-        v = k.vm.vm_map_ram(blocks)
+        v = k.vmalloc.vm_map_ram(blocks)
         c.store(v or 0, ord("a"))
-        k.vm.vm_unmap_ram(v or 0, n)
+        k.vmalloc.vm_unmap_ram(v or 0, n)
     for b in blocks:
         k.mem.free_pages(b)
     k.slab.kfree(array or 0)
@@ -241,7 +237,7 @@ def no_block_alloc_test(c: _Ctx) -> int:
     size = max(c.p.nr_pages, 1) * PAGE_SIZE
     for _ in range(c.p.loops):
         gfp = GFP.ATOMIC if c.rng.getrandbits(8) % 2 else GFP.NOWAIT
-        ptr = c.k.vm.vmalloc(size, gfp, c.name)
+        ptr = c.vm.vmalloc(size, gfp, c.name)
         if not ptr:
             return -1
         c.store(ptr, 0)
@@ -250,14 +246,14 @@ def no_block_alloc_test(c: _Ctx) -> int:
 
 
 def vrealloc_test(c: _Ctx) -> int:
-    vr = c.k._vrealloc
+    vr = c.m.vrealloc
     for _ in range(c.p.loops):
-        p = vr.vrealloc(0, PAGE_SIZE, GFP.KERNEL, 1, NUMA_NO_NODE, c.name)
+        p = vr.vrealloc(0, PAGE_SIZE, GFP.KERNEL, 1, NUMA_NO_NODE, c.name)[0]
         if not p:
             return -1
         c.store(p, ord("a"))
         for size in (4 * PAGE_SIZE, PAGE_SIZE, PAGE_SIZE // 2, PAGE_SIZE):
-            n = vr.vrealloc(p, size, GFP.KERNEL, 1, NUMA_NO_NODE, c.name)
+            n = vr.vrealloc(p, size, GFP.KERNEL, 1, NUMA_NO_NODE, c.name)[0]
             if not n or c.load(n) != ord("a"):
                 c.vfree(n or p)
                 return -1
@@ -314,9 +310,10 @@ def run_test_vmalloc(k: Kernel, *, run_test_mask: int = 7, nr_threads: int = 0,
     loops = test_loop_count if test_loop_count > 0 else 1
     params = _Params(nr_pages, use_huge, loops, k.config.cpus)
     results: list[list[TestResult]] = []
-    with k._lock:
-        rng = k._workload_rng
-        log = k.log
+    m = k.machine
+    with m.lock:
+        rng = m.workload_rng
+        log = m.log
         saved = (log.comm, log.pid)
         try:
             for w in range(workers):
@@ -333,7 +330,7 @@ def run_test_vmalloc(k: Kernel, *, run_test_mask: int = 7, nr_threads: int = 0,
                         progress(f"worker {w}: {name}")
                     res = mine[i]
                     for _ in range(repeat):
-                        ctx = _Ctx(k, rng, params, name)
+                        ctx = _Ctx(m, rng, params, name)
                         rv = func(ctx)
                         ctx.rcu_barrier()
                         if rv == 0:
