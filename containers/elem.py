@@ -17,6 +17,8 @@ from __future__ import annotations
 import struct
 from typing import Any, Final, Generic, TypeVar
 
+from kvalloc._validate import require_int
+
 T = TypeVar("T")
 
 _FLT_MAX = 3.4028234663852886e38
@@ -182,10 +184,7 @@ class Array(Elem[list[T]]):
     def __init__(self, elem: Elem[T], n: int) -> None:
         if not isinstance(elem, Elem):
             raise TypeError(f"Array needs an element type, not {type(elem).__name__}")
-        if not isinstance(n, int) or isinstance(n, bool):
-            raise TypeError(f"Array length must be int, not {type(n).__name__}")
-        if n < 0:
-            raise ValueError(f"Array length must be >= 0, got {n}")
+        require_int("Array length", n, 0)
         Elem.__init__(self, f"Array({elem.name}, {n})", "<0s", view_fmt=False)
         self.elem, self.n = elem, n
         self.size = elem.size * n

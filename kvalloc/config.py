@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Final, Literal
 
+from ._validate import require_bool, require_int, require_str
 from .constants import MAX_PAGE_ORDER, PAGE_SIZE, U64_LIMIT, fls
 
 #: vrealloc history, oldest first (KERNEL.md 10.1).
@@ -46,15 +47,18 @@ def vrealloc_profile_number(name: str) -> int:
 
 
 def _check_int(name: str, value: object, low: int, high: int = U64_LIMIT) -> None:
-    if type(value) is not int:
-        raise TypeError(f"KernelConfig.{name} must be int, not {type(value).__name__}")
-    if not low <= value < high:
-        raise ValueError(f"KernelConfig.{name} = {value} is out of range [{low}, {high})")
+    require_int(f"KernelConfig.{name}", value, low, high)
 
 
 def _check_bool(name: str, value: object) -> None:
-    if type(value) is not bool:
-        raise TypeError(f"KernelConfig.{name} must be bool, not {type(value).__name__}")
+    require_bool(f"KernelConfig.{name}", value)
+
+
+def _check_choice(name: str, value: object, valid: tuple[str, ...]) -> None:
+    require_str(f"KernelConfig.{name}", value)
+    if value not in valid:
+        raise ValueError(f"KernelConfig.{name} = {value!r}; valid: "
+                         + ", ".join(repr(v) for v in valid))
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -85,19 +89,15 @@ class KernelConfig:
         if self.ram % block:
             raise ValueError(f"KernelConfig.ram = {self.ram} is not a multiple of {block} (4 MiB)")
         _check_int("cpus", self.cpus, 1, 8193)
-        if self.kasan not in ("off", "generic", "sw_tags"):
-            raise ValueError(f"KernelConfig.kasan = {self.kasan!r}; valid: 'off', 'generic', 'sw_tags'")
-        if self.kasan_fault not in ("report", "panic"):
-            raise ValueError(f"KernelConfig.kasan_fault = {self.kasan_fault!r}; valid: 'report', 'panic'")
+        _check_choice("kasan", self.kasan, ("off", "generic", "sw_tags"))
+        _check_choice("kasan_fault", self.kasan_fault, ("report", "panic"))
         for name in ("init_on_alloc", "init_on_free", "huge_vmalloc", "panic_on_warn"):
             _check_bool(name, getattr(self, name))
-        if not isinstance(self.vrealloc, str):
-            raise TypeError(f"KernelConfig.vrealloc must be str, not {type(self.vrealloc).__name__}")
+        require_str("KernelConfig.vrealloc", self.vrealloc)
         vrealloc_profile_number(self.vrealloc)
         if self.lazy_max_pages is not None:
             _check_int("lazy_max_pages", self.lazy_max_pages, 0)
-        if type(self.seed) is not int:
-            raise TypeError(f"KernelConfig.seed must be int, not {type(self.seed).__name__}")
+        require_int("KernelConfig.seed", self.seed)
 
     @property
     def lazy_max(self) -> int:

@@ -151,5 +151,5 @@ def test_random_actions_keep_every_invariant(seed: int, kasan: KasanMode) -> Non
     s = k.stats()
     assert (s.vmap_areas, s.nr_vmalloc_pages, s.slab_pages, s.free_pages) == (0, 0, 0, s.total_pages)
     assert list(k.machine.kva.free) == [(1, 2**64 - 1)]
-    if kasan != "off" and k.config.vrealloc_profile >= 8:
+    if kasan != "off" and k.machine.profile.kasan_exact:
         assert k.kasan_reports == []     # every access was in bounds

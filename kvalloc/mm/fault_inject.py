@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import random
 
+from .._validate import require_int
+from ..constants import MAX_PAGE_ORDER
 from .printk import KernelLog
 
 
@@ -42,11 +44,8 @@ def _check(probability: object, interval: object, times: object) -> None:
         raise TypeError(f"probability must be a number, not {type(probability).__name__}")
     if not 0.0 <= probability <= 1.0:
         raise ValueError(f"probability must lie in [0, 1], got {probability}")
-    for name, value, low in (("interval", interval, 1), ("times", times, -1)):
-        if type(value) is not int:
-            raise TypeError(f"{name} must be int, not {type(value).__name__}")
-        if value < low:
-            raise ValueError(f"{name} must be >= {low}, got {value}")
+    require_int("interval", interval, 1)
+    require_int("times", times, -1)
 
 
 class FaultInjection:
@@ -62,10 +61,7 @@ class FaultInjection:
                         min_order: int = 0) -> None:
         """Arm ``fail_page_alloc``; ``times=-1`` means no limit. O(1)."""
         _check(probability, interval, times)
-        if type(min_order) is not int:
-            raise TypeError(f"min_order must be int, not {type(min_order).__name__}")
-        if not 0 <= min_order <= 10:
-            raise ValueError(f"min_order must lie in [0, 10], got {min_order}")
+        require_int("min_order", min_order, 0, MAX_PAGE_ORDER + 1)
         attr = self.page_alloc
         attr.probability, attr.interval, attr.times, attr.min_order = (
             float(probability), interval, times, min_order)

@@ -20,6 +20,7 @@ import contextlib
 import threading
 from collections.abc import Iterator
 
+from .._validate import require_int
 from ..constants import PAGE_SIZE
 from ..gfp import GFP
 
@@ -64,10 +65,7 @@ class Cgroup:
     @max.setter
     def max(self, value: int | None) -> None:
         if value is not None:
-            if type(value) is not int:
-                raise TypeError(f"memory.max must be int or None, not {type(value).__name__}")
-            if value < 0:
-                raise ValueError(f"memory.max must be >= 0, got {value}")
+            value = require_int("memory.max", value, 0)
             if value < self.usage:
                 self.may_exceed = True
         self._max = value

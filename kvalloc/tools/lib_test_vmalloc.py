@@ -22,6 +22,7 @@ import random
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
+from .._validate import require_int
 from ..constants import NUMA_NO_NODE, PAGE_SIZE, fls
 from ..gfp import GFP
 from ..mm.page_alloc import OWNER_USER
@@ -215,21 +216,21 @@ def kvfree_rcu_2_arg_vmalloc_test(c: _Ctx) -> int:
 
 def vm_map_ram_test(c: _Ctx) -> int:
     n = max(c.p.nr_pages, 1)
-    k = c.m
-    array = k.slab.kmalloc(n * 8, GFP.KERNEL | GFP.ZERO)
-    blocks = k.mem.alloc_pages_bulk(GFP.KERNEL, n, OWNER_USER)
+    m = c.m
+    array = m.slab.kmalloc(n * 8, GFP.KERNEL | GFP.ZERO)
+    blocks = m.mem.alloc_pages_bulk(GFP.KERNEL, n, OWNER_USER)
     if len(blocks) < n:
         for b in blocks:
-            k.mem.free_pages(b)
-        k.slab.kfree(array or 0)
+            m.mem.free_pages(b)
+        m.slab.kfree(array or 0)
         return 1
     for _ in range(c.p.loops):
-        v = k.vmalloc.vm_map_ram(blocks)
+        v = m.vmalloc.vm_map_ram(blocks)
         c.store(v or 0, ord("a"))
-        k.vmalloc.vm_unmap_ram(v or 0, n)
+        m.vmalloc.vm_unmap_ram(v or 0, n)
     for b in blocks:
-        k.mem.free_pages(b)
-    k.slab.kfree(array or 0)
+        m.mem.free_pages(b)
+    m.slab.kfree(array or 0)
     return 0
 
 
@@ -301,8 +302,7 @@ def run_test_vmalloc(k: Kernel, *, run_test_mask: int = 7, nr_threads: int = 0,
     for name, value in (("run_test_mask", run_test_mask), ("nr_threads", nr_threads),
                         ("test_repeat_count", test_repeat_count),
                         ("test_loop_count", test_loop_count), ("nr_pages", nr_pages)):
-        if not isinstance(value, int) or isinstance(value, bool):
-            raise TypeError(f"{name} must be int, not {type(value).__name__}")
+        require_int(name, value)
     if run_test_mask < 0 or nr_pages < 0:
         raise ValueError("run_test_mask and nr_pages must not be negative")
     workers = min(max(nr_threads, 1), 65535)
