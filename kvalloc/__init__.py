@@ -9,6 +9,8 @@
 
 from __future__ import annotations
 
+__version__ = "0.2.0.dev0"
+
 from .alloc import Allocator, KVmalloc, Kmalloc, Layout, MoveOnly, Vmalloc
 from .config import VREALLOC_HISTORY, KernelConfig
 from .constants import (
@@ -27,7 +29,7 @@ from .vm_flags import VM
 from . import flags
 
 __all__ = [
-    "AllocError", "Allocator", "KVmalloc", "Kmalloc", "Layout", "MoveOnly", "Vmalloc", "DirectView", "GFP", "KMALLOC_MAX_CACHE_SIZE", "KMALLOC_MAX_SIZE", "KasanError",
+    "__version__", "AllocError", "Allocator", "KVmalloc", "Kmalloc", "Layout", "MoveOnly", "Vmalloc", "DirectView", "GFP", "KMALLOC_MAX_CACHE_SIZE", "KMALLOC_MAX_SIZE", "KasanError",
     "KasanWarning", "Kernel", "KernelBug", "KernelConfig", "KernelPanic", "KernelStats",
     "KernelWarning", "LayoutError", "MAX_PAGE_ORDER", "NUMA_NO_NODE", "PAGE_SHIFT", "PAGE_SIZE",
     "PMD_SHIFT", "PMD_SIZE", "Page", "PageFault", "TraceEvent", "VM", "VMALLOC_END",

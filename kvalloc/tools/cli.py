@@ -9,6 +9,7 @@ import argparse
 import sys
 from collections.abc import Callable, Sequence
 
+from .. import __version__
 from ..config import KernelConfig
 
 
@@ -84,7 +85,8 @@ def _cmd_study(args: argparse.Namespace) -> int:
         try:
             import matplotlib  # noqa: F401
         except ImportError:
-            raise ValueError("--plot needs matplotlib: pip install 'kvalloc[plot]'") from None
+            raise ValueError("--plot needs matplotlib: pip install 'kvalloc[plot]' "
+                             "(from a checkout: pip install '.[plot]')") from None
     show = _progress()
     rows, traces = growth_study(args.elements, args.elem, _split(args.alloc), _split(args.policy),
                                 _split(args.profile or "latest"), progress=show)
@@ -140,6 +142,7 @@ def build_parser() -> argparse.ArgumentParser:
     """The full argument parser, one sub-command per job."""
     from .workloads import WORKLOADS
     p = _Parser(prog="kvalloc", description="Simulate and study the Linux kernel's vmalloc.")
+    p.add_argument("--version", action="version", version=f"kvalloc {__version__}")
     sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
     v = sub.add_parser("vmallocinfo", help="run a workload and print /proc/vmallocinfo and meminfo")
     v.add_argument("--workload", choices=sorted(WORKLOADS), default="demo")
