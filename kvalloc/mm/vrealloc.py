@@ -4,6 +4,11 @@ Each commit of the history is a :class:`VreallocProfile`: the previous commit's 
 the fields that commit changed, so the table below reads like the git log. One algorithm,
 :meth:`Vrealloc.vrealloc`, follows the fields; bugs of old commits are reproduced, not fixed.
 
+What no profile does, as the kernel's own comments in ``vrealloc_node_align_noprof()`` say:
+a grow past the area's pages never maps more pages into the area ("TODO: Grow the vm_area,
+i.e. allocate and map additional pages"), and never extends the area into free address
+space after it; it allocates a new area, copies and frees the old one.
+
 Example (latest profile: a shrink frees the tail pages, KERNEL.md 10.11):
     >>> from kvalloc import Kernel
     >>> k = Kernel()
