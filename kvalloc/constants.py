@@ -53,6 +53,11 @@ def is_vmalloc_addr(addr: int) -> bool:
     return VMALLOC_START <= addr < VMALLOC_END
 
 
+def IS_ALIGNED(x: int, a: int) -> bool:
+    """``IS_ALIGNED``: ``x & (a - 1) == 0``; false for an alignment of 0 (unless ``x`` is 0)."""
+    return x & (a - 1) == 0
+
+
 def ALIGN(x: int, a: int) -> int:
     """Round ``x`` up to a multiple of the power of two ``a``."""
     return (x + a - 1) & ~(a - 1)

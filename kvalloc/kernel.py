@@ -248,8 +248,27 @@ class Kernel:
     @_locked
     def vmap(self, pages: list[Page], vm_flags: int = VM.MAP) -> int | None:
         """``vmap``: map pages the caller owns into one contiguous area (with a guard page)."""
+        vm_flags = _uint("vm_flags", vm_flags, 1 << 32)
         blocks = self._blocks(pages)
-        return self._vm.vmap(blocks, _uint("vm_flags", vm_flags, 1 << 32), "vmap")
+        if vm_flags & VM.MAP_PUT_PAGES:
+            self._check_transfer(blocks)
+        return self._vm.vmap(blocks, vm_flags, "vmap")
+
+    @staticmethod
+    def _check_transfer(blocks: list[Block]) -> None:
+        """``VM_MAP_PUT_PAGES`` hands the pages to the area, which frees them one by one:
+        each must be an order-0 page the caller owns, given once."""
+        seen: set[int] = set()
+        for b in blocks:
+            if b.pfn in seen:
+                raise ValueError(f"VM_MAP_PUT_PAGES: page pfn {b.pfn:#x} is given twice")
+            if b.owner != OWNER_USER:
+                raise ValueError(f"VM_MAP_PUT_PAGES: page pfn {b.pfn:#x} is owned by "
+                                 f"{b.owner}, not the caller")
+            if b.order != 0:
+                raise ValueError(f"VM_MAP_PUT_PAGES: pfn {b.pfn:#x} heads an order-{b.order} "
+                                 "block; give order-0 pages")
+            seen.add(b.pfn)
 
     @_locked
     def vm_map_ram(self, pages: list[Page], count: int, node: int = NUMA_NO_NODE) -> int | None:

@@ -446,7 +446,7 @@ class Kasan:
             self._expect(a, a, 0, va.va_end, "INV-KASAN-2", end)   # guard page only
             if not vm.flags & VM.ALLOC:
                 self._expect(a, vm.addr, vm.requested_size, va.va_end, "INV-KASAN-4", None)
-            elif self.exact:
+            elif self.exact and vm.kasan_exact:
                 self._expect(a, vm.addr, vm.requested_size, va.va_end, "INV-KASAN-3", None)
 
     def _expect(self, a: int, ptr: int, size: int, va_end: int, name: str,

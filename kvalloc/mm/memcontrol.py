@@ -102,13 +102,22 @@ class MemCgroups:
         if not name or "/" in name:
             raise ValueError(f"invalid cgroup name {name!r}")
         parent = self.root if parent is None else parent
-        if not isinstance(parent, Cgroup):
-            raise TypeError(f"parent must be a Cgroup, not {type(parent).__name__}")
+        self._own(parent, "parent")
         if any(c.name == name for c in parent.children):
             raise ValueError(f"cgroup {name!r} already exists under {parent.path}")
         cg = Cgroup(name, parent, max)
         parent.children.append(cg)
         return cg
+
+    def _own(self, cg: object, what: str) -> None:
+        """TypeError unless ``cg`` is a Cgroup; ValueError unless it is in this tree."""
+        if not isinstance(cg, Cgroup):
+            raise TypeError(f"{what} needs a Cgroup, not {type(cg).__name__}")
+        top = cg
+        while top.parent is not None:
+            top = top.parent
+        if top is not self.root:
+            raise ValueError(f"{cg!r} belongs to another Kernel")
 
     @property
     def current(self) -> Cgroup:
@@ -119,8 +128,7 @@ class MemCgroups:
     @contextlib.contextmanager
     def charge_to(self, cg: Cgroup) -> Iterator[Cgroup]:
         """Charge ``GFP.ACCOUNT`` allocations of this thread to ``cg`` inside the block."""
-        if not isinstance(cg, Cgroup):
-            raise TypeError(f"charge_to needs a Cgroup, not {type(cg).__name__}")
+        self._own(cg, "charge_to")
         old = self.current
         self._local.cg = cg
         try:

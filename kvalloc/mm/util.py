@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from ..constants import INT_MAX, NUMA_NO_NODE, PAGE_SIZE, VMALLOC_END, VMALLOC_START, ZERO_SIZE_PTR
+from ..constants import IS_ALIGNED, INT_MAX, NUMA_NO_NODE, PAGE_SIZE, VMALLOC_END, VMALLOC_START, ZERO_SIZE_PTR
 from ..gfp import GFP, gfpflags_allow_blocking, want_init_on_alloc
 from ..vm_flags import VM
 
@@ -59,7 +59,7 @@ class KvAlloc:
             return slab.kmalloc(new_size, flags), 0
         ks = slab.ksize(p)
         other_node = bool(flags & GFP.THISNODE) and nid not in (NUMA_NO_NODE, 0)
-        if not other_node and new_size <= ks and not p % align:
+        if not other_node and new_size <= ks and IS_ALIGNED(p, align):
             if want_init_on_alloc(flags, self.init_on_alloc) and ks > new_size:
                 self.access.pgtable.memset(p + new_size, 0, ks - new_size)
             return p, 0

@@ -40,10 +40,13 @@ class VmStruct:
 
     ``size`` includes the guard page; ``pages`` has one slot per 4 KiB page (also for huge
     mappings); ``pages_addr`` is the kernel address of the page array allocation.
+    ``kasan_exact`` turns false once the area was resized in place through an interior
+    pointer: KASAN then annotates from that pointer, so the shadow no longer follows
+    ``requested_size`` from the start (the kernel does the same).
     """
 
     __slots__ = ("addr", "size", "flags", "pages", "page_order", "nr_pages", "caller",
-                 "requested_size", "pages_addr", "va")
+                 "requested_size", "pages_addr", "va", "kasan_exact")
 
     def __init__(self, flags: int, caller: str, requested_size: int) -> None:
         self.addr = 0
@@ -56,6 +59,7 @@ class VmStruct:
         self.requested_size = requested_size
         self.pages_addr = 0
         self.va: VmapArea | None = None
+        self.kasan_exact = True
 
     @property
     def area_size(self) -> int:

@@ -22,7 +22,7 @@ from __future__ import annotations
 import dataclasses
 from typing import TYPE_CHECKING, Final, Literal, TypeAlias
 
-from ..constants import NUMA_NO_NODE, PAGE_ALIGN, PAGE_SHIFT, PAGE_SIZE
+from ..constants import IS_ALIGNED, NUMA_NO_NODE, PAGE_ALIGN, PAGE_SHIFT, PAGE_SIZE
 from ..gfp import GFP, gfp_has_io_fs, want_init_on_alloc
 from ..vm_flags import KASAN_VMALLOC_KEEP_TAG, KASAN_VMALLOC_PROT_NORMAL, KASAN_VMALLOC_VM_ALLOC, VM
 from .printk import fmt_p
@@ -160,13 +160,15 @@ class Vrealloc:
                 log.WARN(prof.label, f"Trying to vrealloc() nonexistent vm area ({fmt_p(p)})\n")
                 self._emit(p, 0, size, "failed")
                 return None, 0
+            if self.vmalloc.untag(p) != self.vmalloc.untag(vm.addr):
+                vm.kasan_exact = False           # annotated from an interior pointer
             area, nr_pages = vm.area_size, vm.nr_pages
             old = vm.requested_size if prof.old_is_requested else area
             if prof.checks_mismatch and area < vm.requested_size:
                 log.WARN(prof.label, f"vrealloc() has mismatched area vs requested sizes ({fmt_p(p)})\n")
                 self._emit(p, old, size, "failed")
                 return None, 0
-            if prof.align_and_node and p % align:
+            if prof.align_and_node and not IS_ALIGNED(p, align):
                 log.WARN(prof.label, f"will not reallocate with a bigger alignment ({align:#x})\n")
                 self._emit(p, old, size, "failed")
                 return None, 0
