@@ -86,11 +86,14 @@ class Kasan:
         self.busy = busy             # the busy vmap areas, to describe a bad address
         self.pgtable = pgtable
         self.mem = mem
-        self.shadow: dict[int, bytearray] = {}
+        # A shadow page that holds one value throughout is a shared immutable ``bytes`` (a
+        # 1 GiB area costs a dict entry per shadow page, not 128 MiB); it becomes its own
+        # ``bytearray`` on the first store that breaks the uniformity.
+        self.shadow: dict[int, bytes | bytearray] = {}
+        self._uniform: dict[int, bytes] = {}
         self.generation = 0          # bumped by every shadow change (fast-path views compare it)
         self.reports: list[KasanReport] = []
         self._tag_state = config.seed % (1 << 32)
-        self._invalid_page = bytes([self.invalid]) * PAGE_SIZE
 
     # -- tags -------------------------------------------------------------------------
 
@@ -131,9 +134,25 @@ class Kasan:
             k = min(n, PAGE_SIZE - off)
             page = shadow.get(idx)
             if page is not None:
-                page[off:off + k] = bytes([value]) * k
+                if k == PAGE_SIZE:
+                    shadow[idx] = self._uniform_page(value)
+                else:
+                    self._writable(idx, page)[off:off + k] = bytes([value]) * k
             s += k
             n -= k
+
+    def _uniform_page(self, value: int) -> bytes:
+        page = self._uniform.get(value)
+        if page is None:
+            page = self._uniform[value] = bytes([value]) * PAGE_SIZE
+        return page
+
+    def _writable(self, idx: int, page: bytes | bytearray) -> bytearray:
+        """Shadow page ``idx`` as its own bytearray (copied from a shared uniform page)."""
+        if isinstance(page, bytearray):
+            return page
+        own = self.shadow[idx] = bytearray(page)
+        return own
 
     def shadow_bytes(self, start: int, n: int) -> bytes:
         """``n`` shadow bytes from untagged ``start``; absent shadow reads as the invalid value."""
@@ -173,9 +192,10 @@ class Kasan:
 
     def _set_granule(self, a: int, value: int) -> None:
         s = (a >> 3) + KASAN_SHADOW_OFFSET
-        page = self.shadow.get(s >> PAGE_SHIFT)
+        idx = s >> PAGE_SHIFT
+        page = self.shadow.get(idx)
         if page is not None:
-            page[s & (PAGE_SIZE - 1)] = value
+            self._writable(idx, page)[s & (PAGE_SIZE - 1)] = value
             self.generation += 1
 
     def populate_vmalloc(self, start: int, end: int) -> None:
@@ -184,11 +204,11 @@ class Kasan:
             return
         first = ((start >> self.shift) + KASAN_SHADOW_OFFSET) >> PAGE_SHIFT
         last = (((end - 1) >> self.shift) + KASAN_SHADOW_OFFSET) >> PAGE_SHIFT
-        shadow, fill = self.shadow, self._invalid_page
+        shadow, fill = self.shadow, self._uniform_page(self.invalid)
         self.generation += 1
         for idx in range(first, last + 1):
             if idx not in shadow:
-                shadow[idx] = bytearray(fill)
+                shadow[idx] = fill
 
     def release_vmalloc(self, start: int, end: int) -> None:
         """Drop the shadow pages whose whole span lies inside ``[start, end)`` (purge)."""
