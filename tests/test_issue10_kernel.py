@@ -3,6 +3,10 @@ cgroups of another kernel, check() after legal calls, config and allocator argum
 
 from __future__ import annotations
 
+import pathlib
+import subprocess
+import sys
+
 import pytest
 
 from kvalloc import GFP, VM, Kernel, KernelConfig, Kmalloc, KVmalloc, Layout, Vmalloc
@@ -131,3 +135,28 @@ def test_allocators_refuse_non_int_flags(cls: type[Kmalloc], flags: object) -> N
         cls(k).alloc(Layout(8), flags)  # type: ignore[arg-type]
     assert stats_without_warnings(k) == before
     k.check()
+
+
+_RSS_SCRIPT = """
+import sys, warnings
+warnings.simplefilter("ignore")
+from kvalloc import Kernel, KernelConfig
+def rss():
+    return int(open("/proc/self/statm").read().split()[1]) * 4096
+k = Kernel(KernelConfig(kasan=sys.argv[1], ram=2 << 30))
+before = rss()
+p = k.vmalloc(1 << 30)
+k.write(p, b"x")
+print(rss() - before)
+"""
+
+
+@pytest.mark.skipif(not pathlib.Path("/proc/self/statm").exists(), reason="needs /proc")
+@pytest.mark.parametrize("kasan", ["generic", "sw_tags"])
+def test_kasan_shadow_of_a_1_gib_area_is_lazy(kasan: str) -> None:
+    def cost(mode: str) -> int:
+        out = subprocess.run([sys.executable, "-c", _RSS_SCRIPT, mode], capture_output=True,
+                             text=True, check=True)
+        return int(out.stdout)
+
+    assert cost(kasan) - cost("off") < 16 << 20
