@@ -71,8 +71,8 @@ class _Paged:
 
     __slots__ = ("pages", "base", "sh", "mask")
 
-    def __init__(self, pages: list[memoryview], fmt: str, first: int, per_page: int) -> None:
-        self.pages = [_cast(p, fmt) for p in pages]
+    def __init__(self, view: DirectView, fmt: str, first: int, per_page: int) -> None:
+        self.pages = view.typed_pages(fmt).cache        # each page cast on first use
         self.base = first
         self.sh = per_page.bit_length() - 1
         self.mask = per_page - 1
@@ -191,7 +191,7 @@ class Vec(Owner[T, A], MutableSequence[T]):
             if view.flat is not None:
                 self._mv = _cast(view.flat, fmt)
             elif PAGE_SIZE % size == 0 and view.offset % size == 0:
-                self._mv = _Paged(view.pages, fmt, view.offset // size, PAGE_SIZE // size)
+                self._mv = _Paged(view, fmt, view.offset // size, PAGE_SIZE // size)
         if self._mv is not None and elem.raw_ok and self._kasan is None:
             self._room = self._cap
 

@@ -21,7 +21,8 @@ Example:
 from __future__ import annotations
 
 import threading
-from typing import TYPE_CHECKING, Protocol
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Protocol, overload
 
 from ..constants import PAGE_SIZE
 
@@ -35,6 +36,53 @@ class ShadowClock(Protocol):
     """What a fast path needs of KASAN: a counter bumped by every shadow change."""
 
     generation: int
+
+
+class PageCache(dict[int, memoryview]):
+    """Page views by index, each built on first lookup (``dict.__missing__``), so a hot
+    path pays one dict lookup per access and a buffer costs host memory only for the pages
+    it touches: an untouched frame's 64 MiB contents chunk is never created."""
+
+    __slots__ = ("_frame", "_pfns", "_fmt")
+
+    def __init__(self, frame: Callable[[int], memoryview], pfns: list[int],
+                 fmt: str | None) -> None:
+        super().__init__()
+        self._frame, self._pfns, self._fmt = frame, pfns, fmt
+
+    def __missing__(self, i: int) -> memoryview:
+        if not 0 <= i < len(self._pfns):
+            raise IndexError(f"page {i} outside the view's {len(self._pfns)} pages")
+        view = self._frame(self._pfns[i])
+        if self._fmt is not None:
+            view = view.cast(self._fmt)  # type: ignore[call-overload]
+        self[i] = view
+        return view
+
+
+class PageViews(Sequence[memoryview]):
+    """The pages of a :class:`DirectView` as a sequence of writable views, built lazily.
+
+    ``cache`` is the underlying :class:`PageCache`, for hot paths.
+    """
+
+    __slots__ = ("cache",)
+
+    def __init__(self, cache: PageCache) -> None:
+        self.cache = cache
+
+    def __len__(self) -> int:
+        return len(self.cache._pfns)
+
+    @overload
+    def __getitem__(self, i: int) -> memoryview: ...
+    @overload
+    def __getitem__(self, i: slice) -> list[memoryview]: ...
+
+    def __getitem__(self, i: int | slice) -> memoryview | list[memoryview]:
+        if isinstance(i, slice):
+            return [self.cache[j] for j in range(*i.indices(len(self)))]
+        return self.cache[i + len(self) if i < 0 else i]
 
 
 class DirectView:
@@ -69,7 +117,7 @@ class DirectView:
         self._mem = mem
         self._gen = -1
         self._ok = size if kasan is None else 0
-        self._pages: list[memoryview] | None = None
+        self._pages: PageViews | None = None
 
     @property
     def checked(self) -> bool:
@@ -77,12 +125,15 @@ class DirectView:
         return self._kasan is not None
 
     @property
-    def pages(self) -> list[memoryview]:
-        """One writable 4096-byte view per page, in order (built on first use). O(pages)."""
+    def pages(self) -> PageViews:
+        """``pages[i]``: the writable 4096-byte view of page ``i``, built on first use. O(1)."""
         if self._pages is None:
-            frame = self._mem.frame
-            self._pages = [frame(pfn) for pfn in self.pfns]
+            self._pages = PageViews(PageCache(self._mem.frame, self.pfns, None))
         return self._pages
+
+    def typed_pages(self, fmt: str) -> PageViews:
+        """Like :attr:`pages`, each page cast to the ``struct`` format ``fmt``. O(1)."""
+        return PageViews(PageCache(self._mem.frame, self.pfns, fmt))
 
     def room(self) -> int:
         """Bytes from ``addr`` that may be accessed without a KASAN report (``size`` with
