@@ -20,10 +20,32 @@ import pytest
 from typing_extensions import assert_type
 
 from containers import (
-    EXACT, RUST_KVEC, Array, Box, Elem, InsertError, KBox, KVBox, KVec, KVVec, PushError, Struct,
-    VBox, Vec, VecStats, VVec, boolean, f32, f64, pyobj, u8, u16, u32, u64,
+    EXACT,
+    RUST_KVEC,
+    Array,
+    Box,
+    Elem,
+    InsertError,
+    KBox,
+    KVBox,
+    KVec,
+    KVVec,
+    PushError,
+    Struct,
+    VBox,
+    Vec,
+    VecStats,
+    VVec,
+    boolean,
+    f32,
+    f64,
+    pyobj,
+    u8,
+    u16,
+    u32,
+    u64,
 )
-from kvalloc import Allocator, Kernel, KVmalloc, Kmalloc, Layout, MoveOnly, Vmalloc
+from kvalloc import Allocator, Kernel, Kmalloc, KVmalloc, Layout, MoveOnly, Vmalloc
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 

@@ -1,18 +1,13 @@
-"""Spec-driven tests of the resize paths: vrealloc under every profile, krealloc, kvmalloc,
-kvzalloc, kvrealloc, kvrealloc_old, kvfree, the vrealloc_* statistics and the vrealloc
-tracepoint, with the KASAN interactions of each profile.
-
-Every expected value is derived by hand from KERNEL.md / API.md; the comment next to it names
-the section. Profiles are numbered as in KERNEL.md 10.1 (P1 = 3ddc2fefe6f3 ... P9 = latest).
-Notation: A = get_vm_area_size, R = requested_size, N = nr_pages (KERNEL.md 10.2).
-"""
+"""vrealloc under every profile (kvalloc.mm.vrealloc): shrink, grow, zeroing, KASAN, stats."""
 
 from __future__ import annotations
 
 import warnings
-import pytest
 
-import kvalloc
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from kvalloc import (
     GFP,
     NUMA_NO_NODE,
@@ -20,35 +15,59 @@ from kvalloc import (
     VM,
     VMALLOC_END,
     VMALLOC_START,
-    ZERO_SIZE_PTR,
+    VREALLOC_HISTORY,
     KasanWarning,
     Kernel,
-    KernelBug,
     KernelConfig,
     KernelWarning,
     PageFault,
-    VmArea,
+)
+
+from ..helpers import (
+    ALL_PROFILES as ALL,
+)
+from ..helpers import (
+    HIST,
+    MIB,
+    VS,
+    alloc,
+    area,
+    dm,
+    nn,
+    quiet,
+    stats_without_warnings,
+    warn_lines,
+)
+from ..helpers import (
+    nonzero_pattern as pattern,
+)
+from ..helpers import (
+    profile_kernel as mk,
+)
+from ..helpers import (
+    resize_sequence as _resize_sequence,
+)
+from ..helpers import (
+    resize_sizes as sizes,
+)
+from ..helpers import (
+    vrealloc_events as events,
+)
+from ..helpers import (
+    warn_lines as warn,
 )
 
 pytestmark = pytest.mark.filterwarnings("ignore::kvalloc.KernelWarning")
 
-HIST = (
-    "3ddc2fefe6f3", "d699440f58ce", "a0309faf1cb0", "f7a35a3c36d1", "70d1eb031a68",
-    "4c5d3365882d", "007f5da43b3d", "9b47d4eea3f7", "e64f42036ef4",
-)  # KERNEL.md 10.1 / API.md 3
+
+# -- helpers ---------------------------------------------------------------------------------------
+
+
 P1, P2, P3, P4, P5, P6, P7, P8, P9 = HIST
 ALIASES = {  # API.md 3
     "latest": P9, "v6.12": P1, "v6.13": P2, "v6.15": P5, "v6.17": P6, "v6.19": P7,
 }
 KIB = 1024
-MIB = 1 << 20
-VS = VMALLOC_START
-PAGE_OFFSET = 0xFFFF888000000000  # KERNEL.md 1.1
-INT_MAX = 2**31 - 1  # KERNEL.md 1.1
-CUT = "------------[ cut here ]------------"  # KERNEL.md 0.5
-
-
-# --------------------------------------------------------------------------- helpers
 
 
 def num(profile: str) -> int:
@@ -59,25 +78,6 @@ def num(profile: str) -> int:
 def fn_label(profile: str) -> str:
     """Function label for WARNs and KASAN reports (KERNEL.md 10.2)."""
     return "vrealloc_noprof" if num(profile) <= 5 else "vrealloc_node_align_noprof"
-
-
-def mk(profile: str, **kw: object) -> Kernel:
-    k = Kernel(KernelConfig(vrealloc=profile, **kw))  # type: ignore[arg-type]
-    k.check()
-    return k
-
-
-def area(k: Kernel, p: int) -> VmArea:
-    a = k.find_vm_area(p)
-    assert a is not None
-    return a
-
-
-def alloc(k: Kernel, size: int, gfp: int = GFP.KERNEL) -> int:
-    p = k.vmalloc(size) if gfp == GFP.KERNEL else k.vmalloc(size, gfp)
-    assert p is not None
-    k.check()
-    return p
 
 
 def vr(k: Kernel, p: int | None, size: int, gfp: int = GFP.KERNEL, **kw: object) -> int | None:
@@ -92,34 +92,11 @@ def vr_ok(k: Kernel, p: int | None, size: int, gfp: int = GFP.KERNEL, **kw: obje
     return q
 
 
-def pattern(n: int, seed: int = 0) -> bytes:
-    """Non-zero bytes, so that zeroing and copying are both visible."""
-    return bytes((i * 7 + seed) % 251 + 1 for i in range(n))
-
-
-def warn(message: str | None, function: str) -> list[str]:
-    """The dmesg lines of a WARN / WARN_ON (KERNEL.md 0.5)."""
-    lines = [CUT]
-    if message is not None:
-        lines.append(message)
-    lines.append(f"WARNING: CPU: 0 PID: 1 at {function}")
-    return lines
-
-
 def meminfo_kb(k: Kernel, key: str) -> int:
     for line in k.meminfo().splitlines():
         if line.startswith(key + ":"):
             return int(line.split()[1])
     raise AssertionError(f"{key} missing from meminfo")
-
-
-def events(k: Kernel) -> list[dict[str, int | str]]:
-    return [e.fields for e in k.trace.events if e.name == "vrealloc"]
-
-
-def dm(pfn: int) -> int:
-    """Direct-map address of a frame (KERNEL.md 4.1)."""
-    return PAGE_OFFSET + pfn * PAGE_SIZE
 
 
 def leak_state(k: Kernel) -> tuple[int, int, int, int]:
@@ -131,22 +108,7 @@ def nreports(k: Kernel) -> int:
     return len(k.kasan_reports)
 
 
-ALL = pytest.mark.parametrize("profile", HIST)
-
-
-# --------------------------------------------------------------------------- configuration
-
-
-def test_history_tuple() -> None:
-    assert kvalloc.VREALLOC_HISTORY == HIST  # API.md 3
-    assert KernelConfig().vrealloc == "latest"  # API.md 3 / KERNEL.md 17 default
-
-
-def test_unknown_profile_raises_value_error_listing_valid_ones() -> None:
-    with pytest.raises(ValueError) as ei:  # API.md 3
-        Kernel(KernelConfig(vrealloc="deadbeef1234"))
-    for commit in HIST:
-        assert commit in str(ei.value)
+# -- the profiles ----------------------------------------------------------------------------------
 
 
 def fingerprint(profile: str) -> tuple[object, ...]:
@@ -184,16 +146,19 @@ def fingerprint(profile: str) -> tuple[object, ...]:
     return tuple(obs)
 
 
+@pytest.mark.spec
 def test_profiles_are_all_distinct() -> None:
     prints = [fingerprint(p) for p in HIST]
     assert len(set(prints)) == len(HIST)
 
 
+@pytest.mark.spec
 @pytest.mark.parametrize("alias", sorted(ALIASES))
 def test_alias_behaves_as_its_commit(alias: str) -> None:
     assert fingerprint(alias) == fingerprint(ALIASES[alias])  # API.md 3
 
 
+@pytest.mark.spec
 def test_default_kernel_is_latest() -> None:
     k = Kernel()
     p = alloc(k, 256 * KIB)
@@ -201,9 +166,10 @@ def test_default_kernel_is_latest() -> None:
     assert area(k, p).nr_pages == 4  # 10.11 profile 9
 
 
-# --------------------------------------------------------------------------- 10.11 worked example
+# -- 10.11 worked example --------------------------------------------------------------------------
 
 
+@pytest.mark.spec
 def test_latest_shrink_256k_to_16k_frees_60_pages() -> None:
     k = mk(P9)
     cg = k.memcg.create("a", max=None)
@@ -254,6 +220,7 @@ def test_latest_shrink_256k_to_16k_frees_60_pages() -> None:
     k.check()
 
 
+@pytest.mark.spec
 def test_latest_shrink_with_kasan_poisons_and_unmaps_tail() -> None:
     k = mk(P9, kasan="generic")
     p = alloc(k, 256 * KIB)
@@ -274,6 +241,7 @@ def test_latest_shrink_with_kasan_poisons_and_unmaps_tail() -> None:
     k.check()
 
 
+@pytest.mark.spec
 @pytest.mark.parametrize("profile", HIST[:8])
 def test_earlier_profiles_shrink_frees_nothing(profile: str) -> None:
     k = mk(profile)
@@ -319,9 +287,10 @@ def test_earlier_profiles_shrink_frees_nothing(profile: str) -> None:
     k.check()
 
 
-# --------------------------------------------------------------------------- grow within A
+# -- grow within A ---------------------------------------------------------------------------------
 
 
+@pytest.mark.spec
 @ALL
 def test_grow_within_allocated_pages(profile: str) -> None:
     k = mk(profile)
@@ -354,9 +323,10 @@ def test_grow_within_allocated_pages(profile: str) -> None:
             assert ev["old_size"] == 100  # old = R
 
 
-# --------------------------------------------------------------------------- zeroing
+# -- zeroing ---------------------------------------------------------------------------------------
 
 
+@pytest.mark.spec
 @ALL
 def test_profile4_vs_5_grow_zeroing_example(profile: str) -> None:
     # 10.7: vmalloc(8192) with stale data at [100, 200); shrink to 100 with GFP_KERNEL, then
@@ -391,6 +361,7 @@ ZERO_MODES = {
 }
 
 
+@pytest.mark.spec
 @ALL
 @pytest.mark.parametrize("mode", sorted(ZERO_MODES))
 def test_shrink_zeroing_matrix(profile: str, mode: str) -> None:
@@ -417,6 +388,7 @@ def test_shrink_zeroing_matrix(profile: str, mode: str) -> None:
         assert k.read(p + 4096, 4096) == bytes(expect[4096:])
 
 
+@pytest.mark.spec
 @pytest.mark.parametrize("init_on_free", [False, True])
 def test_latest_freed_tail_pages_zeroed_only_under_init_on_free(init_on_free: bool) -> None:
     k = mk(P9, init_on_free=init_on_free)
@@ -430,13 +402,14 @@ def test_latest_freed_tail_pages_zeroed_only_under_init_on_free(init_on_free: bo
     assert k.read(p, PAGE_SIZE) == b"\x5a" * PAGE_SIZE
 
 
-# --------------------------------------------------------------------------- profile 9 details
+# -- profile 9 details -----------------------------------------------------------------------------
 
 
 P9_KEEP_CASES = ["nofs", "noio", "atomic", "nowait", "huge", "usermap", "flush_reset_perms",
                  "within_last_page"]
 
 
+@pytest.mark.spec
 @pytest.mark.parametrize("case", P9_KEEP_CASES)
 def test_latest_shrink_keeps_pages(case: str) -> None:
     # 10.10 3.3: pages are freed only when new_nr < N, page_order 0, no USERMAP /
@@ -476,6 +449,7 @@ def test_latest_shrink_keeps_pages(case: str) -> None:
     assert events(k)[-1]["outcome"] == "grow_in_place"
 
 
+@pytest.mark.spec
 def test_latest_shrink_frees_and_grow_uses_physical_page_count() -> None:
     k = mk(P9)
     p = alloc(k, 16 * PAGE_SIZE)
@@ -498,9 +472,10 @@ def test_latest_shrink_frees_and_grow_uses_physical_page_count() -> None:
     assert k.stats().vrealloc_bytes_copied == 3 * PAGE_SIZE
 
 
-# --------------------------------------------------------------------------- new areas
+# -- new areas -------------------------------------------------------------------------------------
 
 
+@pytest.mark.spec
 @ALL
 def test_caller_label_of_new_area(profile: str) -> None:
     k = mk(profile)
@@ -521,6 +496,7 @@ def test_caller_label_of_new_area(profile: str) -> None:
     assert line in k.vmallocinfo().splitlines()  # 14.1
 
 
+@pytest.mark.spec
 @ALL
 def test_gfp_filter_only_in_profiles_1_to_5(profile: str) -> None:
     k = mk(profile)
@@ -537,6 +513,7 @@ def test_gfp_filter_only_in_profiles_1_to_5(profile: str) -> None:
     assert events(k) == [{"p": 0, "old_size": 0, "new_size": 8192, "outcome": "moved"}]
 
 
+@pytest.mark.spec
 @ALL
 def test_align_check_and_new_area_alignment(profile: str) -> None:
     k = mk(profile)
@@ -566,6 +543,7 @@ def test_align_check_and_new_area_alignment(profile: str) -> None:
         assert r % 0x2000 == 0
 
 
+@pytest.mark.spec
 @ALL
 def test_moving_grow_alignment(profile: str) -> None:
     k = mk(profile)
@@ -579,6 +557,7 @@ def test_moving_grow_alignment(profile: str) -> None:
         assert q == VS + 0x2000  # align ignored: next lowest fit after [VS, VS + 0x2000)
 
 
+@pytest.mark.spec
 @ALL
 def test_nonexistent_warns(profile: str) -> None:
     k = mk(profile)
@@ -606,7 +585,7 @@ def test_nonexistent_warns(profile: str) -> None:
     assert (st.vrealloc_shrink, st.vrealloc_grow_in_place, st.vrealloc_moved) == (0, 0, 0)
 
 
-# --------------------------------------------------------------------------- stats / trace
+# -- stats / trace ---------------------------------------------------------------------------------
 
 
 SEQ_OUTCOMES = {
@@ -632,6 +611,7 @@ def seq_key(n: int) -> int:
     return {1: 1, 2: 1, 3: 3, 9: 9}.get(n, 4)
 
 
+@pytest.mark.spec
 @ALL
 def test_stats_and_tracepoint_sequence(profile: str) -> None:
     k = mk(profile)
@@ -663,6 +643,7 @@ def test_stats_and_tracepoint_sequence(profile: str) -> None:
     assert str(k.trace.events[0]) == "vrealloc: p=0x0 old_size=0 new_size=4096 outcome=moved"
 
 
+@pytest.mark.spec
 def test_tracepoint_disabled_records_nothing_but_stats_count() -> None:
     k = mk(P9)
     vr_ok(k, None, 100)
@@ -670,9 +651,10 @@ def test_tracepoint_disabled_records_nothing_but_stats_count() -> None:
     assert k.stats().vrealloc_calls == 1 and k.stats().vrealloc_moved == 1
 
 
-# --------------------------------------------------------------------------- failing grows
+# -- failing grows ---------------------------------------------------------------------------------
 
 
+@pytest.mark.spec
 @ALL
 def test_failing_grow_beyond_leaks_nothing(profile: str) -> None:
     k = mk(profile)
@@ -704,6 +686,7 @@ def test_failing_grow_beyond_leaks_nothing(profile: str) -> None:
     assert k.read(r, 8192) == data
 
 
+@pytest.mark.spec
 @ALL
 def test_failing_grow_beyond_page_array_failure(profile: str) -> None:
     # No kmalloc-64 slab exists: the page array (5 * 8 bytes) fails first (8.4 step 3).
@@ -721,6 +704,7 @@ def test_failing_grow_beyond_page_array_failure(profile: str) -> None:
     k.check()
 
 
+@pytest.mark.spec
 @ALL
 def test_failing_grow_under_memcg_limit_uncharges_everything(profile: str) -> None:
     # 13.2: large orders fail on the charge, order-0 pages are charged up to the limit, then
@@ -742,6 +726,7 @@ def test_failing_grow_under_memcg_limit_uncharges_everything(profile: str) -> No
     assert "vmalloc error: size 40960, failed to allocate pages" in " ".join(k.dmesg)  # 8.4 s6
 
 
+@pytest.mark.spec
 @ALL
 def test_in_place_grow_never_charges(profile: str) -> None:
     # 13.3: an in-place grow never charges; the profile 3 fall-through must charge a new area
@@ -760,6 +745,7 @@ def test_in_place_grow_never_charges(profile: str) -> None:
     assert k.read(p, 3) == b"xyz"
 
 
+@pytest.mark.spec
 @pytest.mark.parametrize("profile", [P3, P4])
 def test_profile3_failed_grow_leaves_requested_size_bumped(profile: str) -> None:
     k = mk(profile)
@@ -782,6 +768,7 @@ def test_profile3_failed_grow_leaves_requested_size_bumped(profile: str) -> None
     assert leak_state(k) == before
 
 
+@pytest.mark.spec
 def test_latest_failed_grow_after_freeing_shrink_keeps_area() -> None:
     k = mk(P9)
     p = alloc(k, 64 * PAGE_SIZE)
@@ -798,9 +785,10 @@ def test_latest_failed_grow_after_freeing_shrink_keeps_area() -> None:
     assert leak_state(k) == before
 
 
-# --------------------------------------------------------------------------- KASAN (generic)
+# -- KASAN (generic) -------------------------------------------------------------------------------
 
 
+@pytest.mark.spec
 def test_p1_kasan_shrink_memset_reports_write() -> None:
     k = mk(P1, kasan="generic")
     p = alloc(k, 5001)
@@ -828,6 +816,7 @@ def test_p1_kasan_shrink_memset_reports_write() -> None:
     assert len(k.kasan_reports) == 1
 
 
+@pytest.mark.spec
 def test_p1_kasan_grow_memcpy_reports_read_and_skips_copy() -> None:
     k = mk(P1, kasan="generic")
     p = alloc(k, 5001)
@@ -848,6 +837,7 @@ def test_p1_kasan_grow_memcpy_reports_read_and_skips_copy() -> None:
     assert area(k, q).caller == "vrealloc_noprof"
 
 
+@pytest.mark.spec
 def test_latest_kasan_same_workloads_report_nothing() -> None:
     k = mk(P9, kasan="generic")
     p = alloc(k, 5001)
@@ -873,6 +863,7 @@ def test_latest_kasan_same_workloads_report_nothing() -> None:
     assert len(k.kasan_reports) == 1 and k.kasan_reports[0].bug_type == "vmalloc-out-of-bounds"
 
 
+@pytest.mark.spec
 @ALL
 def test_kasan_unaligned_shrink(profile: str) -> None:
     k = mk(profile, kasan="generic")
@@ -900,6 +891,7 @@ def test_kasan_unaligned_shrink(profile: str) -> None:
         assert k.kasan_reports[-1].bug_type == "out-of-bounds"
 
 
+@pytest.mark.spec
 @ALL
 def test_kasan_aligned_shrink_poisons_from_profile_2(profile: str) -> None:
     k = mk(profile, kasan="generic")
@@ -916,6 +908,7 @@ def test_kasan_aligned_shrink_poisons_from_profile_2(profile: str) -> None:
         assert [r.bug_type for r in k.kasan_reports] == ["vmalloc-out-of-bounds"]
 
 
+@pytest.mark.spec
 def test_p2_second_shrink_memset_reports_before_reannotation() -> None:
     # 10.4: the memset still runs before the re-annotation
     k = mk(P2, kasan="generic")
@@ -935,6 +928,7 @@ def test_p2_second_shrink_memset_reports_before_reannotation() -> None:
     assert k.read(dm(pfn0) + 64, 32) == b"\x11" * 32
 
 
+@pytest.mark.spec
 @ALL
 def test_kasan_unaligned_in_place_grow(profile: str) -> None:
     k = mk(profile, kasan="generic")
@@ -954,6 +948,7 @@ def test_kasan_unaligned_in_place_grow(profile: str) -> None:
         assert k.kasan_reports == []
 
 
+@pytest.mark.spec
 @ALL
 def test_kasan_grow_beyond_after_unaligned_grow(profile: str) -> None:
     # The copy reads `old` bytes (A in P1-2, R in P3-8, min(size, old) in P9); where the
@@ -993,6 +988,7 @@ def test_kasan_grow_beyond_after_unaligned_grow(profile: str) -> None:
         assert k.stats().vrealloc_bytes_copied == 0
 
 
+@pytest.mark.spec
 @pytest.mark.parametrize("profile", [P3, P4, P5])
 def test_kasan_unaligned_grow_zeroing_memset_reports(profile: str) -> None:
     # 10.5: with an unaligned old the unpoison is skipped, so the memset (P3, P4 under
@@ -1012,9 +1008,10 @@ def test_kasan_unaligned_grow_zeroing_memset_reports(profile: str) -> None:
         assert r.text.splitlines()[1] == "BUG: KASAN: vmalloc-out-of-bounds in vrealloc_noprof"
 
 
-# --------------------------------------------------------------------------- KASAN (sw_tags)
+# -- KASAN (sw_tags) -------------------------------------------------------------------------------
 
 
+@pytest.mark.spec
 @ALL
 def test_sw_tags_in_place_grow_false_positive(profile: str) -> None:
     k = mk(profile, kasan="sw_tags")
@@ -1039,365 +1036,10 @@ def test_sw_tags_in_place_grow_false_positive(profile: str) -> None:
         assert k.kasan_reports == []
 
 
-# --------------------------------------------------------------------------- krealloc (11.3)
+# -- misc API --------------------------------------------------------------------------------------
 
 
-def test_krealloc_in_place_within_ksize_and_move() -> None:
-    k = Kernel()
-    p = k.kmalloc(100)
-    assert p is not None and k.ksize(p) == 128  # 11.1
-    data = pattern(128)
-    k.write(p, data)
-    assert k.krealloc(p, 128) == p  # 11.3 step 4
-    assert k.krealloc(p, 50) == p
-    assert k.read(p, 128) == data  # nothing zeroed without __GFP_ZERO / init_on_alloc
-    q = k.krealloc(p, 129)
-    assert q is not None and q != p and k.ksize(q) == 192
-    assert k.read(q, 128) == data  # copies min(129, ksize = 128)
-    with pytest.raises(KernelBug):  # p was kfree'd (11.1: not a live object)
-        k.ksize(p)
-    assert k.stats().vrealloc_calls == 0
-    k.check()
-
-
-@pytest.mark.parametrize("mode", ["gfp_zero", "init_on_alloc", "plain"])
-def test_krealloc_zeroes_spare_bytes(mode: str) -> None:
-    k = Kernel(KernelConfig(init_on_alloc=(mode == "init_on_alloc")))
-    p = k.kmalloc(100)
-    assert p is not None
-    k.write(p, b"\xaa" * 128)
-    gfp = GFP.KERNEL | GFP.ZERO if mode == "gfp_zero" else GFP.KERNEL
-    assert k.krealloc(p, 50, gfp) == p
-    tail = b"\xaa" * 78 if mode == "plain" else bytes(78)  # 11.3 step 4: zero [50, ks)
-    assert k.read(p, 128) == b"\xaa" * 50 + tail
-    k.check()
-
-
-def test_krealloc_size_zero_and_null() -> None:
-    k = Kernel()
-    p = k.kmalloc(100)
-    assert p is not None
-    assert k.stats().slab_pages == 1
-    assert k.krealloc(p, 0) == ZERO_SIZE_PTR  # 11.3 step 1
-    assert k.stats().slab_pages == 0  # 11.2: empty slab returned at once
-    q = k.krealloc(None, 100)  # step 2
-    assert q is not None and k.ksize(q) == 128
-    r = k.krealloc(ZERO_SIZE_PTR, 20)
-    assert r is not None and k.ksize(r) == 32
-    assert k.krealloc(None, 0) == ZERO_SIZE_PTR
-    assert not k.is_vmalloc_addr(q)
-    k.check()
-
-
-def test_krealloc_large_kmalloc() -> None:
-    k = Kernel()
-    p = k.kmalloc(10000)
-    assert p is not None and k.ksize(p) == 16384  # 11.1: 4096 << get_order
-    data = pattern(16384)
-    k.write(p, data)
-    assert k.krealloc(p, 16384) == p
-    q = k.krealloc(p, 16385)
-    assert q is not None and q != p and k.ksize(q) == 32768
-    assert k.read(q, 16384) == data
-    k.check()
-
-
-def test_krealloc_alignment() -> None:
-    k = Kernel()
-    p1 = k.kmalloc(100)
-    p2 = k.kmalloc(100)
-    assert p1 is not None and p2 is not None
-    assert p2 == p1 + 128 and p1 % 4096 == 0  # 11.2: objects at 0, class, ... of the slab
-    k.write(p2, pattern(128))
-    assert k.krealloc(p1, 50, align=256) == p1
-    q = k.krealloc(p2, 50, align=256)  # 11.3 step 3: not aligned -> new kmalloc(50)
-    assert q is not None and q != p2 and k.ksize(q) == 64
-    # copies min(new_size, ks) = 50 bytes into a fresh kmalloc-64 slab (zero frames, 4.1)
-    assert k.read(q, 64) == pattern(128)[:50] + bytes(14)
-    k.check()
-
-
-def test_krealloc_failure_keeps_p() -> None:
-    k = Kernel()
-    p = k.kmalloc(100)
-    assert p is not None
-    k.write(p, pattern(100))
-    k.fault.failslab(probability=1.0, interval=1, times=-1)
-    assert k.krealloc(p, 300) is None  # 11.3 step 6
-    k.fault.clear()
-    assert k.ksize(p) == 128 and k.read(p, 100) == pattern(100)
-    k.check()
-
-
-# --------------------------------------------------------------------------- kvmalloc (11.4)
-
-
-def test_kvmalloc_one_page_rule_and_huge_fallback() -> None:
-    k = Kernel()
-    a = k.kvmalloc(4096)
-    b = k.kvmalloc(4097)  # kmalloc-8k succeeds: no fallback
-    assert a is not None and b is not None
-    assert not k.is_vmalloc_addr(a) and not k.is_vmalloc_addr(b)
-    big_kmalloc = k.kvmalloc(3 * MIB)  # 11.4 step 1: a large kmalloc up to 4 MiB
-    assert big_kmalloc is not None and not k.is_vmalloc_addr(big_kmalloc)
-    assert k.ksize(big_kmalloc) == 4 * MIB
-    n = len(k.dmesg)
-    c = k.kvmalloc(8 * MIB)  # kmalloc order 11 fails silently (__GFP_NOWARN added)
-    assert c is not None and k.is_vmalloc_addr(c)
-    assert k.dmesg[n:] == []
-    ac = area(k, c)
-    assert ac.page_order == 9 and VM.ALLOW_HUGE_VMAP in ac.flags and ac.caller == "kvmalloc"
-    assert ac.nr_pages == 2048
-    d = k.kvmalloc(8 * MIB, GFP.NOWAIT)  # cannot block: vm_flags 0, small pages
-    assert d is not None
-    ad = area(k, d)
-    assert ad.page_order == 0 and VM.ALLOW_HUGE_VMAP not in ad.flags
-    k.check()
-
-
-def test_kvmalloc_huge_fallback_at_2mib() -> None:
-    k = Kernel()
-    # make the order-9 kmalloc fail; orders below 9 are exempt (4.6 min_order)
-    k.fault.fail_page_alloc(probability=1.0, interval=1, times=1, min_order=9)
-    p = k.kvmalloc(2 * MIB)
-    k.fault.clear()
-    assert p is not None and k.is_vmalloc_addr(p)
-    a = area(k, p)
-    assert a.page_order == 9 and a.nr_pages == 512 and VM.ALLOW_HUGE_VMAP in a.flags
-    assert not any("FAULT_INJECTION" in line for line in k.dmesg)  # NOWARN on the kmalloc
-    k.check()
-
-
-def test_kvmalloc_gfp_adjustment_clears_nofail() -> None:
-    # 11.4 step 1: above one page the kmalloc loses __GFP_NOFAIL (so it is a fault-injection
-    # candidate, 4.6) and gains __GFP_NOWARN; the vmalloc fallback keeps the caller's flags.
-    k = Kernel()
-    k.fault.fail_page_alloc(probability=1.0, interval=1, times=-1)
-    n = len(k.dmesg)
-    p = k.kvmalloc(16384, GFP.KERNEL | GFP.NOFAIL)
-    assert p is not None and k.is_vmalloc_addr(p)
-    assert area(k, p).nr_pages == 4
-    assert k.dmesg[n:] == []
-    q = k.kvmalloc(4096, GFP.KERNEL | GFP.NOFAIL)  # unchanged flags: NOFAIL kmalloc
-    assert q is not None and not k.is_vmalloc_addr(q)
-    k.fault.clear()
-    k.check()
-
-
-def test_kvmalloc_small_failure_has_no_fallback() -> None:
-    k = Kernel()
-    # only orders >= 3 fail: the kmalloc-4k slab (order 3, 11.2) fails, while a one-page
-    # vmalloc (order-0 page, kmalloc-8 page array) would succeed if it were tried
-    k.fault.fail_page_alloc(probability=1.0, interval=1, times=-1, min_order=3)
-    assert k.kvmalloc(4096) is None  # 11.4 step 2
-    assert "FAULT_INJECTION: forcing a failure." in k.dmesg  # flags unchanged: no NOWARN
-    v = k.vmalloc(4096)  # control: the fallback would have worked
-    k.fault.clear()
-    assert v is not None
-    k.vfree(v)
-    assert k.stats().vmap_areas == 0
-    k.check()
-
-
-def test_kvmalloc_int_max_warn_on_once() -> None:
-    k = Kernel()
-    n = len(k.dmesg)
-    assert k.kvmalloc(INT_MAX + 1) is None  # 11.4 step 3
-    assert k.dmesg[n:] == warn(None, "__kvmalloc_node_noprof")
-    n = len(k.dmesg)
-    assert k.kvmalloc(INT_MAX + 1) is None
-    assert k.dmesg[n:] == []  # ONCE
-    k2 = Kernel()
-    assert k2.kvmalloc(INT_MAX + 1, GFP.KERNEL | GFP.NOWARN) is None
-    assert k2.dmesg == []
-    assert k.stats().vmap_areas == 0
-    k.check()
-
-
-def test_kvzalloc_zeroes_both_paths() -> None:
-    k = Kernel()
-    s = k.kmalloc(100)
-    assert s is not None
-    k.write(s, b"\xee" * 128)
-    k.kfree(s)
-    z = k.kvzalloc(100)
-    assert z is not None and not k.is_vmalloc_addr(z)
-    assert k.read(z, 128) == bytes(128)  # 11.1: whole class zeroed
-    v = k.vmalloc(64 * PAGE_SIZE)
-    assert v is not None
-    k.memset(v, 0xEE, 64 * PAGE_SIZE)
-    k.vfree(v)
-    k.vm_unmap_aliases()
-    zv = k.kvzalloc(8 * MIB)
-    assert zv is not None and k.is_vmalloc_addr(zv)
-    assert k.read(zv, 64 * PAGE_SIZE) == bytes(64 * PAGE_SIZE)
-    assert area(k, zv).caller == "kvzalloc"  # 0.6
-    k.check()
-
-
-def test_kvfree_dispatch() -> None:
-    k = Kernel()
-    v = k.kvmalloc(8 * MIB)
-    s = k.kvmalloc(100)
-    assert v is not None and s is not None
-    s0 = k.stats()
-    k.kvfree(v)  # 11.4: vfree for vmalloc addresses
-    assert k.find_vm_area(v) is None
-    assert k.stats().nr_vmalloc_pages == 0
-    k.kvfree(s)  # kfree otherwise
-    assert k.stats().slab_pages < s0.slab_pages
-    k.kvfree(None)
-    k.kvfree(ZERO_SIZE_PTR)
-    k.check()
-
-
-# --------------------------------------------------------------------------- kvrealloc (11.5)
-
-
-@ALL
-def test_kvrealloc_size_zero_quirk(profile: str) -> None:
-    k = mk(profile)
-    v = alloc(k, 8192)
-    s = k.kmalloc(100)
-    assert s is not None
-    assert k.kvrealloc(v, 0) is None  # vrealloc(p, 0)
-    assert k.find_vm_area(v) is None
-    assert k.kvrealloc(s, 0) == ZERO_SIZE_PTR  # krealloc(p, 0)
-    assert k.stats().vrealloc_calls == 1
-    k.check()
-
-
-@ALL
-def test_kvrealloc_vmalloc_goes_through_vrealloc(profile: str) -> None:
-    k = mk(profile)
-    k.trace.enable("vrealloc")
-    v = alloc(k, 8192)
-    assert v == VS  # 6.3; VS is aligned to 0x4000, so the align check passes everywhere
-    assert k.kvrealloc(v, 100, align=0x4000) == v
-    assert k.stats().vrealloc_calls == 1
-    assert events(k)[0]["outcome"] == "shrink"
-    k.check()
-
-
-def test_kvrealloc_kmalloc_paths() -> None:
-    k = Kernel()
-    n = k.kvrealloc(None, 100)  # krealloc(NULL) allocates
-    assert n is not None and k.ksize(n) == 128
-    data = pattern(128)
-    k.write(n, data)
-    m = k.kvrealloc(n, 6000)
-    assert m is not None and not k.is_vmalloc_addr(m) and k.ksize(m) == 8192
-    assert k.read(m, 128) == data
-    full = pattern(8192, 3)
-    k.write(m, full)
-    big = k.kvrealloc(m, 8 * MIB)  # krealloc fails (order 11), kvmalloc falls back
-    assert big is not None and k.is_vmalloc_addr(big)
-    assert k.read(big, 8192) == full  # 11.5 step 3: min(size, ksize(p)) = 8192 bytes
-    assert area(k, big).caller == "kvrealloc"
-    with pytest.raises(KernelBug):
-        k.ksize(m)  # kfree'd
-    assert k.stats().vrealloc_calls == 0
-    k.check()
-
-
-def test_kvrealloc_fallback_copies_min_size_ksize_without_kasan() -> None:
-    k = Kernel(KernelConfig(kasan="generic"))
-    p = k.kmalloc(100)
-    assert p is not None
-    data = pattern(128)
-    k.write(p, data)
-    q = k.kvrealloc(p, 3 * MIB)
-    assert q is not None
-    # kmalloc(3 MiB) is a large kmalloc (order 10) and succeeds: still kmalloc memory
-    assert not k.is_vmalloc_addr(q) and k.ksize(q) == 4 * MIB
-    assert k.read(q, 128) == data
-    k.write(q + 4 * MIB - 4, b"tail")
-    r = k.kvrealloc(q, 8 * MIB)
-    assert r is not None and k.is_vmalloc_addr(r)
-    assert k.read(r, 128) == data
-    assert k.read(r + 4 * MIB - 4, 4) == b"tail"  # min(8 MiB, ksize = 4 MiB) copied
-    assert k.kasan_reports == []  # copy with KASAN checks disabled (11.5 step 3)
-    k.check()
-
-
-def test_kvrealloc_nofail_adjustment_and_failure() -> None:
-    k = Kernel()
-    p = k.kmalloc(100)
-    assert p is not None
-    k.write(p, pattern(100))
-    k.fault.fail_page_alloc(probability=1.0, interval=1, times=-1)
-    # krealloc gets the adjusted gfp (NOFAIL cleared): fails; kvmalloc falls back to vmalloc
-    # whose order-0 bulk pages keep __GFP_NOFAIL and are no fault candidates (4.6, 8.5)
-    q = k.kvrealloc(p, 16384, GFP.KERNEL | GFP.NOFAIL)
-    assert q is not None and k.is_vmalloc_addr(q)
-    assert k.read(q, 100) == pattern(100)
-    s = k.kmalloc(100, GFP.KERNEL | GFP.NOFAIL)
-    assert s is not None
-    k.write(s, b"keep")
-    assert k.kvrealloc(s, 4096) is None  # both attempts fail; one page: no vmalloc fallback
-    assert k.read(s, 4) == b"keep" and k.ksize(s) == 128
-    k.fault.clear()
-    k.check()
-
-
-# --------------------------------------------------------------------------- kvrealloc_old (11.6)
-
-
-def test_kvrealloc_old_shrink_returns_p_unchanged() -> None:
-    k = Kernel()
-    p = k.kmalloc(100)
-    v = k.vmalloc(8192)
-    assert p is not None and v is not None
-    assert k.kvrealloc_old(p, 100, 0) == p  # step 1: even newsize 0
-    assert k.ksize(p) == 128
-    assert k.kvrealloc_old(v, 8192, 100) == v
-    a = area(k, v)
-    assert a.nr_pages == 2 and a.requested_size == 8192
-    assert k.stats().vrealloc_calls == 0
-    k.check()
-
-
-def test_kvrealloc_old_grow_and_null() -> None:
-    k = Kernel()
-    p = k.kmalloc(100)
-    assert p is not None
-    k.write(p, pattern(100))
-    q = k.kvrealloc_old(p, 100, 200)
-    assert q is not None and q != p and k.ksize(q) == 256
-    assert k.read(q, 100) == pattern(100)
-    with pytest.raises(KernelBug):
-        k.ksize(p)  # kvfree'd
-    r = k.kvrealloc_old(None, 0, 8 * MIB)  # acts as kvmalloc
-    assert r is not None and k.is_vmalloc_addr(r)
-    n = len(k.dmesg)
-    with pytest.raises(PageFault):  # memcpy from NULL (11.6 step 3, 5.4)
-        k.kvrealloc_old(None, 10, 100)
-    assert k.dmesg[n:] == [
-        "BUG: kernel NULL pointer dereference, address: 0000000000000000",
-        "#PF: supervisor read access in kernel mode",
-        "#PF: error_code(0x0000) - not-present page",
-    ]
-
-
-def test_kvrealloc_old_memcpy_is_instrumented() -> None:
-    k = Kernel(KernelConfig(kasan="generic"))
-    p = k.vmalloc(5001)
-    assert p is not None
-    k.write(p, pattern(5001))
-    q = k.kvrealloc_old(p, 8192, 16384)
-    assert q is not None and not k.is_vmalloc_addr(q)  # kvmalloc(16384): large kmalloc
-    assert len(k.kasan_reports) == 1
-    r = k.kasan_reports[0]
-    assert (r.bug_type, r.access, r.addr, r.size) == ("vmalloc-out-of-bounds", "Read", p, 8192)
-    assert r.text.splitlines()[1] == "BUG: KASAN: vmalloc-out-of-bounds in kvrealloc_noprof"
-    assert k.read(q, 5001) == bytes(5001)  # copy skipped, fresh frames
-    assert k.find_vm_area(p) is None  # kvfree(p)
-    k.check()
-
-
-# --------------------------------------------------------------------------- misc API
-
-
+@pytest.mark.spec
 @pytest.mark.parametrize("profile", [P1, P5, P9])
 def test_vrealloc_null_allocates_and_node_argument(profile: str) -> None:
     k = mk(profile)
@@ -1410,6 +1052,7 @@ def test_vrealloc_null_allocates_and_node_argument(profile: str) -> None:
         k.vrealloc(q, True)
 
 
+@pytest.mark.spec
 def test_warnings_are_kernel_warnings() -> None:
     k = mk(P9)
     p = alloc(k, PAGE_SIZE)
@@ -1419,3 +1062,41 @@ def test_warnings_are_kernel_warnings() -> None:
         assert k.vrealloc(p, 100) is None
     assert any(issubclass(w.category, KernelWarning) for w in rec)
 
+
+# -- random resize sequences against a bytes model, per profile ------------------------------------
+
+
+@pytest.mark.parametrize("profile", VREALLOC_HISTORY)
+@settings(max_examples=25, deadline=None)
+@given(seq=st.lists(sizes, min_size=1, max_size=12), seed=st.integers(0, 2**16))
+def test_vrealloc_preserves_contents_on_every_profile(profile: str, seq: list[int], seed: int) -> None:
+    _resize_sequence(Kernel(KernelConfig(vrealloc=profile, ram=64 << 20)), seq, seed, "vrealloc")
+
+
+@pytest.mark.parametrize("profile", ["9b47d4eea3f7", "latest"])
+@pytest.mark.parametrize("kasan", ["generic", "sw_tags"])
+@settings(max_examples=20, deadline=None)
+@given(seq=st.lists(sizes, min_size=1, max_size=10), seed=st.integers(0, 2**16))
+def test_fixed_profiles_are_kasan_clean(profile: str, kasan: str, seq: list[int], seed: int) -> None:
+    # check() includes INV-KASAN-3: the shadow marks exactly [p, p + requested_size).
+    k = Kernel(KernelConfig(vrealloc=profile, kasan=kasan, ram=64 << 20, seed=seed))  # type: ignore[arg-type]
+    _resize_sequence(k, seq, seed, "vrealloc")
+    assert k.kasan_reports == []
+
+
+def test_vrealloc_with_align_0_warns_as_is_aligned_is_false() -> None:
+    # mm/vmalloc.c: vrealloc_node_align_noprof(): !IS_ALIGNED(p, 0) -> WARN, return NULL
+    k = Kernel()
+    p = nn(k.vmalloc(5000))
+    k.write(p, b"keep")
+    before = stats_without_warnings(k)
+    n = len(k.dmesg)
+    with quiet():
+        assert k.vrealloc(p, 100, align=0) is None
+    assert k.dmesg[n:] == warn_lines("will not reallocate with a bigger alignment (0x0)",
+                                     "vrealloc_node_align_noprof")
+    after = stats_without_warnings(k)
+    assert after.pop("vrealloc_calls") == before.pop("vrealloc_calls") + 1
+    assert after == before
+    assert k.read(p, 4) == b"keep"
+    k.check()

@@ -1,0 +1,41 @@
+"""The command line (kvalloc.tools.cli): sub-commands run, write output, reject bad input."""
+
+from __future__ import annotations
+
+import json
+import pathlib
+
+import pytest
+
+from kvalloc.tools.cli import main
+
+
+def test_vmallocinfo_demo(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["vmallocinfo", "--workload", "demo"]) == 0
+    out = capsys.readouterr().out
+    assert "0xffffc90000000000-0xffffc90000003000   12288 vmalloc pages=2 vmalloc N0=2" in out
+    assert " unpurged vm_area" in out and "MemTotal:        4194304 kB" in out
+    assert out.count("Node 0, zone   Normal") == 1
+
+
+def test_bench_quick_writes_json(tmp_path: pathlib.Path) -> None:
+    j = tmp_path / "b.json"
+    assert main(["bench", "--quick", "--json", str(j)]) == 0
+    doc = json.loads(j.read_text())
+    assert doc["quick"] is True
+    assert doc["metrics"]["lowest_match_speedup"] >= 50       # an algorithmic ratio, not timing
+    assert doc["metrics"]["kvec_1m_u64_fails"] == 1.0
+
+
+@pytest.mark.parametrize("argv", [
+    ["study", "growth", "--alloc", "nope"], ["study", "growth", "--policy", "x"],
+    ["study", "growth", "--profile", "v9"], ["study", "shrink", "--from", "1K", "--to", "2K"],
+    ["study", "shrink", "--from", "abc"], ["vmallocinfo", "--workload", "x"], [],
+    ["test-vmalloc", "--profile", "nope"],
+])
+def test_bad_arguments_exit_2_with_one_line(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as e:
+        main(argv)
+    assert e.value.code == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err and "error" in err[-1]
