@@ -1,4 +1,4 @@
-"""``Kernel``: one simulated machine and the public kernel-layer API (API.md section 4).
+"""``Kernel``: one simulated machine and the public kernel-layer API (docs/guide.md#kernel).
 
 Every public method validates its arguments (``TypeError`` for a wrong type, ``ValueError``
 for an out-of-domain value), takes the kernel lock, and then behaves like the kernel function
@@ -140,7 +140,7 @@ class VmArea:
 
 @dataclasses.dataclass(frozen=True)
 class KernelStats:
-    """Counters of the simulated kernel, all recomputable from its state (KERNEL.md 17)."""
+    """Counters of the simulated kernel, all recomputable from its state (docs/mm.md#stats)."""
 
     total_pages: int
     free_pages: int
@@ -252,7 +252,7 @@ class Kernel:
         from .mm.util import KvAlloc
         from .mm.vrealloc import Vrealloc
         self._vrealloc = Vrealloc(self)
-        self._workload_rng = random.Random(config.seed)   # test_vmalloc workloads (KERNEL.md 17)
+        self._workload_rng = random.Random(config.seed)   # test_vmalloc (docs/mm.md#randomness)
         self._kv = KvAlloc(self, self._vrealloc)
 
     def __repr__(self) -> str:
@@ -599,7 +599,7 @@ class Kernel:
 
     @_locked
     def meminfo(self) -> str:
-        """The ``/proc/meminfo`` subset of KERNEL.md 14.2."""
+        """The ``/proc/meminfo`` subset (docs/mm.md#meminfo)."""
         from .mm.proc import meminfo
         return meminfo(self)
 
@@ -641,7 +641,7 @@ class Kernel:
 
     @_locked
     def check(self) -> None:
-        """Verify every invariant of KERNEL.md section 18; raise :class:`KernelBug` naming the first broken."""
+        """Verify every invariant of docs/invariants.md; raise :class:`KernelBug` naming the first broken."""
         from .mm.check import check_kernel
         check_kernel(self)
 
