@@ -1,6 +1,6 @@
 """Rust-for-Linux style containers whose bytes live in the simulated kernel memory of
 :mod:`kvalloc`: ``Vec`` (``KVec``, ``VVec``, ``KVVec``), ``Box`` (``KBox``, ``VBox``,
-``KVBox``), element types and growth policies (API.md section 7).
+``KVBox``), element types and growth policies (docs/guide.md#containers).
 
 >>> from containers import VVec, u64
 >>> from kvalloc import Kernel

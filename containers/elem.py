@@ -1,4 +1,4 @@
-"""Element types: how a Python value is stored in simulated memory (API.md section 7).
+"""Element types: how a Python value is stored in simulated memory (docs/guide.md#element-types).
 
 Each ``Elem[T]`` has a ``size``, an ``align`` and a ``name``. Storing a value out of range
 raises ``OverflowError``, a value of the wrong type ``TypeError``, and nothing is written.

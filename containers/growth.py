@@ -1,4 +1,4 @@
-"""Growth policies: the new capacity when a vector needs room (API.md section 7).
+"""Growth policies: the new capacity when a vector needs room (docs/guide.md#growth-policies).
 
 A policy is any callable ``(cap, required, elem_size) -> new_cap`` with ``new_cap >= required``.
 

@@ -1,5 +1,5 @@
 """Rust-for-Linux style allocators (``rust/kernel/alloc``): ``Layout``, the ``Allocator``
-protocol and ``Kmalloc``, ``Vmalloc``, ``KVmalloc`` (API.md section 5).
+protocol and ``Kmalloc``, ``Vmalloc``, ``KVmalloc`` (docs/guide.md#allocators).
 
 ``realloc`` is the one primitive; ``alloc`` and ``free`` are defined through it:
 

@@ -1,4 +1,4 @@
-"""``KernelConfig``: the boot parameters of a simulated machine (API.md section 3)."""
+"""``KernelConfig``: the boot parameters of a simulated machine (docs/guide.md#kernelconfig)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from typing import Final, Literal
 from ._validate import require_bool, require_int, require_str
 from .constants import MAX_PAGE_ORDER, PAGE_SIZE, U64_LIMIT, fls
 
-#: vrealloc history, oldest first (KERNEL.md 10.1).
+#: vrealloc history, oldest first (docs/vrealloc.md#profiles).
 VREALLOC_HISTORY: Final = (
     "3ddc2fefe6f3",
     "d699440f58ce",

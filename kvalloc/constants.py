@@ -1,4 +1,4 @@
-"""Architecture constants of the simulated x86_64 machine (KERNEL.md section 1)."""
+"""Architecture constants of the simulated x86_64 machine (docs/mm.md#constants)."""
 
 from __future__ import annotations
 

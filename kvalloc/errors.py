@@ -1,4 +1,4 @@
-"""Exceptions and warnings of kvalloc (API.md section 6)."""
+"""Exceptions and warnings of kvalloc (docs/guide.md#errors-and-warnings)."""
 
 from __future__ import annotations
 

@@ -93,7 +93,7 @@ _BITS: Final = tuple(
 
 
 def format_gfp(gfp: int) -> str:
-    """Render ``gfp`` as the kernel's ``%pGg`` does (KERNEL.md 2.4).
+    """Render ``gfp`` as the kernel's ``%pGg`` does (docs/mm.md#printing-gfp-flags).
 
     >>> format_gfp(0x2820)
     'GFP_ATOMIC|__GFP_NOWARN'

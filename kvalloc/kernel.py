@@ -1,4 +1,4 @@
-"""``Kernel``: one simulated machine and the public kernel-layer API (API.md section 4).
+"""``Kernel``: one simulated machine and the public kernel-layer API (docs/guide.md#kernel).
 
 Every public method validates its arguments (``TypeError`` for a wrong type, ``ValueError``
 for an out-of-domain value), takes the kernel lock, and then behaves like the kernel function
@@ -129,7 +129,7 @@ class VmArea:
 
 @dataclasses.dataclass(frozen=True)
 class KernelStats:
-    """Counters of the simulated kernel, all recomputable from its state (KERNEL.md 17)."""
+    """Counters of the simulated kernel, all recomputable from its state (docs/mm.md#stats)."""
 
     total_pages: int
     free_pages: int
@@ -524,7 +524,7 @@ class Kernel:
 
     @_locked
     def meminfo(self) -> str:
-        """The ``/proc/meminfo`` subset of KERNEL.md 14.2."""
+        """The ``/proc/meminfo`` subset (docs/mm.md#meminfo)."""
         return meminfo(self.machine)
 
     @_locked
@@ -567,7 +567,7 @@ class Kernel:
 
     @_locked
     def check(self) -> None:
-        """Verify every invariant of KERNEL.md section 18; raise :class:`KernelBug` naming the first broken."""
+        """Verify every invariant of docs/invariants.md; raise :class:`KernelBug` naming the first broken."""
         check_kernel(self.machine)
 
 

@@ -1,4 +1,4 @@
-"""``Kernel.check()``: every invariant of KERNEL.md section 18, named in each failure."""
+"""``Kernel.check()``: every invariant of docs/invariants.md, named in each failure."""
 
 from __future__ import annotations
 
@@ -110,7 +110,7 @@ def check_areas(k: Machine) -> None:
                 raise _fail("INV-PT-1", f"{name} guard or freed tail page {v << PAGE_SHIFT:#x} is mapped")
     busy = k.kva.busy
     # A vm_map_ram area passed to vfree() is unlinked and lost with its mappings, as in the
-    # kernel (KERNEL.md 9.1): its leaked range is exempt from INV-PT-2.
+    # kernel (mm/vmalloc.c: remove_vm_area()): its leaked range is exempt from INV-PT-2.
     leaked = sorted((va.va_start, va.va_end) for va in k.kva.leaked)
     for v in pgtable.mapped_vpns():
         a = v << PAGE_SHIFT

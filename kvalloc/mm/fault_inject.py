@@ -1,4 +1,4 @@
-"""Fault injection: ``fail_page_alloc`` and ``failslab`` (lib/fault-inject.c, KERNEL.md 4.6).
+"""Fault injection: ``fail_page_alloc`` and ``failslab`` (lib/fault-inject.c: should_fail()).
 
 The kernel's ``should_fail()`` model, seeded: every candidate bumps a counter; it fails when
 ``times != 0``, ``counter % interval == 0`` and a draw is below ``probability``.

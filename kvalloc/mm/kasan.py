@@ -1,4 +1,4 @@
-"""KASAN for vmalloc memory, generic and software-tag modes (mm/kasan, KERNEL.md 12).
+"""KASAN for vmalloc memory, generic and software-tag modes (mm/kasan, docs/kasan.md).
 
 Shadow memory is kept per 4 KiB shadow page (``shadow[shadow_addr >> 12]``), created when a
 vmap area is allocated (``kasan_populate_vmalloc``) and released on purge. Generic mode keeps
@@ -319,7 +319,7 @@ class Kasan:
         return self.report(bug, addr, size, write, label, bad)
 
     def _first_bad(self, a: int, size: int, tag: int) -> int | None:
-        """None if ``[a, a + size)`` is fine, else the first bad address (KERNEL.md 12.5).
+        """None if ``[a, a + size)`` is fine, else the first bad address (docs/kasan.md#checks).
 
         The kernel walks ``p = a, a + granule, ...`` while ``p`` is below the end and its
         granule is fine; granule ``k`` of that walk is shadow byte ``k`` from ``a``'s granule,
@@ -343,7 +343,7 @@ class Kasan:
 
     def report(self, bug: str, addr: int, size: int, write: bool, label: str,
                bad: int | None) -> bool:
-        """Print a KASAN report (KERNEL.md 12.6); returns False (the access was bad)."""
+        """Print a KASAN report (docs/kasan.md#reports); returns False (the access was bad)."""
         log = self.log
         access = "Write" if write else "Read"
         what = f"{access} of size {size}" if size else access

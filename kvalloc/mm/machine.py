@@ -73,7 +73,8 @@ class Machine:
                                  self.kasan)
         self.kv = KvAlloc(self.slab, self.vmalloc, self.vrealloc, self.access, self.log,
                           config.init_on_alloc)
-        #: The random numbers of workloads (the lib/test_vmalloc.c runner), seeded.
+        #: The random numbers of workloads (the lib/test_vmalloc.c runner), seeded
+        #: (docs/mm.md#randomness).
         self.workload_rng = random.Random(config.seed)
 
     def realloc(self, kind: ReallocKind, p: int, size: int, flags: int, align: int, nid: int,

@@ -1,4 +1,4 @@
-"""Memory cgroup v2 charging for kernel pages (mm/memcontrol.c, KERNEL.md 13).
+"""Memory cgroup v2 charging for kernel pages (mm/memcontrol.c, docs/mm.md#memcg).
 
 Invariants (checked by ``check_memcg`` in :mod:`kvalloc.mm.check`):
     - a cgroup's ``usage`` (pages) equals the charged pages of it and its descendants;
@@ -137,7 +137,7 @@ class MemCgroups:
             self._local.cg = old
 
     def try_charge(self, gfp: int, nr_pages: int) -> tuple[bool, Cgroup | None]:
-        """Charge ``nr_pages`` for an ``__GFP_ACCOUNT`` allocation (KERNEL.md 13.2).
+        """Charge ``nr_pages`` for an ``__GFP_ACCOUNT`` allocation (docs/mm.md#charging).
 
         Returns ``(ok, cgroup)``: ``cgroup`` is None when nothing was charged (root target).
         """

@@ -1,4 +1,4 @@
-"""Physical page frames and the buddy allocator (mm/page_alloc.c, KERNEL.md 4).
+"""Physical page frames and the buddy allocator (mm/page_alloc.c, docs/mm.md#page-allocator).
 
 Frames are numbered from ``FIRST_PFN``. Metadata exists only for allocated blocks. Contents
 live in 64 MiB chunks (16384 frames, one anonymous ``mmap`` each) created when a frame in them

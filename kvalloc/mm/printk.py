@@ -1,4 +1,4 @@
-"""The kernel log (``dmesg``) and the WARN / warn_alloc / BUG families (KERNEL.md 0.5).
+"""The kernel log (``dmesg``) and the WARN / warn_alloc / BUG families (docs/mm.md#kernel-log).
 
 Invariants:
     - ``lines`` only grows; every printed WARN and warn_alloc line bumps ``nr_warnings``

@@ -1,4 +1,4 @@
-"""``/proc/vmallocinfo``, ``/proc/meminfo`` and ``/proc/buddyinfo`` (KERNEL.md 14)."""
+"""``/proc/vmallocinfo``, ``/proc/meminfo`` and ``/proc/buddyinfo`` (docs/mm.md#proc-files)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""kmalloc on a simple slab model (mm/slub.c, KERNEL.md 11.1-11.2).
+"""kmalloc on a simple slab model (mm/slub.c, docs/mm.md#slab-model).
 
 One cache per size class (``kmalloc-8`` ... ``kmalloc-8k``); a slab is one compound block
 holding objects at ``0, class, 2*class, ...`` from its direct-map address. Allocation takes

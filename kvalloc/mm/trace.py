@@ -1,5 +1,5 @@
 """Tracepoints: ``alloc_vmap_area``, ``purge_vmap_area_lazy``, ``free_vmap_area_noflush``
-(include/trace/events/vmalloc.h) and the simulator's ``vrealloc`` (KERNEL.md 15).
+(include/trace/events/vmalloc.h) and the simulator's ``vrealloc`` (docs/mm.md#tracepoints).
 
 Example:
     >>> from kvalloc import Kernel

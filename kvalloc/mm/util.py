@@ -1,5 +1,5 @@
 """``krealloc`` (mm/slub.c) and the kv* family of mm/util.c: ``kvmalloc``, ``kvrealloc``,
-``kvfree``, and the pre-v6.12 ``kvrealloc_old`` for comparisons (KERNEL.md 11.3-11.6).
+``kvfree``, and the pre-v6.12 ``kvrealloc_old`` for comparisons (docs/mm.md#krealloc).
 
 Example (``kvrealloc(p, 0)`` differs by the kind of memory, as in the kernel):
     >>> from kvalloc import Kernel, ZERO_SIZE_PTR

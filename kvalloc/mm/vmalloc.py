@@ -1,5 +1,5 @@
 """vmalloc interfaces of mm/vmalloc.c: ``vm_struct``, ``__vmalloc_node_range`` and its
-entry points, ``vfree``, ``vunmap``, ``vmap``, ``vm_map_ram`` (KERNEL.md 7-9).
+entry points, ``vfree``, ``vunmap``, ``vmap``, ``vm_map_ram`` (docs/mm.md#vmalloc).
 
 Invariants (``Kernel.check``):
     - a ``VM_ALLOC`` area has ``1 <= nr_pages <= get_vm_area_size / 4096``, its pages are
@@ -74,7 +74,7 @@ class VmallocFamily:
         return vm
 
     def vmalloc_fix_flags(self, gfp: int) -> int:
-        """The GFP filter of ``__vmalloc`` and ``vmalloc_huge_node`` (KERNEL.md 8.2)."""
+        """The GFP filter of ``__vmalloc`` and ``vmalloc_huge_node`` (docs/mm.md#gfp-filter)."""
         invalid = gfp & ~GFP_VMALLOC_SUPPORTED
         if not invalid:
             return gfp
@@ -89,7 +89,7 @@ class VmallocFamily:
 
     def vmalloc_node_range(self, size: int, align: int, start: int, end: int, gfp: int,
                            vm_flags: int, caller: str) -> int | None:
-        """``__vmalloc_node_range``: reserve KVA, allocate and map pages (KERNEL.md 8.3)."""
+        """``__vmalloc_node_range``: reserve KVA, allocate and map pages (mm/vmalloc.c)."""
         if size == 0:
             self.log.WARN_ONCE("__vmalloc_node_range_noprof", None,
                                site="__vmalloc_node_range_noprof:size")
@@ -279,7 +279,7 @@ class VmallocFamily:
             pages[i] = None
 
     def vfree(self, addr: int) -> None:
-        """``vfree``: release the area, its pages and its page array (KERNEL.md 9.1)."""
+        """``vfree``: release the area, its pages and its page array (mm/vmalloc.c: vfree())."""
         if not addr:
             return
         vm = self.remove_vm_area(addr)
@@ -326,7 +326,7 @@ class VmallocFamily:
     # -- other mappings ---------------------------------------------------------------
 
     def vmap(self, blocks: list[Block], vm_flags: int, caller: str) -> int | None:
-        """``vmap``: map caller-owned pages (KERNEL.md 9.4)."""
+        """``vmap``: map caller-owned pages (mm/vmalloc.c: vmap())."""
         if vm_flags & VM.FLUSH_RESET_PERMS:
             self.log.WARN_ONCE("vmap", None, site="vmap:flush_reset_perms")
             return None

@@ -11,7 +11,7 @@ chunk that can hold a request is found in O(log n), and a C-level scan finds the
 A plain linear scan (:func:`find_vmap_lowest_linear_match`) is kept as the reference and
 compared in tests; ``check()`` verifies that the index mirrors the sorted list.
 
-Fit types (KERNEL.md 6.4), for a request ``[nva, nva + size)`` inside free ``[s, e)``::
+Fit types (mm/vmalloc.c: va_clip()), for a request ``[nva, nva + size)`` inside free ``[s, e)``::
 
     FL_FIT_TYPE  |<-------- va -------->|        s == nva, e == nva + size: block removed
                  |<------- free ------->|

@@ -1,4 +1,4 @@
-"""``vrealloc()`` through its history (mm/vmalloc.c, KERNEL.md 10).
+"""``vrealloc()`` through its history (mm/vmalloc.c, docs/vrealloc.md).
 
 Each commit of the history is a :class:`VreallocProfile`: the previous commit's profile with
 the fields that commit changed, so the table below reads like the git log. One algorithm,
@@ -9,7 +9,7 @@ a grow past the area's pages never maps more pages into the area ("TODO: Grow th
 i.e. allocate and map additional pages"), and never extends the area into free address
 space after it; it allocates a new area, copies and frees the old one.
 
-Example (latest profile: a shrink frees the tail pages, KERNEL.md 10.11):
+Example (latest profile: a shrink frees the tail pages, docs/vrealloc.md#worked-example):
     >>> from kvalloc import Kernel
     >>> k = Kernel()
     >>> p = k.vmalloc(256 << 10)
@@ -229,7 +229,7 @@ class Vrealloc:
             kasan.kasan_vrealloc(p, old, size)
 
     def _free_tail_pages(self, vm: VmStruct, size: int, flags: int) -> None:
-        """Profile 9: unmap and free the pages past ``PAGE_ALIGN(size)`` (KERNEL.md 10.10 3.3)."""
+        """Profile 9: unmap and free the pages past ``PAGE_ALIGN(size)`` (docs/vrealloc.md)."""
         new_nr, nr = PAGE_ALIGN(size) >> PAGE_SHIFT, vm.nr_pages
         if (new_nr >= nr or vm.page_order or vm.flags & (VM.FLUSH_RESET_PERMS | VM.USERMAP)
                 or not gfp_has_io_fs(flags)):

@@ -1,4 +1,4 @@
-"""The ``kvalloc`` command line (also ``python -m kvalloc``); API.md section 8.
+"""The ``kvalloc`` command line (also ``python -m kvalloc``); docs/guide.md#command-line.
 
 Argument errors exit with status 2 and one line on stderr.
 """

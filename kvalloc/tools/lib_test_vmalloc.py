@@ -1,4 +1,4 @@
-"""The ``lib/test_vmalloc.c`` workloads (KERNEL.md 16) run against a simulated kernel.
+"""The ``lib/test_vmalloc.c`` workloads (docs/mm.md#test_vmalloc) run on a simulated kernel.
 
 Workers run one after another, each as task ``vmalloc_test/<i>`` (pid ``1000 + i``); each
 shuffles the 13-entry test table unless ``sequential_test_order``. Random numbers come from
