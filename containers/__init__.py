@@ -14,7 +14,22 @@ from __future__ import annotations
 
 from . import elem, growth
 from .elem import (
-    Array, Elem, Struct, boolean, f32, f64, i8, i16, i32, i64, isize, pyobj, u8, u16, u32, u64,
+    Array,
+    Elem,
+    Struct,
+    boolean,
+    f32,
+    f64,
+    i8,
+    i16,
+    i32,
+    i64,
+    isize,
+    pyobj,
+    u8,
+    u16,
+    u32,
+    u64,
     usize,
 )
 from .errors import AllocError, InsertError, PushError

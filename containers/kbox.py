@@ -24,7 +24,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from kvalloc.alloc import KVmalloc, Kmalloc, Layout, Vmalloc
+from kvalloc.alloc import Kmalloc, KVmalloc, Layout, Vmalloc
 from kvalloc.gfp import GFP
 
 from ._owner import Owner

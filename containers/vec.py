@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any, cast, overload
 
 from typing_extensions import Self
 
-from kvalloc.alloc import Allocator, KVmalloc, Kmalloc, Layout, Vmalloc
+from kvalloc.alloc import Allocator, Kmalloc, KVmalloc, Layout, Vmalloc
 from kvalloc.constants import NUMA_NO_NODE, PAGE_SIZE
 from kvalloc.gfp import GFP
 

@@ -11,14 +11,30 @@ from __future__ import annotations
 
 __version__ = "0.2.0.dev0"
 
-from .alloc import Allocator, KVmalloc, Kmalloc, Layout, MoveOnly, Vmalloc
+from . import flags
+from .alloc import Allocator, Kmalloc, KVmalloc, Layout, MoveOnly, Vmalloc
 from .config import VREALLOC_HISTORY, KernelConfig
 from .constants import (
-    KMALLOC_MAX_CACHE_SIZE, KMALLOC_MAX_SIZE, MAX_PAGE_ORDER, NUMA_NO_NODE, PAGE_SHIFT,
-    PAGE_SIZE, PMD_SHIFT, PMD_SIZE, VMALLOC_END, VMALLOC_START, ZERO_SIZE_PTR,
+    KMALLOC_MAX_CACHE_SIZE,
+    KMALLOC_MAX_SIZE,
+    MAX_PAGE_ORDER,
+    NUMA_NO_NODE,
+    PAGE_SHIFT,
+    PAGE_SIZE,
+    PMD_SHIFT,
+    PMD_SIZE,
+    VMALLOC_END,
+    VMALLOC_START,
+    ZERO_SIZE_PTR,
 )
 from .errors import (
-    AllocError, KasanError, KasanWarning, KernelBug, KernelPanic, KernelWarning, LayoutError,
+    AllocError,
+    KasanError,
+    KasanWarning,
+    KernelBug,
+    KernelPanic,
+    KernelWarning,
+    LayoutError,
     PageFault,
 )
 from .gfp import GFP
@@ -26,10 +42,10 @@ from .kernel import Kernel, KernelStats, Page, VmArea, default_kernel
 from .mm.access import DirectView
 from .mm.trace import TraceEvent
 from .vm_flags import VM
-from . import flags
 
 __all__ = [
-    "__version__", "AllocError", "Allocator", "KVmalloc", "Kmalloc", "Layout", "MoveOnly", "Vmalloc", "DirectView", "GFP", "KMALLOC_MAX_CACHE_SIZE", "KMALLOC_MAX_SIZE", "KasanError",
+    "__version__", "AllocError", "Allocator", "KVmalloc", "Kmalloc", "Layout", "MoveOnly", "Vmalloc",
+    "DirectView", "GFP", "KMALLOC_MAX_CACHE_SIZE", "KMALLOC_MAX_SIZE", "KasanError",
     "KasanWarning", "Kernel", "KernelBug", "KernelConfig", "KernelPanic", "KernelStats",
     "KernelWarning", "LayoutError", "MAX_PAGE_ORDER", "NUMA_NO_NODE", "PAGE_SHIFT", "PAGE_SIZE",
     "PMD_SHIFT", "PMD_SIZE", "Page", "PageFault", "TraceEvent", "VM", "VMALLOC_END",

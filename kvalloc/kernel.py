@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Concatenate, ParamSpec, TypeVar
 
 from ._validate import require_int, require_str
 from .config import KernelConfig
-from .constants import NUMA_NO_NODE, PAGE_SHIFT, ULONG_MAX, U64_LIMIT, is_vmalloc_addr
+from .constants import NUMA_NO_NODE, PAGE_SHIFT, U64_LIMIT, ULONG_MAX, is_vmalloc_addr
 from .gfp import GFP
 from .mm.access import DirectView
 from .mm.check import check_kernel
@@ -531,8 +531,8 @@ class Kernel:
     def buddyinfo(self) -> str:
         """``/proc/buddyinfo``: free blocks per order.
 
-        >>> Kernel().buddyinfo()
-        'Node 0, zone   Normal      0      0      0      0      0      0      0      0      0      0   1024 \\n'
+        >>> Kernel().buddyinfo().split()
+        ['Node', '0,', 'zone', 'Normal', '0', '0', '0', '0', '0', '0', '0', '0', '0', '0', '1024']
         """
         return buddyinfo(self.machine)
 

@@ -12,7 +12,7 @@ import random
 import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any, Literal, TypeVar, Union
+from typing import Any, Literal, TypeVar
 
 import pytest
 from hypothesis import strategies as st
@@ -334,8 +334,8 @@ def resize_sequence(k: Kernel, seq: list[int], seed: int, api: str) -> None:
 
 # --------------------------------------------------------------------------- containers
 
-VecClass = Union[type[KVec[Any]], type[VVec[Any]], type[KVVec[Any]]]
-BoxClass = Union[type[KBox[Any]], type[VBox[Any]], type[KVBox[Any]]]
+VecClass = type[KVec[Any]] | type[VVec[Any]] | type[KVVec[Any]]
+BoxClass = type[KBox[Any]] | type[VBox[Any]] | type[KVBox[Any]]
 
 VEC_CLASSES: list[VecClass] = [KVec, VVec, KVVec]
 BOX_CLASSES: list[BoxClass] = [KBox, VBox, KVBox]

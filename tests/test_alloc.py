@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Union
+from typing import Any
 
 import pytest
 
@@ -26,7 +26,7 @@ from .helpers import fail_everything, memory_state, stats_without_warnings
 # -- helpers ---------------------------------------------------------------------------------------
 
 
-AllocClass = Union[type[Kmalloc], type[Vmalloc], type[KVmalloc]]
+AllocClass = type[Kmalloc] | type[Vmalloc] | type[KVmalloc]
 ALLOC_CLASSES: list[AllocClass] = [Kmalloc, Vmalloc, KVmalloc]
 
 
@@ -46,7 +46,7 @@ def test_layout_fields_and_defaults() -> None:
     assert (lay.size, lay.align) == (10, 1)
     assert Layout(24, 8) == Layout(24, 8)
     with pytest.raises(AttributeError):     # frozen
-        setattr(lay, "size", 11)
+        setattr(lay, "size", 11)  # noqa: B010 (mypy rejects the assignment it tests)
 
 
 @pytest.mark.spec

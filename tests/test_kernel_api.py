@@ -117,9 +117,8 @@ BAD_CALLS: list[tuple[str, Callable[[Kernel], object], type[Exception]]] = [
 def test_bad_input_types_and_ranges(call: Callable[[Kernel], object], exc: type[Exception]) -> None:
     k = Kernel()
     before = stats(k)
-    with kernel_warnings(0):
-        with pytest.raises(exc):
-            call(k)
+    with kernel_warnings(0), pytest.raises(exc):
+        call(k)
     k.check()
     assert k.dmesg == []
     assert stats(k) == before

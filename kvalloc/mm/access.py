@@ -148,7 +148,7 @@ class DirectView:
     def check_access(self, off: int, n: int, write: bool, label: str) -> None:
         """KASAN-check an access of ``n`` bytes at ``addr + off`` (no-op with KASAN off)."""
         kasan = self._kasan
-        if kasan is None or (kasan.generation == self._gen and 0 <= off and off + n <= self._ok):
+        if kasan is None or (kasan.generation == self._gen and off >= 0 and off + n <= self._ok):
             return
         if off < 0 or off + n > self.room():
             with self._lock:

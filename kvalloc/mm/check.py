@@ -5,11 +5,16 @@ from __future__ import annotations
 from collections import Counter
 from typing import TYPE_CHECKING
 
-from ..constants import PAGE_SHIFT, PAGE_SIZE, ULONG_MAX, VMALLOC_END, VMALLOC_START, VMAP_RAM, is_vmalloc_addr
+from ..constants import (
+    PAGE_SHIFT,
+    PAGE_SIZE,
+    ULONG_MAX,
+    VMAP_RAM,
+)
 from ..errors import KernelBug
+from ..vm_flags import VM
 from .page_alloc import OWNER_VMALLOC
 from .proc import buddyinfo, meminfo
-from ..vm_flags import VM
 
 if TYPE_CHECKING:
     from .machine import Machine

@@ -30,9 +30,15 @@ from bisect import bisect_right
 from typing import TYPE_CHECKING
 
 from ..constants import (
+    ALIGN,
+    ALIGN_DOWN,
+    KASAN_SHADOW_OFFSET,
+    KASAN_SHADOW_START,
+    PAGE_SHIFT,
+    PAGE_SIZE,
+    TASK_SIZE_MAX,
+    VMAP_RAM,
     is_vmalloc_addr,
-    ALIGN, ALIGN_DOWN, KASAN_SHADOW_OFFSET, KASAN_SHADOW_START, PAGE_SHIFT, PAGE_SIZE,
-    TASK_SIZE_MAX, VMALLOC_END, VMALLOC_START, VMAP_RAM,
 )
 from ..errors import KasanError, KasanWarning, KernelBug
 from ..vm_flags import KASAN_VMALLOC_KEEP_TAG, KASAN_VMALLOC_PROT_NORMAL, VM

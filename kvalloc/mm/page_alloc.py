@@ -22,7 +22,14 @@ from typing import TYPE_CHECKING, Final
 
 from sortedcontainers import SortedList
 
-from ..constants import FIRST_PFN, MAX_PAGE_ORDER, NR_PAGE_ORDERS, PAGE_OFFSET, PAGE_SHIFT, PAGE_SIZE
+from ..constants import (
+    FIRST_PFN,
+    MAX_PAGE_ORDER,
+    NR_PAGE_ORDERS,
+    PAGE_OFFSET,
+    PAGE_SHIFT,
+    PAGE_SIZE,
+)
 from ..errors import KernelBug
 from ..gfp import GFP
 
@@ -301,7 +308,8 @@ class PageAllocator:
             if pfn & (n - 1) or not (self.start_pfn <= pfn and pfn + n <= self.end_pfn):
                 raise KernelBug(f"INV-PG-1: free block {pfn:#x} order {order} misaligned or outside RAM")
             if order < MAX_PAGE_ORDER and self.free_order.get(pfn ^ n) == order:
-                raise KernelBug(f"INV-PG-1: free buddies {pfn:#x} and {pfn ^ n:#x} of order {order} not merged")
+                raise KernelBug(f"INV-PG-1: free buddies {pfn:#x} and {pfn ^ n:#x} of order {order} "
+                                "not merged")
             free += n
             spans.append((pfn, pfn + n, "free"))
         if free != self.nr_free:
@@ -315,6 +323,6 @@ class PageAllocator:
         if free + allocated != self.nr_frames:
             raise KernelBug(f"INV-PG-1: free {free} + allocated {allocated} != {self.nr_frames} frames")
         spans.sort()
-        for (s1, e1, o1), (s2, e2, o2) in zip(spans, spans[1:]):
+        for (_, e1, o1), (s2, _, o2) in zip(spans, spans[1:]):
             if s2 < e1:
                 raise KernelBug(f"INV-PG-3: frames {s2:#x} belong to {o1} and {o2}")

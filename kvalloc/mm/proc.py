@@ -4,7 +4,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from ..constants import NR_PAGE_ORDERS, VMALLOC_END, VMALLOC_START, VMALLOC_TOTAL, VMAP_RAM, is_vmalloc_addr
+from ..constants import (
+    NR_PAGE_ORDERS,
+    VMALLOC_TOTAL,
+    VMAP_RAM,
+    is_vmalloc_addr,
+)
 from ..vm_flags import VM
 
 if TYPE_CHECKING:

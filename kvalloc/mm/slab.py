@@ -24,8 +24,14 @@ from typing import TYPE_CHECKING
 from sortedcontainers import SortedList
 
 from ..constants import (
-    KMALLOC_CLASSES, KMALLOC_MAX_CACHE_SIZE, MAX_PAGE_ORDER, PAGE_OFFSET, PAGE_SHIFT, PAGE_SIZE,
-    ZERO_SIZE_PTR, get_order,
+    KMALLOC_CLASSES,
+    KMALLOC_MAX_CACHE_SIZE,
+    MAX_PAGE_ORDER,
+    PAGE_OFFSET,
+    PAGE_SHIFT,
+    PAGE_SIZE,
+    ZERO_SIZE_PTR,
+    get_order,
 )
 from ..errors import KernelBug
 from ..gfp import GFP

@@ -6,8 +6,11 @@ Example:
     >>> k = Kernel()
     >>> k.trace.enable("alloc_vmap_area")
     >>> p = k.vmalloc(4096)
-    >>> str(k.trace.events[0])
-    'alloc_vmap_area: va_start: 18446683600570023936 size=8192 align=1 vstart=0xffffc90000000000 vend=0xffffe8ffffffffff failed=0'
+    >>> event = str(k.trace.events[0])
+    >>> event[:event.index(" vstart")]
+    'alloc_vmap_area: va_start: 18446683600570023936 size=8192 align=1'
+    >>> event[event.index("vstart"):]
+    'vstart=0xffffc90000000000 vend=0xffffe8ffffffffff failed=0'
 """
 
 from __future__ import annotations

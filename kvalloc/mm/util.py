@@ -12,7 +12,15 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from ..constants import IS_ALIGNED, INT_MAX, NUMA_NO_NODE, PAGE_SIZE, VMALLOC_END, VMALLOC_START, ZERO_SIZE_PTR
+from ..constants import (
+    INT_MAX,
+    IS_ALIGNED,
+    NUMA_NO_NODE,
+    PAGE_SIZE,
+    VMALLOC_END,
+    VMALLOC_START,
+    ZERO_SIZE_PTR,
+)
 from ..gfp import GFP, gfpflags_allow_blocking, want_init_on_alloc
 from ..vm_flags import VM
 

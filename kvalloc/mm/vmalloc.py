@@ -12,13 +12,21 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from ..constants import (
+    ALIGN,
+    MAX_PAGE_ORDER,
+    PAGE_SHIFT,
+    PAGE_SIZE,
+    PMD_SHIFT,
+    PMD_SIZE,
+    VMALLOC_END,
+    VMALLOC_START,
+    VMAP_RAM,
+    ilog2,
     is_vmalloc_addr,
-    ALIGN, PAGE_SHIFT, PAGE_SIZE, PMD_SHIFT, PMD_SIZE, VMALLOC_END,
-    VMALLOC_START, VMAP_RAM, MAX_PAGE_ORDER, ilog2,
 )
 from ..gfp import GFP, GFP_RECLAIM_MASK, GFP_VMALLOC_SUPPORTED, format_gfp, gfpflags_allow_blocking
-from .page_alloc import OWNER_VMALLOC, Block
 from ..vm_flags import KASAN_VMALLOC_PROT_NORMAL, KASAN_VMALLOC_VM_ALLOC, VM
+from .page_alloc import OWNER_VMALLOC, Block
 from .printk import fmt_p
 from .vmalloc_types import VmStruct
 

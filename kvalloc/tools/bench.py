@@ -436,6 +436,7 @@ def bench_containers(p: _Params) -> dict[str, float]:
     import warnings
 
     from containers import KVec, VVec, u64
+
     from ..errors import AllocError, KernelWarning
     n = p.writes
     _progress(f"containers: {n} pushes ...")

@@ -73,7 +73,12 @@ def _write_rows(rows: list[dict[str, object]], columns: Sequence[str], json_path
 
 def _cmd_study(args: argparse.Namespace) -> int:
     from .study import (
-        GROWTH_COLUMNS, SHRINK_COLUMNS, format_table, growth_study, plot_growth, shrink_study,
+        GROWTH_COLUMNS,
+        SHRINK_COLUMNS,
+        format_table,
+        growth_study,
+        plot_growth,
+        shrink_study,
     )
     if args.study == "shrink":
         profiles = _split(args.profile) if args.profile else None

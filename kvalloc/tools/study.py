@@ -16,13 +16,12 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from kvalloc import VREALLOC_HISTORY, AllocError, Kernel, KernelConfig
-from kvalloc.alloc import KVmalloc, Kmalloc, MoveOnly, Vmalloc
-from kvalloc.config import VREALLOC_ALIASES, vrealloc_profile_number
-
 from containers import elem as elems
 from containers.growth import POLICIES
 from containers.vec import Vec
+from kvalloc import VREALLOC_HISTORY, AllocError, Kernel, KernelConfig
+from kvalloc.alloc import Kmalloc, KVmalloc, MoveOnly, Vmalloc
+from kvalloc.config import VREALLOC_ALIASES, vrealloc_profile_number
 
 ALLOCS: dict[str, Callable[[Kernel], Any]] = {
     "kmalloc": Kmalloc, "vmalloc": Vmalloc, "kvmalloc": KVmalloc,
@@ -126,7 +125,7 @@ def shrink_study(from_size: int = 256 << 10, to_size: int = 16 << 10,
         if p is None:
             raise ValueError(f"cannot vmalloc {from_size} bytes")
 
-        def used() -> int:
+        def used(k: Kernel = k) -> int:
             return int(k.meminfo().splitlines()[3].split()[1])
 
         area = k.find_vm_area(p)

@@ -69,7 +69,7 @@ def test_box_into_raw_from_raw(k: Kernel, cls: BoxClass) -> None:
     b = cls.new(i32, -5, kernel=k)
     p = b.into_raw()
     with pytest.raises(ValueError):
-        b.value
+        _ = b.value
     del b
     gc.collect()
     assert k.read(p, 4) == struct.pack("<i", -5)     # not freed
@@ -86,7 +86,7 @@ def test_box_into_inner_drop_context_gc(k: Kernel, cls: BoxClass) -> None:
     assert b.into_inner() == 2.5
     assert memory_state(k) == before
     with pytest.raises(ValueError):
-        b.value
+        _ = b.value
     with pytest.raises(ValueError):
         b.value = 1.0
     with pytest.raises(ValueError):
@@ -95,12 +95,12 @@ def test_box_into_inner_drop_context_gc(k: Kernel, cls: BoxClass) -> None:
     d.drop()
     assert memory_state(k) == before
     with pytest.raises(ValueError):
-        d.value
+        _ = d.value
     with cls.new(u16, 3, kernel=k) as c:
         assert c.value == 3
     assert memory_state(k) == before
     with pytest.raises(ValueError):
-        c.value
+        _ = c.value
     g = cls.new(Array(u64, 600), [1] * 600, kernel=k)
     ref = weakref.ref(g)
     del g

@@ -491,9 +491,8 @@ def test_context_manager_drops(k: Kernel, cls: VecClass) -> None:
     assert memory_state(k) == before
     with pytest.raises(ValueError):
         v.push(1)
-    with pytest.raises(KeyError):
-        with cls(u32, range(5000), kernel=k) as w:
-            raise KeyError("boom")
+    with pytest.raises(KeyError), cls(u32, range(5000), kernel=k) as w:
+        raise KeyError("boom")
     assert memory_state(k) == before
     with pytest.raises(ValueError):
         w.to_list()

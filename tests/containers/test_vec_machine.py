@@ -107,7 +107,7 @@ class VecMachineBase(RuleBasedStateMachine):
                     v.insert_within_capacity(i, val)
                 assert ei.value.reason == reason and ei.value.value is val
             else:
-                v.insert_within_capacity(i, val)   
+                v.insert_within_capacity(i, val)
         if not reason:
             self.m.insert(i, x)
             self.t.insert(i, tok)
@@ -120,10 +120,10 @@ class VecMachineBase(RuleBasedStateMachine):
         for v, val in targets:
             if full:
                 with pytest.raises(PushError) as ei:
-                    v.push_within_capacity(val)    
+                    v.push_within_capacity(val)
                 assert ei.value.value is val
             else:
-                v.push_within_capacity(val)        
+                v.push_within_capacity(val)
         if not full:
             self.m.append(x)
             self.t.append(tok)

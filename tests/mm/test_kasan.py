@@ -614,7 +614,8 @@ def test_generic_vmap_and_vm_map_ram_unpoisoned_size() -> None:
 def test_sw_tags_lcg_tag_sequence_from_seed() -> None:
     # 12.3: tags from the LCG, initial state seed mod 2**32; one tag per kasan_unpoison_vmalloc
     # without KEEP_TAG: end of each successful vmalloc (8.3 step 7), each vmap (7 step 5)
-    # (vm_map_ram, 9.5: test_sw_tags_vm_map_ram_is_tagged_and_checks). The nested page-array vmalloc of a 513-page area (8.4 step 3)
+    # (vm_map_ram, 9.5: test_sw_tags_vm_map_ram_is_tagged_and_checks). The nested page-array
+    # vmalloc of a 513-page area (8.4 step 3)
     # completes, and takes its tag, before the outer one.
     seed = 2**32 + 12345
     k = mk("sw_tags", seed=seed)

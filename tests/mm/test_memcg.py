@@ -260,9 +260,8 @@ def test_memcg_nofail_may_exceed_max() -> None:
 def test_memcg_refuses_a_cgroup_of_another_kernel() -> None:
     a, b = Kernel(), Kernel()
     b_cg = b.memcg.create("b")
-    with pytest.raises(ValueError, match="belongs to another Kernel"):
-        with a.memcg.charge_to(b_cg):
-            a.vmalloc(8192, GFP.KERNEL_ACCOUNT)
+    with pytest.raises(ValueError, match="belongs to another Kernel"), a.memcg.charge_to(b_cg):
+        a.vmalloc(8192, GFP.KERNEL_ACCOUNT)
     with pytest.raises(ValueError, match="belongs to another Kernel"):
         a.memcg.create("x", parent=b_cg)
     assert b_cg.usage == 0 and [c.name for c in b_cg.children] == []

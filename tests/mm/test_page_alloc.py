@@ -123,9 +123,8 @@ def test_physical_exhaustion_prints_page_allocation_failure() -> None:
     with pytest.warns(KernelWarning):
         assert k.alloc_pages(0) is None
     assert k.dmesg[-1] == "kvalloc: page allocation failure: order:0, " + mode(0xCC0, "GFP_KERNEL")
-    with pytest.raises(KernelBug, match="__GFP_NOFAIL"):
-        with quiet():
-            k.alloc_pages(0, GFP.KERNEL | GFP.NOFAIL)
+    with pytest.raises(KernelBug, match="__GFP_NOFAIL"), quiet():
+        k.alloc_pages(0, GFP.KERNEL | GFP.NOFAIL)
 
 
 @pytest.mark.spec
@@ -149,10 +148,9 @@ def test_page_allocation_failure_warn_alloc() -> None:
 def test_page_allocation_nofail_cannot_progress() -> None:
     k = Kernel(KernelConfig(ram=4 * MIB))
     big = nn(ck(k, k.alloc_pages(10)))
-    with pytest.raises(KernelBug):  # 4.2
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            k.alloc_pages(0, GFP.KERNEL | GFP.NOFAIL)
+    with pytest.raises(KernelBug), warnings.catch_warnings():  # 4.2
+        warnings.simplefilter("ignore")
+        k.alloc_pages(0, GFP.KERNEL | GFP.NOFAIL)
     k.free_pages(big, 10)
     k.check()
 

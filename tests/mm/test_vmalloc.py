@@ -307,7 +307,8 @@ def test_vmalloc_huge_maps_pmds_and_falls_back() -> None:
     area = k.find_vm_area(p)
     assert area is not None and area.page_order == 9 and area.nr_pages == 2048
     assert area.size == 4 * PMD_SIZE + 4096
-    assert len(k.machine.pgtable.pmd) == 4 and not any(K <= v << 12 < K + (4 << 21) for v in k.machine.pgtable.pte)
+    pgtable = k.machine.pgtable
+    assert len(pgtable.pmd) == 4 and not any(K <= v << 12 < K + (4 << 21) for v in pgtable.pte)
     assert k.vmalloc_to_page(p + PMD_SIZE + 5 * 4096) == area.pages[512 + 5]
     k.check()
     small = Kernel(KernelConfig(huge_vmalloc=False))

@@ -134,7 +134,8 @@ def test_kernel_places_every_area_at_the_linear_lowest_fit(seq: list[tuple[int, 
             k.vfree(live.pop(pick % len(live)))
         else:
             align = PAGE << align_shift
-            ref = find_vmap_lowest_linear_match(list(k.machine.kva.free), (pages + 1) * PAGE, align, VMALLOC_START)
+            ref = find_vmap_lowest_linear_match(list(k.machine.kva.free), (pages + 1) * PAGE, align,
+                                                VMALLOC_START)
             p = k.vmalloc(pages * PAGE, GFP.KERNEL, align=align)
             assert p is not None and ref is not None
             assert p == ref[2]      # the vmalloc range never runs out here: no purge retry
