@@ -20,8 +20,7 @@ from kvalloc import (
     Vmalloc,
 )
 
-from .helpers import class_name as _name
-from .helpers import fail_everything, memory_state, stats_without_warnings
+from .helpers import class_name as _name, fail_everything, memory_state, stats_without_warnings
 
 # -- helpers ---------------------------------------------------------------------------------------
 

@@ -32,10 +32,8 @@ from .helpers import (
     stats,
     warn_alloc,
     warn_lines,
-    warn_on,
-)
-from .helpers import (
     warn_lines as warn,
+    warn_on,
 )
 
 # -- argument validation ---------------------------------------------------------------------------

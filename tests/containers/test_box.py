@@ -24,8 +24,7 @@ from containers import (
 )
 from kvalloc import AllocError, Kernel, Kmalloc, KVmalloc, Layout, Vmalloc
 
-from ..helpers import BOX_CLASSES, BoxClass, fail_everything, memory_state
-from ..helpers import class_name as _name
+from ..helpers import BOX_CLASSES, BoxClass, class_name as _name, fail_everything, memory_state
 
 pytestmark = [pytest.mark.spec, pytest.mark.filterwarnings("ignore::kvalloc.KernelWarning")]
 

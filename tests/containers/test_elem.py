@@ -43,12 +43,10 @@ from ..helpers import (
     VEC_CLASSES,
     BoxClass,
     VecClass,
+    class_name as _name,
     fail_everything,
     memory_state,
     snapshot,
-)
-from ..helpers import (
-    class_name as _name,
 )
 
 pytestmark = [pytest.mark.spec, pytest.mark.filterwarnings("ignore::kvalloc.KernelWarning")]

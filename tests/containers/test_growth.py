@@ -24,8 +24,7 @@ from containers import (
 )
 from kvalloc import Kernel
 
-from ..helpers import VEC_CLASSES, VecClass
-from ..helpers import class_name as _name
+from ..helpers import VEC_CLASSES, VecClass, class_name as _name
 
 pytestmark = [pytest.mark.spec, pytest.mark.filterwarnings("ignore::kvalloc.KernelWarning")]
 

@@ -49,15 +49,11 @@ from kvalloc import (
 from ..helpers import (
     VEC_CLASSES,
     VecClass,
+    class_name as _name,
     fail_everything,
+    finish_kernel as _finish,
     memory_state,
     snapshot,
-)
-from ..helpers import (
-    class_name as _name,
-)
-from ..helpers import (
-    finish_kernel as _finish,
 )
 
 pytestmark = [pytest.mark.spec, pytest.mark.filterwarnings("ignore::kvalloc.KernelWarning")]

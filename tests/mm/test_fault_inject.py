@@ -18,15 +18,13 @@ from ..helpers import (
     PAGE,
     VS,
     Mode,
+    instrumented_kernel as mk,
     norm,
     ok,
     pages_fail,
     quiet,
     untag,
     walloc,
-)
-from ..helpers import (
-    instrumented_kernel as mk,
 )
 
 pytestmark = pytest.mark.spec

@@ -15,8 +15,7 @@ import pytest
 
 from kvalloc import GFP, PMD_SIZE, KasanError, KasanWarning, Kernel, Page, PageFault
 
-from ..helpers import PAGE, VS, dm, ok, quiet, untag
-from ..helpers import instrumented_kernel as mk
+from ..helpers import PAGE, VS, dm, instrumented_kernel as mk, ok, quiet, untag
 
 pytestmark = pytest.mark.spec
 

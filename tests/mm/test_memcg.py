@@ -9,8 +9,7 @@ import pytest
 from kvalloc import GFP, PMD_SIZE, Kernel
 from kvalloc.mm.memcontrol import Cgroup
 
-from ..helpers import M_KA, PAGE, norm, ok, pages_fail, quiet
-from ..helpers import instrumented_kernel as mk
+from ..helpers import M_KA, PAGE, instrumented_kernel as mk, norm, ok, pages_fail, quiet
 
 pytestmark = pytest.mark.spec
 

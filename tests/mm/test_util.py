@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
+from hypothesis import given, settings, strategies as st
 
 from kvalloc import (
     GFP,
@@ -19,30 +18,16 @@ from kvalloc import (
 
 from ..helpers import (
     ALL_PROFILES as ALL,
-)
-from ..helpers import (
     MIB,
     VS,
     alloc,
     area,
     nn,
-)
-from ..helpers import (
     nonzero_pattern as pattern,
-)
-from ..helpers import (
     profile_kernel as mk,
-)
-from ..helpers import (
     resize_sequence as _resize_sequence,
-)
-from ..helpers import (
     resize_sizes as sizes,
-)
-from ..helpers import (
     vrealloc_events as events,
-)
-from ..helpers import (
     warn_lines as warn,
 )
 

@@ -39,10 +39,8 @@ from ..helpers import (
     stats_without_warnings,
     warn_alloc,
     warn_lines,
-    warn_on,
-)
-from ..helpers import (
     warn_lines as warn,
+    warn_on,
 )
 
 # -- the worked example and area lookup ------------------------------------------------------------

@@ -5,8 +5,7 @@ from __future__ import annotations
 import random
 
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
+from hypothesis import given, settings, strategies as st
 
 from kvalloc import GFP, VM, VMALLOC_END, VMALLOC_START, Kernel, KernelConfig
 from kvalloc.constants import ULONG_MAX

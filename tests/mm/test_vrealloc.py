@@ -5,8 +5,7 @@ from __future__ import annotations
 import warnings
 
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
+from hypothesis import given, settings, strategies as st
 
 from kvalloc import (
     GFP,
@@ -25,8 +24,6 @@ from kvalloc import (
 
 from ..helpers import (
     ALL_PROFILES as ALL,
-)
-from ..helpers import (
     HIST,
     MIB,
     VS,
@@ -34,26 +31,14 @@ from ..helpers import (
     area,
     dm,
     nn,
-    quiet,
-    stats_without_warnings,
-    warn_lines,
-)
-from ..helpers import (
     nonzero_pattern as pattern,
-)
-from ..helpers import (
     profile_kernel as mk,
-)
-from ..helpers import (
+    quiet,
     resize_sequence as _resize_sequence,
-)
-from ..helpers import (
     resize_sizes as sizes,
-)
-from ..helpers import (
+    stats_without_warnings,
     vrealloc_events as events,
-)
-from ..helpers import (
+    warn_lines,
     warn_lines as warn,
 )
 
