@@ -28,11 +28,18 @@ class Elem(Generic[T]):
     """An element type; ``fmt`` is its ``memoryview`` format for the flat fast path, if any.
 
     ``raw_ok`` is true when a ``memoryview`` store of ``fmt`` validates exactly like
-    :meth:`validate` (raising ``TypeError``, or ``ValueError`` for a range error), so the
-    containers can store without a Python-level check.
+    :meth:`validate` (raising ``TypeError``, or ``ValueError`` for a range error) for every
+    value whose type is in ``exact_types``, so the containers can store such values without
+    a Python-level check. ``fast_type`` is the commonest of them (``int``, ``float``), for a
+    single ``type(value) is`` test; values of any other type are validated first, so whether
+    a value is accepted never depends on which path stores it.
+
+    Instances pickle by reference when they are module globals (``u8``, ``pyobj``) and by
+    their constructor arguments otherwise (``Array``, ``Struct``, a user-made ``Elem``).
     """
 
-    __slots__ = ("name", "size", "align", "fmt", "raw_ok", "holds_refs", "_st")
+    __slots__ = ("name", "size", "align", "fmt", "raw_ok", "holds_refs", "fast_type",
+                 "exact_types", "_st", "_args")
 
     def __init__(self, name: str, fmt: str, *, align: int | None = None, view_fmt: bool = True,
                  raw_ok: bool = False) -> None:
@@ -43,6 +50,15 @@ class Elem(Generic[T]):
         self.fmt = fmt.lstrip("<=@") if view_fmt else None
         self.raw_ok = raw_ok
         self.holds_refs = False
+        self.fast_type: type | None = None
+        self.exact_types: frozenset[type] = frozenset()
+        self._args: tuple[Any, ...] = (name, fmt, align, view_fmt, raw_ok)
+
+    def __reduce__(self) -> str | tuple[Any, ...]:
+        name: str = self.name
+        if globals().get(name) is self:
+            return name                     # a predefined type: by its global name
+        return type(self), self._args
 
     def __repr__(self) -> str:
         return self.name
@@ -78,6 +94,8 @@ class _Int(Elem[int]):
     def __init__(self, name: str, fmt: str, lo: int, hi: int) -> None:
         super().__init__(name, fmt, raw_ok=True)
         self.lo, self.hi = lo, hi
+        self.fast_type = int
+        self.exact_types = frozenset((int, bool))
 
     def validate(self, value: object) -> None:
         if not isinstance(value, int):
@@ -88,6 +106,12 @@ class _Int(Elem[int]):
 
 class _Float(Elem[float]):
     __slots__ = ()
+
+    def __init__(self, name: str, fmt: str, raw_ok: bool = False) -> None:
+        super().__init__(name, fmt, raw_ok=raw_ok)
+        if raw_ok:
+            self.fast_type = float
+            self.exact_types = frozenset((float, int, bool))
 
     def validate(self, value: object) -> None:
         if not isinstance(value, (int, float)):
@@ -186,6 +210,7 @@ class Array(Elem[list[T]]):
             raise TypeError(f"Array needs an element type, not {type(elem).__name__}")
         require_int("Array length", n, 0)
         Elem.__init__(self, f"Array({elem.name}, {n})", "<0s", view_fmt=False)
+        self._args = (elem, n)
         self.elem, self.n = elem, n
         self.size = elem.size * n
         self.align = elem.align
@@ -238,6 +263,7 @@ class Struct(Elem[tuple[Any, ...]]):
                 if any(c in fmt for c in code):
                     align = max(align, a)
         Elem.__init__(self, f"Struct({fmt!r})", fmt, align=align, view_fmt=False)
+        self._args = (fmt,)
         self._st = st
 
     def validate(self, value: object) -> None:

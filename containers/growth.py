@@ -20,7 +20,7 @@ class GrowthPolicy(Protocol):
 
 
 class Growth:
-    """A named growth policy preset."""
+    """A named growth policy; the presets pickle by name, others by ``(name, fn)``."""
 
     __slots__ = ("name", "_fn")
 
@@ -33,6 +33,12 @@ class Growth:
 
     def __repr__(self) -> str:
         return self.name
+
+    def __reduce__(self) -> str | tuple[object, ...]:
+        name: str = self.name
+        if globals().get(name) is self:
+            return name
+        return Growth, (self.name, self._fn)
 
 
 def _rust_kvec(cap: int, required: int, elem_size: int, /) -> int:

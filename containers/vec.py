@@ -1,17 +1,26 @@
 """``Vec[T, A]`` and its aliases ``KVec``, ``VVec``, ``KVVec`` (rust/kernel/alloc/kvec.rs).
 
-The elements live in simulated kernel memory at :attr:`Vec.ptr`; the buffer grows and
-shrinks only through ``alloc.realloc`` (so through krealloc / vrealloc / kvrealloc), never by
-copying itself. A vector is also a Python ``MutableSequence``.
+The elements live in simulated kernel memory at :attr:`Vec.ptr`, in a buffer
+(:class:`~containers._rawvec.RawVec`) that grows and shrinks only through
+``alloc.realloc`` (so through krealloc / vrealloc / kvrealloc), never by copying itself.
+A vector is also a Python ``MutableSequence``.
 
-Invariants:
-    - ``0 <= len <= capacity``; a vector of capacity 0 owns no memory and ``ptr`` is dangling;
-    - elements ``[0, len)`` are initialised, and for ``pyobj`` each keeps its object alive;
+Invariants (checked one for one by :meth:`Vec._check`, after the buffer's own R1-R4):
+    - V1: ``0 <= len <= capacity``;
+    - V2: the state is alive, dropped or given away; a dropped vector owns nothing
+      (length and capacity 0), a vector given away has no views left;
+    - V3: elements ``[0, len)`` are initialised: each decodes as the element type, and for
+      ``pyobj`` each refers to an object the vector keeps alive;
+    - V4: with KASAN on, the whole buffer is accessible (no poisoned byte below capacity);
     - a failed allocation leaves length, capacity, pointer and contents exactly as they were.
 
 Growth: ``new capacity = max(2 * cap, len + additional)`` (``RUST_KVEC``), no minimum.
+Copies (``copy.copy``, ``copy.deepcopy``, :meth:`Vec.clone`) are new allocations from the
+same allocator; pickling rebuilds the vector on the unpickling process's default kernel.
 
-Example:
+Example (the method examples below assume ``from containers import *`` and
+``from kvalloc import Kernel``):
+
     >>> from containers import KVec, u32
     >>> from kvalloc import Kernel
     >>> v = KVec(u32, kernel=Kernel())
@@ -25,17 +34,20 @@ Example:
 from __future__ import annotations
 
 import array
-import dataclasses
-from collections.abc import Iterable, Iterator, MutableSequence
-from typing import TYPE_CHECKING, Any, cast, overload
+import copy
+import pickle
+from collections.abc import Callable, Iterable, Iterator, MutableSequence
+from typing import TYPE_CHECKING, Any, ClassVar, cast, overload
 
 from typing_extensions import Self
 
-from kvalloc.alloc import Allocator, Kmalloc, KVmalloc, Layout, Vmalloc
-from kvalloc.constants import NUMA_NO_NODE, PAGE_SIZE
+from kvalloc._validate import require_int
+from kvalloc.alloc import Kmalloc, KVmalloc, Vmalloc
+from kvalloc.errors import KernelBug
 from kvalloc.gfp import GFP
 
-from ._owner import Owner
+from ._owner import ALIVE, DROPPED, GIVEN_AWAY, Owner
+from ._rawvec import _ARRAY_CODES, RawVec, VecStats
 from ._typing import A, B, T, U
 from .elem import Elem
 from .errors import InsertError, PushError
@@ -43,95 +55,57 @@ from .growth import RUST_KVEC, GrowthPolicy
 
 if TYPE_CHECKING:
     from kvalloc.kernel import Kernel
-    from kvalloc.mm.access import DirectView, ShadowClock
-
 
 _KERNEL = GFP.KERNEL
-_ARRAY_CODES = frozenset("BHIQbhiqfd")
 
 
-@dataclasses.dataclass(frozen=True)
-class VecStats:
-    """What a vector's buffer went through: reallocations, in place or moved, bytes copied."""
-
-    reallocs: int
-    in_place: int
-    moved: int
-    bytes_copied: int
+def _gfp(flags: object) -> GFP:
+    """``flags`` as GFP: an int in ``[0, 2**32)``, else TypeError / ValueError."""
+    if flags is _KERNEL:
+        return _KERNEL
+    return GFP(require_int("flags", flags, 0, 1 << 32))
 
 
-def _cast(view: memoryview, fmt: str) -> Any:
-    """``view.cast(fmt)`` for a format known only at run time."""
-    v: Any = view
-    return v.cast(fmt)
+def _rebuild(cls: type[Vec[Any, Any]], elem: Elem[Any], alloc: Any, growth: GrowthPolicy,
+             flags: GFP, items: list[Any]) -> Vec[Any, Any]:
+    """Unpickle: a fresh vector of ``cls`` holding ``items``."""
+    v = object.__new__(cls)
+    Vec.__init__(v, elem, items, alloc=alloc, flags=flags, growth=growth)
+    return v
 
 
-class _Paged:
-    """Typed element access over per-page views (frames not physically contiguous)."""
-
-    __slots__ = ("pages", "base", "sh", "mask")
-
-    def __init__(self, view: DirectView, fmt: str, first: int, per_page: int) -> None:
-        self.pages = view.typed_pages(fmt).cache        # each page cast on first use
-        self.base = first
-        self.sh = per_page.bit_length() - 1
-        self.mask = per_page - 1
-
-    def __getitem__(self, i: int) -> Any:
-        j = i + self.base
-        return self.pages[j >> self.sh][j & self.mask]
-
-    def __setitem__(self, i: int, value: Any) -> None:
-        j = i + self.base
-        self.pages[j >> self.sh][j & self.mask] = value
-
-
-class Vec(Owner[T, A], MutableSequence[T]):
+class Vec(RawVec[T, A], Owner[T, A], MutableSequence[T]):
     """A growable array of ``Elem[T]`` values in simulated kernel memory, allocated by ``A``.
 
     Complexity: indexing O(1); push amortised O(1); insert / delete O(len) (a memmove in
-    simulated memory); growth costs what the kernel's realloc costs (in place or a copy).
+    simulated memory); slice reads and writes O(len); growth costs what the kernel's realloc
+    costs (in place or a copy).
+
+    >>> from kvalloc import Vmalloc
+    >>> v = Vec(u8, [1, 2], alloc=Vmalloc(Kernel()))
+    >>> v.push(3); v, v.capacity
+    (Vec(u8, [1, 2, 3]), 4)
     """
 
-    __slots__ = ("_elem", "_alloc", "_flags", "_growth", "_kernel", "_ptr", "_len", "_cap",
-                 "_view", "_mv", "_flat", "_room", "_kasan", "_kgen", "_stats", "_state",
-                 "__weakref__")
+    __slots__ = ("_len", "_flags", "_state", "__weakref__")
 
     _alias = "Vec"
 
     def __init__(self, elem: Elem[T], iterable: Iterable[T] = (), *, alloc: A,
                  flags: GFP = _KERNEL, growth: GrowthPolicy = RUST_KVEC) -> None:
-        if not isinstance(elem, Elem):
-            raise TypeError(f"elem must be an element type such as u32, not {type(elem).__name__}")
-        if elem.size == 0:
-            raise ValueError("zero-sized element types are not supported")
-        if not isinstance(alloc, Allocator):
-            raise TypeError(f"alloc must be an Allocator, not {type(alloc).__name__}")
-        if not isinstance(flags, int) or isinstance(flags, bool):
-            raise TypeError(f"flags must be GFP, not {type(flags).__name__}")
-        if not callable(growth):
-            raise TypeError(f"growth must be a policy callable, not {type(growth).__name__}")
-        self._elem = elem
-        self._alloc = alloc
-        self._flags = GFP(flags)
-        self._growth = growth
-        self._kernel: Kernel = alloc.kernel
-        self._ptr = Layout(0, elem.align).dangling()
         self._len = 0
-        self._cap = 0
-        self._view: DirectView | None = None
-        self._mv: Any = None
-        self._flat: memoryview | None = None
-        self._room = -1
-        self._kasan: ShadowClock | None = None     # the KASAN shadow clock of the view
-        self._kgen = -1
-        self._stats = [0, 0, 0, 0]
-        self._state = 0            # 0 alive, 1 dropped, 2 given away by into_raw_parts
-        items = list(iterable)
+        self._state = DROPPED                  # owns nothing until the buffer exists
+        self._init_buffer(elem, alloc, growth)
+        self._flags = _gfp(flags)
+        self._state = ALIVE
+        self._init_items(list(iterable), self._flags)
+
+    def _init_items(self, items: list[T], flags: GFP) -> None:
+        """Fill an empty vector with ``items``, in a buffer of exactly ``len(items)``."""
         if items:
             for v in items:
-                elem.validate(v)
-            self._realloc(len(items), self._flags)
+                self._elem.validate(v)
+            self._realloc(len(items), flags)
             self._store_many(0, items)
             self._len = len(items)
 
@@ -140,7 +114,13 @@ class Vec(Owner[T, A], MutableSequence[T]):
     @classmethod
     def with_capacity(cls, elem: Elem[U], capacity: int, *, alloc: B,
                       flags: GFP = _KERNEL) -> Vec[U, B]:
-        """An empty vector with room for exactly ``capacity`` elements."""
+        """An empty vector with room for exactly ``capacity`` elements. O(1) plus the allocation.
+
+        >>> from kvalloc import Kmalloc
+        >>> v = Vec.with_capacity(u64, 10, alloc=Kmalloc(Kernel()))
+        >>> len(v), v.capacity
+        (0, 10)
+        """
         v: Vec[U, B] = Vec(elem, alloc=alloc, flags=flags)
         v.reserve(capacity, flags)
         return v
@@ -148,181 +128,40 @@ class Vec(Owner[T, A], MutableSequence[T]):
     @classmethod
     def from_raw_parts(cls, elem: Elem[U], ptr: int, length: int, capacity: int, *,
                        alloc: B) -> Vec[U, B]:
-        """Take ownership of a buffer from :meth:`into_raw_parts` (same element and allocator)."""
+        """Take ownership of a buffer given away by :meth:`into_raw_parts`. O(pages).
+
+        Safety: ``ptr`` must come from ``into_raw_parts`` of a vector of the same element
+        type and an equal allocator, not yet taken back; ``length <= capacity``, and the
+        first ``length`` elements must be initialised. Taking the same parts twice makes
+        two owners of one allocation, which the kernel reports as a double free.
+
+        >>> from kvalloc import Kmalloc
+        >>> a = Kmalloc(Kernel())
+        >>> parts = Vec(u32, [7, 8], alloc=a).into_raw_parts()
+        >>> Vec.from_raw_parts(u32, *parts, alloc=a)
+        Vec(u32, [7, 8])
+        """
         v: Vec[U, B] = Vec(elem, alloc=alloc)
         v._adopt(ptr, length, capacity)
         return v
 
     def _adopt(self, ptr: int, length: int, capacity: int) -> None:
-        for name, value in (("ptr", ptr), ("length", length), ("capacity", capacity)):
-            if not isinstance(value, int) or isinstance(value, bool):
-                raise TypeError(f"{name} must be int, not {type(value).__name__}")
+        require_int("ptr", ptr, 0)
+        require_int("length", length)
+        require_int("capacity", capacity)
         if not 0 <= length <= capacity:
             raise ValueError(f"need 0 <= length <= capacity, got {length} and {capacity}")
-        self._ptr, self._len, self._cap = ptr, length, capacity
         if capacity == 0:
-            self._ptr = Layout(0, self._elem.align).dangling()
-        self._remap()
+            ptr = self._ptr
+        self._set_buffer(ptr, capacity)
+        self._len = length
 
-    def _like(self, items: list[T]) -> Self:
-        """A new vector of the same class, element type and allocator holding ``items``."""
+    def _like(self, items: list[T], flags: GFP | None = None) -> Self:
+        """A new vector of the same class, element type, allocator and policy holding ``items``."""
         new = object.__new__(type(self))
-        Vec.__init__(new, self._elem, items, alloc=self._alloc, flags=self._flags,
-                     growth=self._growth)
+        Vec.__init__(new, self._elem, items, alloc=self._alloc,
+                     flags=self._flags if flags is None else flags, growth=self._growth)
         return new
-
-    # -- the buffer -----------------------------------------------------------------
-
-    def _layout(self, cap: int) -> Layout:
-        return Layout.array(Layout(self._elem.size, self._elem.align), cap)
-
-    def _remap(self) -> None:
-        """Refresh the fast-path views after the buffer changed."""
-        self._view = self._mv = self._flat = None
-        self._room = -1
-        self._kgen = -1
-        if self._cap == 0:
-            return
-        elem, size = self._elem, self._elem.size
-        view = self._kernel.direct_view(self._ptr, self._cap * size)
-        self._view, self._flat, self._kasan = view, view.flat, view.shadow
-        fmt = elem.fmt
-        if fmt is not None:
-            if view.flat is not None:
-                self._mv = _cast(view.flat, fmt)
-            elif PAGE_SIZE % size == 0 and view.offset % size == 0:
-                self._mv = _Paged(view, fmt, view.offset // size, PAGE_SIZE // size)
-        if self._mv is not None and elem.raw_ok and self._kasan is None:
-            self._room = self._cap
-
-    def _kasan_ok(self, i: int, n: int, write: bool, label: str) -> None:
-        """KASAN-check elements ``[i, i + n)`` and refresh the fast room (KASAN on only)."""
-        view, shadow = self._view, self._kasan
-        if view is None or shadow is None or n <= 0:
-            return
-        size = self._elem.size
-        view.check_access(i * size, n * size, write, label)
-        if self._mv is not None and self._elem.raw_ok and shadow.generation != self._kgen:
-            ok = view.room()
-            self._kgen = shadow.generation
-            self._room = min(self._cap, ok // size)
-
-    def _realloc(self, new_cap: int, flags: GFP) -> None:
-        """Resize the buffer to ``new_cap`` elements through the allocator (atomic)."""
-        old_cap = self._cap
-        old_layout, new_layout = self._layout(old_cap), self._layout(new_cap)
-        ptr = None if old_cap == 0 else self._ptr
-        new_ptr, copied = self._alloc.realloc_counted(ptr, new_layout, old_layout, flags,
-                                                      NUMA_NO_NODE)
-        st = self._stats
-        st[0] += 1
-        if old_cap and new_cap:
-            if new_ptr == self._ptr:
-                st[1] += 1
-            else:
-                st[2] += 1
-                st[3] += copied
-        self._ptr, self._cap = new_ptr, new_cap
-        self._remap()
-
-    def _grow(self, additional: int, flags: GFP) -> None:
-        """``reserve``: make room for ``additional`` more elements (never shrinks)."""
-        n, cap = self._len, self._cap
-        if cap - n >= additional:
-            return
-        required = n + additional
-        new_cap = self._growth(cap, required, self._elem.size)
-        if not isinstance(new_cap, int) or new_cap < required:
-            raise ValueError(f"growth policy returned {new_cap!r}, less than {required}")
-        self._realloc(new_cap, flags)
-
-    # -- raw element access -----------------------------------------------------------
-
-    def _read(self, off: int, n: int) -> bytes:
-        flat = self._flat
-        if flat is not None:
-            return flat[off:off + n].tobytes()
-        assert self._view is not None
-        out = bytearray()
-        a = self._view.offset + off
-        pages = self._view.pages
-        while n > 0:
-            p, o = divmod(a, PAGE_SIZE)
-            k = min(n, PAGE_SIZE - o)
-            out += pages[p][o:o + k]
-            a, n = a + k, n - k
-        return bytes(out)
-
-    def _write(self, off: int, data: bytes | memoryview) -> None:
-        flat = self._flat
-        if flat is not None:
-            flat[off:off + len(data)] = data
-            return
-        assert self._view is not None
-        src = memoryview(data)
-        a = self._view.offset + off
-        pages = self._view.pages
-        pos, n = 0, len(src)
-        while n > 0:
-            p, o = divmod(a, PAGE_SIZE)
-            k = min(n, PAGE_SIZE - o)
-            pages[p][o:o + k] = src[pos:pos + k]
-            a, pos, n = a + k, pos + k, n - k
-
-    def _load(self, i: int, label: str = "load") -> T:
-        if self._kasan is not None:
-            self._kasan_ok(i, 1, False, label)
-        mv = self._mv
-        if mv is not None:
-            v: T = mv[i]
-            return v
-        size = self._elem.size
-        return self._elem.unpack(self._read(i * size, size))
-
-    def _store(self, i: int, value: T, label: str = "store") -> None:
-        """Validate and write one element (no reference bookkeeping)."""
-        elem = self._elem
-        elem.validate(value)
-        if self._kasan is not None:
-            self._kasan_ok(i, 1, True, label)
-        mv = self._mv
-        if mv is not None:
-            mv[i] = value
-        else:
-            self._write(i * elem.size, elem.pack(value))
-
-    def _store_many(self, start: int, items: list[T], label: str = "store",
-                    incref: bool = True) -> None:
-        """Write already validated ``items`` from index ``start``; increfs pyobj values
-        unless they are already held (``incref=False``)."""
-        if not items:
-            return
-        elem = self._elem
-        if self._kasan is not None:
-            self._kasan_ok(start, len(items), True, label)
-        fmt = elem.fmt
-        if fmt is not None and fmt in _ARRAY_CODES:
-            data: bytes | memoryview = memoryview(array.array(fmt, cast(list[Any], items))).cast("B")
-        else:
-            data = b"".join(elem.pack(v) for v in items)
-        self._write(start * elem.size, data)
-        if incref and elem.holds_refs:
-            for v in items:
-                elem.incref(v)
-
-    def _release(self, start: int, stop: int) -> None:
-        """Drop the references held by elements ``[start, stop)`` (pyobj only)."""
-        elem = self._elem
-        if elem.holds_refs and stop > start:
-            size = elem.size
-            data = self._read(start * size, (stop - start) * size)
-            for i in range(stop - start):
-                elem.decref_raw(data[i * size:(i + 1) * size])
-
-    def _memmove(self, dst: int, src: int, n: int) -> None:
-        if n > 0 and dst != src:
-            size = self._elem.size
-            self._write(dst * size, self._read(src * size, n * size))
 
     # -- Rust-for-Linux methods -------------------------------------------------------
 
@@ -330,9 +169,14 @@ class Vec(Owner[T, A], MutableSequence[T]):
         """Append ``value``, growing the buffer by the growth policy if it is full.
 
         Amortised O(1). AllocError (vector unchanged) if the growth fails.
+
+        >>> v = KVec(u8, [1])
+        >>> v.push(2); v
+        KVec(u8, [1, 2])
         """
         n = self._len
-        if n < self._room:
+        if n < self._room and type(value) is self._ftype and (flags is _KERNEL
+                                                              or flags is self._flags):
             k = self._kasan
             if k is None or k.generation == self._kgen:
                 try:
@@ -346,26 +190,40 @@ class Vec(Owner[T, A], MutableSequence[T]):
 
     def _push_slow(self, value: T, flags: GFP) -> None:
         self._alive()
+        flags = _gfp(flags)
         self._elem.validate(value)
         n = self._len
         if n == self._cap:
-            self._grow(1, flags)
+            self._grow_amortized(n, 1, flags)
         self._store(n, value, "push")
         self._elem.incref(value)
         self._len = n + 1
 
     def push_within_capacity(self, value: T) -> None:
-        """Append without allocating; :class:`PushError` (holding ``value``) when full."""
+        """Append without allocating; :class:`PushError` (holding ``value``) when full. O(1).
+
+        >>> v = KVec.with_capacity(u8, 1)
+        >>> v.push_within_capacity(5)
+        >>> try:
+        ...     v.push_within_capacity(6)
+        ... except PushError as e:
+        ...     print(e, e.value)
+        no spare capacity 6
+        """
         self._alive()
         if self._len == self._cap:
             raise PushError(value)
         self._push_slow(value, _KERNEL)
 
     def insert_within_capacity(self, index: int, value: T) -> None:
-        """Insert at ``index <= len`` without allocating; :class:`InsertError` otherwise."""
+        """Insert at ``index <= len`` without allocating; :class:`InsertError` otherwise. O(len).
+
+        >>> v = KVec.with_capacity(u8, 3); v.extend([1, 3])
+        >>> v.insert_within_capacity(1, 2); v
+        KVec(u8, [1, 2, 3])
+        """
         self._alive()
-        if not isinstance(index, int) or isinstance(index, bool):
-            raise TypeError(f"index must be int, not {type(index).__name__}")
+        require_int("index", index)
         n = self._len
         if not 0 <= index <= n:
             raise InsertError(value, "index_out_of_bounds")
@@ -377,7 +235,7 @@ class Vec(Owner[T, A], MutableSequence[T]):
         self._elem.validate(value)
         n = self._len
         if n == self._cap:
-            self._grow(1, flags)
+            self._grow_amortized(n, 1, flags)
         if self._kasan is not None:
             self._kasan_ok(index, n + 1 - index, True, "insert")
         self._memmove(index + 1, index, n - index)
@@ -386,59 +244,87 @@ class Vec(Owner[T, A], MutableSequence[T]):
         self._len = n + 1
 
     def reserve(self, additional: int, flags: GFP = _KERNEL) -> None:
-        """Ensure room for ``additional`` more elements; a no-op when there is enough."""
+        """Ensure room for ``additional`` more elements; a no-op when there is enough.
+
+        O(1) plus at most one reallocation. AllocError (vector unchanged) if it fails,
+        a capacity that overflows the address space included.
+
+        >>> v = KVec(u64, [1, 2, 3])
+        >>> v.reserve(10); v.capacity
+        13
+        """
         self._alive()
-        if not isinstance(additional, int) or isinstance(additional, bool):
-            raise TypeError(f"additional must be int, not {type(additional).__name__}")
-        if additional < 0:
-            raise ValueError(f"additional must be >= 0, got {additional}")
-        self._grow(additional, flags)
+        require_int("additional", additional, 0)
+        self._grow_amortized(self._len, additional, _gfp(flags))
 
     def truncate(self, length: int) -> None:
-        """Keep the first ``length`` elements (capacity unchanged); no-op if longer."""
+        """Keep the first ``length`` elements (capacity unchanged); no-op if longer. O(removed).
+
+        >>> v = KVec(u8, [1, 2, 3]); v.truncate(1); v, v.capacity
+        (KVec(u8, [1]), 3)
+        """
         self._alive()
-        if not isinstance(length, int) or isinstance(length, bool):
-            raise TypeError(f"length must be int, not {type(length).__name__}")
-        if length < 0:
-            raise ValueError(f"length must be >= 0, got {length}")
+        require_int("length", length, 0)
         if length < self._len:
             self._release(length, self._len)
             self._len = length
 
     def clear(self) -> None:
-        """Remove every element; the capacity is kept."""
+        """Remove every element; the capacity is kept. O(len) for ``pyobj``, else O(1).
+
+        >>> v = KVec(u8, [1, 2]); v.clear(); len(v), v.capacity
+        (0, 2)
+        """
         self.truncate(0)
 
     def resize(self, length: int, value: T, flags: GFP = _KERNEL) -> None:
-        """Truncate to ``length``, or extend with copies of ``value`` up to it."""
+        """Truncate to ``length``, or extend with copies of ``value`` up to it.
+
+        O(length) writes in bounded steps, after one reservation: the allocation is asked
+        for before any host memory is spent, so a refused size raises AllocError at once.
+
+        >>> v = KVec(u8, [1]); v.resize(4, 9); v
+        KVec(u8, [1, 9, 9, 9])
+        """
         self._alive()
-        if not isinstance(length, int) or isinstance(length, bool):
-            raise TypeError(f"length must be int, not {type(length).__name__}")
-        if length < 0:
-            raise ValueError(f"length must be >= 0, got {length}")
-        if length <= self._len:
+        require_int("length", length, 0)
+        flags = _gfp(flags)
+        n = self._len
+        if length <= n:
             self.truncate(length)
             return
         self._elem.validate(value)
-        self.extend_from_slice([value] * (length - self._len), flags)
+        self._grow_amortized(n, length - n, flags)
+        self._fill(n, length - n, value, "resize")
+        self._len = length
 
     def extend_from_slice(self, items: Iterable[T], flags: GFP = _KERNEL) -> None:
-        """Append every item, reserving once. O(n) plus at most one reallocation."""
+        """Append every item, reserving once. O(n) plus at most one reallocation.
+
+        Every item is validated before anything is allocated or written.
+
+        >>> v = KVec(u16, [1]); v.extend_from_slice(range(2, 5)); v
+        KVec(u16, [1, 2, 3, 4])
+        """
         self._alive()
+        flags = _gfp(flags)
         seq = items if isinstance(items, list) else list(items)
         if not seq:
             return
         elem = self._elem
         fmt = elem.fmt
         if fmt is not None and fmt in _ARRAY_CODES and elem.raw_ok:
+            if not set(map(type, seq)) <= elem.exact_types:
+                for v in seq:
+                    elem.validate(v)
             try:
-                packed = array.array(fmt, cast(list[Any], seq))   # validates types and ranges at C speed
+                packed = array.array(fmt, cast(list[Any], seq))   # checks ranges at C speed
             except (TypeError, OverflowError):
                 for v in seq:
                     elem.validate(v)
                 raise
-            self._grow(len(seq), flags)
             n = self._len
+            self._grow_amortized(n, len(seq), flags)
             if self._kasan is not None:
                 self._kasan_ok(n, len(seq), True, "extend_from_slice")
             mv = self._mv
@@ -450,12 +336,16 @@ class Vec(Owner[T, A], MutableSequence[T]):
             return
         for v in seq:
             elem.validate(v)
-        self._grow(len(seq), flags)
+        self._grow_amortized(self._len, len(seq), flags)
         self._store_many(self._len, seq, "extend_from_slice")
         self._len += len(seq)
 
-    def retain(self, pred: Any) -> None:
-        """Keep only the elements for which ``pred(element)`` is true, in order."""
+    def retain(self, pred: Callable[[T], object]) -> None:
+        """Keep only the elements for which ``pred(element)`` is true, in order. O(len).
+
+        >>> v = KVec(u8, range(6)); v.retain(lambda x: x % 2 == 0); v
+        KVec(u8, [0, 2, 4])
+        """
         self._alive()
         items = self.to_list()
         keep = [v for v in items if pred(v)]
@@ -463,91 +353,190 @@ class Vec(Owner[T, A], MutableSequence[T]):
             self._replace_all(keep)
 
     def drain_all(self) -> Iterator[T]:
-        """Remove and return every element (the capacity is kept)."""
+        """Remove and return every element (the capacity is kept). O(len).
+
+        >>> v = KVec(u8, [1, 2]); list(v.drain_all()), len(v), v.capacity
+        ([1, 2], 0, 2)
+        """
         items = self.to_list()
         self._release(0, self._len)
         self._len = 0
         return iter(items)
 
     def shrink_to(self, min_capacity: int, flags: GFP = _KERNEL) -> None:
-        """Reallocate to ``max(len, min_capacity)`` elements if that is below the capacity."""
+        """Reallocate to ``max(len, min_capacity)`` elements if that is below the capacity.
+
+        O(1) plus at most one reallocation (which vrealloc may do in place).
+
+        >>> v = KVec.with_capacity(u8, 100); v.push(1); v.shrink_to(10); v.capacity
+        10
+        """
         self._alive()
-        if not isinstance(min_capacity, int) or isinstance(min_capacity, bool):
-            raise TypeError(f"min_capacity must be int, not {type(min_capacity).__name__}")
-        if min_capacity < 0:
-            raise ValueError(f"min_capacity must be >= 0, got {min_capacity}")
+        require_int("min_capacity", min_capacity, 0)
+        flags = _gfp(flags)
         target = max(self._len, min_capacity)
         if target < self._cap:
             self._realloc(target, flags)
-            if target == 0:
-                self._ptr = Layout(0, self._elem.align).dangling()
 
     def shrink_to_fit(self, flags: GFP = _KERNEL) -> None:
-        """``shrink_to(0)``: reallocate to exactly ``len`` elements."""
+        """``shrink_to(0)``: reallocate to exactly ``len`` elements.
+
+        >>> v = KVec.with_capacity(u8, 100); v.push(1); v.shrink_to_fit(); v.capacity
+        1
+        """
         self.shrink_to(0, flags)
 
     def into_raw_parts(self) -> tuple[int, int, int]:
-        """Give the buffer away as ``(ptr, length, capacity)``; this vector is then unusable."""
+        """Give the buffer away as ``(ptr, length, capacity)``; this vector is then unusable. O(1).
+
+        >>> v = KVec(u8, [1, 2]); ptr, n, cap = v.into_raw_parts(); (n, cap), v
+        ((2, 2), KVec(u8, <raw>))
+        >>> KVec.from_raw_parts(u8, ptr, n, cap)
+        KVec(u8, [1, 2])
+        """
         self._alive()
-        self._state = 2
-        self._view = self._mv = self._flat = None
-        self._room = -1                       # the fast paths must see the vector is gone
-        return self._ptr, self._len, self._cap
+        self._state = GIVEN_AWAY
+        parts = self._ptr, self._len, self._cap
+        self._unmap()                          # the fast paths must see the vector is gone
+        return parts
 
     def as_bytes(self) -> bytes:
-        """The raw bytes of elements ``[0, len)``."""
+        """The raw bytes of elements ``[0, len)``. O(len).
+
+        >>> KVec(u16, [1, 258]).as_bytes()
+        b'\\x01\\x00\\x02\\x01'
+        """
         self._alive()
         if not self._len:
             return b""
-        size = self._elem.size
         if self._kasan is not None:
             self._kasan_ok(0, self._len, False, "as_bytes")
-        return self._read(0, self._len * size)
+        return self._read(0, self._len * self._elem.size)
 
     def to_list(self) -> list[T]:
-        """The elements as a Python list."""
+        """The elements as a Python list. O(len), one bulk read.
+
+        >>> KVec(f64, [0.5, 2]).to_list()
+        [0.5, 2.0]
+        """
         self._alive()
-        n = self._len
-        if not n:
-            return []
-        if self._kasan is not None:
-            self._kasan_ok(0, n, False, "to_list")
-        mv = self._mv
-        if isinstance(mv, memoryview):
-            return cast(list[T], mv[:n].tolist())
-        if mv is not None:
-            return [mv[i] for i in range(n)]
-        elem, size = self._elem, self._elem.size
-        data = self._read(0, n * size)
-        return [elem.unpack(data[i * size:(i + 1) * size]) for i in range(n)]
+        return self._load_many(self._len, "to_list")
+
+    def clone(self, flags: GFP | None = None) -> Self:
+        """A new vector of the same class, element type, allocator and growth policy, with
+        the same elements in a fresh allocation of exactly ``len`` elements (Rust's
+        ``Clone``). ``pyobj`` elements are the same objects (a shallow copy); ``copy.copy``
+        is this, ``copy.deepcopy`` copies the objects too. O(len) plus the allocation.
+
+        >>> v = KVec(u8, [1, 2]); w = v.clone(); w.push(3)
+        >>> v, w, v.ptr != w.ptr
+        (KVec(u8, [1, 2]), KVec(u8, [1, 2, 3]), True)
+        """
+        self._alive()
+        return self._like(self.to_list(), None if flags is None else _gfp(flags))
+
+    def __copy__(self) -> Self:
+        return self.clone()
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> Self:
+        self._alive()
+        new = self._like([])
+        memo[id(self)] = new                    # a pyobj vector may hold itself
+        new._init_items(copy.deepcopy(self.to_list(), memo), self._flags)
+        return new
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        """Pickle as element type, allocator kind, growth policy, flags and values; the
+        vector is rebuilt on the default kernel of the process that unpickles it."""
+        self._alive()
+        for what, part in (("element type", self._elem), ("allocator", self._alloc),
+                           ("growth policy", self._growth)):
+            try:
+                pickle.dumps(part)
+            except Exception as e:
+                raise TypeError(f"cannot pickle {self._alias}: its {what} {part!r} cannot be "
+                                f"pickled ({e})") from None
+        return _rebuild, (type(self), self._elem, self._alloc, self._growth, self._flags,
+                          self.to_list())
 
     @property
     def capacity(self) -> int:
-        """Elements the buffer holds without reallocating."""
+        """Elements the buffer holds without reallocating. O(1)."""
         return self._cap
 
     @property
     def ptr(self) -> int:
-        """The buffer's address (dangling, equal to the alignment, when capacity is 0)."""
+        """The buffer's address (dangling, equal to the alignment, when capacity is 0). O(1).
+
+        >>> KVec(u64).ptr
+        8
+        """
         return self._ptr
 
     @property
     def stats(self) -> VecStats:
-        """Reallocations so far, how many stayed in place or moved, and bytes copied."""
-        return VecStats(*self._stats)
+        """Reallocations so far, how many stayed in place or moved, and bytes copied. O(1).
+
+        >>> v = VVec(u8)
+        >>> for i in range(5000):
+        ...     v.push(i % 256)
+        >>> v.stats.reallocs, v.stats.moved > 0
+        (14, True)
+        """
+        st = self._stats
+        return VecStats(st.reallocs, st.in_place, st.moved, st.bytes_copied)
 
     def drop(self) -> None:
-        """Free the buffer now (and release pyobj references); later use raises ValueError."""
-        if self._state:
+        """Free the buffer now (and release pyobj references); later use raises ValueError.
+
+        A no-op when already dropped or given away. O(len) for ``pyobj``, else O(1).
+
+        >>> v = KVec(u8, [1]); v.drop(); v
+        KVec(u8, <dropped>)
+        """
+        if self._state != ALIVE:
             return
         self._release(0, self._len)
         self._len = 0
-        if self._cap:
-            self._alloc.free(self._ptr, self._layout(self._cap))
-            self._cap = 0
-        self._view = self._mv = self._flat = None
-        self._room = -1
-        self._state = 1
+        self._free_buffer()
+        self._state = DROPPED
+
+    # -- invariants -------------------------------------------------------------------
+
+    def _check(self) -> None:
+        """Raise KernelBug naming the first broken invariant (R1-R4, then V1-V4). O(len).
+
+        >>> v = KVec(u8, [1, 2]); v._check()
+        >>> v._len = 3; v._check()
+        Traceback (most recent call last):
+        ...
+        kvalloc.errors.KernelBug: KVec V1: need 0 <= len <= capacity, got len 3, capacity 2
+        """
+        name, state, n, cap = self._alias, self._state, self._len, self._cap
+        if state not in (ALIVE, DROPPED, GIVEN_AWAY):
+            raise KernelBug(f"{name} V2: unknown state {state!r}")
+        if state == GIVEN_AWAY:
+            if self._view is not None or self._room != -1:
+                raise KernelBug(f"{name} V2: given away but still holds views")
+            return
+        self._check_buffer()
+        if type(n) is not int or not 0 <= n <= cap:
+            raise KernelBug(f"{name} V1: need 0 <= len <= capacity, got len {n!r}, capacity {cap}")
+        if state == DROPPED:
+            if n or cap:
+                raise KernelBug(f"{name} V2: dropped but len {n}, capacity {cap}")
+            return
+        elem, size = self._elem, self._elem.size
+        view = self._view
+        if view is not None and view.checked and view.room() < cap * size:
+            raise KernelBug(f"{name} V4: only {view.room()} of {cap * size} buffer bytes "
+                            "are accessible to KASAN")
+        data = self._read(0, n * size)
+        for i in range(n):
+            try:
+                elem.unpack(data[i * size:(i + 1) * size])
+            except Exception as e:
+                raise KernelBug(f"{name} V3: element {i} does not decode as {elem.name}: {e}") from None
 
     # -- MutableSequence --------------------------------------------------------------
 
@@ -610,7 +599,7 @@ class Vec(Owner[T, A], MutableSequence[T]):
     def _replace_all(self, items: list[T]) -> None:
         """Make the contents ``items`` (validated), growing if needed; atomic on AllocError."""
         if len(items) > self._cap:
-            self._grow(len(items) - self._len, self._flags)
+            self._grow_amortized(self._len, len(items) - self._len, self._flags)
         elem = self._elem
         if elem.holds_refs:
             for v in items:             # hold the new references before dropping the old
@@ -633,7 +622,11 @@ class Vec(Owner[T, A], MutableSequence[T]):
         self._len -= 1
 
     def insert(self, index: int, value: T) -> None:
-        """``list.insert`` semantics (the index is clamped); grows if full."""
+        """``list.insert`` semantics (the index is clamped); grows if full. O(len).
+
+        >>> v = KVec(u8, [1, 3]); v.insert(1, 2); v.insert(-99, 0); v
+        KVec(u8, [0, 1, 2, 3])
+        """
         self._alive()
         n = self._len
         if index < 0:
@@ -641,17 +634,29 @@ class Vec(Owner[T, A], MutableSequence[T]):
         self._insert_at(min(index, n), value, self._flags)
 
     def append(self, value: T) -> None:
-        """``push`` with the vector's flags."""
+        """``push`` with the vector's flags. Amortised O(1).
+
+        >>> v = KVec(u8); v.append(1); v
+        KVec(u8, [1])
+        """
         self.push(value, self._flags)
 
     def extend(self, values: Iterable[T]) -> None:
-        """``extend_from_slice`` with the vector's flags."""
+        """``extend_from_slice`` with the vector's flags. O(n).
+
+        >>> v = KVec(u8, [1]); v.extend(v); v
+        KVec(u8, [1, 1])
+        """
         if values is self:
             values = self.to_list()
         self.extend_from_slice(values, self._flags)
 
     def pop(self, index: int = -1) -> T:
-        """Remove and return the element at ``index`` (the last by default)."""
+        """Remove and return the element at ``index`` (the last by default). O(len - index).
+
+        >>> v = KVec(u8, [1, 2, 3]); v.pop(), v.pop(0), v
+        (3, 1, KVec(u8, [2]))
+        """
         self._alive()
         i = self._index(index)
         value = self._load(i, "pop")
@@ -661,7 +666,11 @@ class Vec(Owner[T, A], MutableSequence[T]):
         return value
 
     def reverse(self) -> None:
-        """Reverse in place."""
+        """Reverse in place. O(len).
+
+        >>> v = KVec(u8, [1, 2, 3]); v.reverse(); v
+        KVec(u8, [3, 2, 1])
+        """
         self._alive()
         items = self.to_list()
         items.reverse()
@@ -679,12 +688,20 @@ class Vec(Owner[T, A], MutableSequence[T]):
         return value in self.to_list()
 
     def index(self, value: Any, start: int = 0, stop: int | None = None) -> int:
-        """``list.index`` semantics. O(n)."""
+        """``list.index`` semantics. O(len).
+
+        >>> KVec(u8, [5, 6, 5]).index(5, 1)
+        2
+        """
         items = self.to_list()
         return items.index(value, start, len(items) if stop is None else stop)
 
     def count(self, value: Any) -> int:
-        """``list.count`` semantics. O(n)."""
+        """``list.count`` semantics. O(len).
+
+        >>> KVec(u8, [5, 6, 5]).count(5)
+        2
+        """
         return self.to_list().count(value)
 
     def __eq__(self, other: object) -> bool:
@@ -700,82 +717,119 @@ class Vec(Owner[T, A], MutableSequence[T]):
         return self._repr(self._elem.name, None if self._state else self.to_list())
 
 
-class KVec(Vec[T, Kmalloc]):
-    """``KVec<T>``: a vector whose buffer comes from ``krealloc`` (physically contiguous)."""
+class _KernelVec(Vec[T, A]):
+    """The constructors ``KVec``, ``VVec`` and ``KVVec`` share: the allocator is the class's
+    :attr:`_ALLOC` on ``kernel`` (the default kernel when None)."""
 
     __slots__ = ()
-    _alias = "KVec"
+    _ALLOC: ClassVar[type[Kmalloc] | type[Vmalloc] | type[KVmalloc]]
 
     def __init__(self, elem: Elem[T], iterable: Iterable[T] = (), *, kernel: Kernel | None = None,
                  flags: GFP = _KERNEL, growth: GrowthPolicy = RUST_KVEC) -> None:
-        super().__init__(elem, iterable, alloc=Kmalloc(kernel), flags=flags, growth=growth)
+        alloc = cast(A, self._ALLOC(kernel))
+        Vec.__init__(self, elem, iterable, alloc=alloc, flags=flags, growth=growth)
+
+    @classmethod
+    def _with_capacity(cls, elem: Elem[Any], capacity: int, kernel: Kernel | None,
+                       flags: GFP) -> Any:
+        v = cls(elem, kernel=kernel, flags=flags)
+        v.reserve(capacity, flags)
+        return v
+
+    @classmethod
+    def _from_raw_parts(cls, elem: Elem[Any], ptr: int, length: int, capacity: int,
+                        kernel: Kernel | None) -> Any:
+        v = cls(elem, kernel=kernel)
+        v._adopt(ptr, length, capacity)
+        return v
+
+
+class KVec(_KernelVec[T, Kmalloc]):
+    """``KVec<T>``: a vector whose buffer comes from ``krealloc`` (physically contiguous).
+
+    At most ``KMALLOC_MAX_SIZE`` bytes; growth past it raises AllocError.
+
+    >>> KVec(u32, [1, 2], kernel=Kernel())
+    KVec(u32, [1, 2])
+    """
+
+    __slots__ = ()
+    _alias = "KVec"
+    _ALLOC = Kmalloc
 
     @classmethod
     def with_capacity(cls, elem: Elem[U], capacity: int, *,  # type: ignore[override]
                       kernel: Kernel | None = None, flags: GFP = _KERNEL) -> KVec[U]:
         """An empty ``KVec`` with room for exactly ``capacity`` elements."""
-        v = KVec(elem, kernel=kernel, flags=flags)
-        v.reserve(capacity, flags)
-        return v
+        return cast("KVec[U]", cls._with_capacity(elem, capacity, kernel, flags))
 
     @classmethod
     def from_raw_parts(cls, elem: Elem[U], ptr: int, length: int,  # type: ignore[override]
                        capacity: int, *, kernel: Kernel | None = None) -> KVec[U]:
-        """Take ownership of a ``KVec`` buffer given away by ``into_raw_parts``."""
-        v = KVec(elem, kernel=kernel)
-        v._adopt(ptr, length, capacity)
-        return v
+        """Take ownership of a ``KVec`` buffer given away by ``into_raw_parts``.
+
+        Safety: as :meth:`Vec.from_raw_parts`; the buffer must come from a ``KVec`` on the
+        same kernel.
+        """
+        return cast("KVec[U]", cls._from_raw_parts(elem, ptr, length, capacity, kernel))
 
 
-class VVec(Vec[T, Vmalloc]):
-    """``VVec<T>``: a vector whose buffer comes from ``vrealloc`` (virtually contiguous)."""
+class VVec(_KernelVec[T, Vmalloc]):
+    """``VVec<T>``: a vector whose buffer comes from ``vrealloc`` (virtually contiguous).
+
+    >>> v = VVec(u64, range(1000), kernel=Kernel()); v.capacity
+    1000
+    """
 
     __slots__ = ()
     _alias = "VVec"
-
-    def __init__(self, elem: Elem[T], iterable: Iterable[T] = (), *, kernel: Kernel | None = None,
-                 flags: GFP = _KERNEL, growth: GrowthPolicy = RUST_KVEC) -> None:
-        super().__init__(elem, iterable, alloc=Vmalloc(kernel), flags=flags, growth=growth)
+    _ALLOC = Vmalloc
 
     @classmethod
     def with_capacity(cls, elem: Elem[U], capacity: int, *,  # type: ignore[override]
                       kernel: Kernel | None = None, flags: GFP = _KERNEL) -> VVec[U]:
         """An empty ``VVec`` with room for exactly ``capacity`` elements."""
-        v = VVec(elem, kernel=kernel, flags=flags)
-        v.reserve(capacity, flags)
-        return v
+        return cast("VVec[U]", cls._with_capacity(elem, capacity, kernel, flags))
 
     @classmethod
     def from_raw_parts(cls, elem: Elem[U], ptr: int, length: int,  # type: ignore[override]
                        capacity: int, *, kernel: Kernel | None = None) -> VVec[U]:
-        """Take ownership of a ``VVec`` buffer given away by ``into_raw_parts``."""
-        v = VVec(elem, kernel=kernel)
-        v._adopt(ptr, length, capacity)
-        return v
+        """Take ownership of a ``VVec`` buffer given away by ``into_raw_parts``.
+
+        Safety: as :meth:`Vec.from_raw_parts`; the buffer must come from a ``VVec`` on the
+        same kernel.
+        """
+        return cast("VVec[U]", cls._from_raw_parts(elem, ptr, length, capacity, kernel))
 
 
-class KVVec(Vec[T, KVmalloc]):
-    """``KVVec<T>``: a vector whose buffer comes from ``kvrealloc`` (kmalloc, else vmalloc)."""
+class KVVec(_KernelVec[T, KVmalloc]):
+    """``KVVec<T>``: a vector whose buffer comes from ``kvrealloc`` (kmalloc, else vmalloc).
+
+    >>> k = Kernel(); v = KVVec(u8, [1], kernel=k); k.is_vmalloc_addr(v.ptr)
+    False
+    >>> v.reserve(8 << 20); k.is_vmalloc_addr(v.ptr)       # past KMALLOC_MAX_SIZE
+    True
+    """
 
     __slots__ = ()
     _alias = "KVVec"
-
-    def __init__(self, elem: Elem[T], iterable: Iterable[T] = (), *, kernel: Kernel | None = None,
-                 flags: GFP = _KERNEL, growth: GrowthPolicy = RUST_KVEC) -> None:
-        super().__init__(elem, iterable, alloc=KVmalloc(kernel), flags=flags, growth=growth)
+    _ALLOC = KVmalloc
 
     @classmethod
     def with_capacity(cls, elem: Elem[U], capacity: int, *,  # type: ignore[override]
                       kernel: Kernel | None = None, flags: GFP = _KERNEL) -> KVVec[U]:
         """An empty ``KVVec`` with room for exactly ``capacity`` elements."""
-        v = KVVec(elem, kernel=kernel, flags=flags)
-        v.reserve(capacity, flags)
-        return v
+        return cast("KVVec[U]", cls._with_capacity(elem, capacity, kernel, flags))
 
     @classmethod
     def from_raw_parts(cls, elem: Elem[U], ptr: int, length: int,  # type: ignore[override]
                        capacity: int, *, kernel: Kernel | None = None) -> KVVec[U]:
-        """Take ownership of a ``KVVec`` buffer given away by ``into_raw_parts``."""
-        v = KVVec(elem, kernel=kernel)
-        v._adopt(ptr, length, capacity)
-        return v
+        """Take ownership of a ``KVVec`` buffer given away by ``into_raw_parts``.
+
+        Safety: as :meth:`Vec.from_raw_parts`; the buffer must come from a ``KVVec`` on the
+        same kernel.
+        """
+        return cast("KVVec[U]", cls._from_raw_parts(elem, ptr, length, capacity, kernel))
+
+
+__all__ = ["KVVec", "KVec", "VVec", "Vec", "VecStats"]
