@@ -60,6 +60,18 @@ class Elem(Generic[T]):
             return name                     # a predefined type: by its global name
         return type(self), self._args
 
+    def __eq__(self, other: object) -> bool:
+        """Two element types are equal when built the same way: ``Struct("<IH") ==
+        Struct("<IH")``, and a pickled ``Array(u8, 3)`` equals the original. O(1)."""
+        if self is other:
+            return True
+        if not isinstance(other, Elem) or type(other) is not type(self):
+            return NotImplemented
+        return self._args == other._args
+
+    def __hash__(self) -> int:
+        return hash((type(self), self._args))
+
     def __repr__(self) -> str:
         return self.name
 

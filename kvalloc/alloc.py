@@ -27,7 +27,7 @@ Example:
 from __future__ import annotations
 
 import dataclasses
-from typing import ClassVar, Protocol, runtime_checkable
+from typing import Any, ClassVar, Protocol, runtime_checkable
 
 from ._validate import require_int
 from .constants import NUMA_NO_NODE, PAGE_SIZE, U64_LIMIT, is_power_of_2
@@ -182,6 +182,11 @@ class _KernelAllocator(Allocator):
     def __repr__(self) -> str:
         return f"{type(self).__name__}()"
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        """Pickle as the allocator's kind only: it unpickles bound to the default kernel of
+        the process that loads it (a kernel's memory never travels)."""
+        return type(self), ()
+
     def __eq__(self, other: object) -> bool:
         return (isinstance(other, _KernelAllocator) and type(other) is type(self)
                 and other.kernel is self.kernel)
@@ -277,6 +282,9 @@ class MoveOnly(Allocator):
 
     def __repr__(self) -> str:
         return f"MoveOnly({self.inner!r})"
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return MoveOnly, (self.inner,)
 
     def realloc_counted(self, ptr: int | None, layout: Layout, old_layout: Layout,
                         flags: GFP = GFP.KERNEL, nid: int = NUMA_NO_NODE) -> tuple[int, int]:

@@ -13,5 +13,5 @@ def test_mypy_strict_is_clean() -> None:
     api = pytest.importorskip("mypy.api")
     stdout, stderr, status = api.run(["--config-file", str(ROOT / "pyproject.toml"),
                                       str(ROOT / "kvalloc"), str(ROOT / "containers"),
-                                      str(ROOT / "tests")])
+                                      str(ROOT / "tests"), str(ROOT / "conftest.py")])
     assert status == 0, stdout + stderr

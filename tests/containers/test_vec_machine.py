@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+import pickle
 from typing import Any, Literal
 
 import pytest
@@ -301,6 +303,47 @@ class VecMachineBase(RuleBasedStateMachine):
         with pytest.raises(OverflowError):
             self.a.push(2**32)
 
+    @rule(how=st.sampled_from(["copy", "deepcopy", "clone", "pickle"]), drop_original=st.booleans())
+    def duplicate(self, how: str, drop_original: bool) -> None:
+        """A copy is an independent owner: dropping either side leaves the other intact."""
+        before = self.k.stats().nr_vmalloc_pages
+        for name in ("a", "b", "c"):
+            v: Vec[Any, Any] = getattr(self, name)
+            if how == "pickle" and name == "c":
+                continue                            # Token is not picklable by design here
+            if how == "copy":
+                w = copy.copy(v)
+            elif how == "deepcopy":
+                w = copy.deepcopy(v)
+            elif how == "clone":
+                w = v.clone()
+            else:
+                w = pickle.loads(pickle.dumps(v))
+            assert type(w) is type(v) and len(w) == len(v)
+            if how == "pickle":
+                assert w.to_list() == v.to_list()
+                w.drop()
+                continue
+            assert w.ptr != v.ptr or w.capacity == 0
+            assert w.capacity == len(v)
+            if name == "c":
+                same = [x is y for x, y in zip(w.to_list(), self.t)]
+                assert all(same) if how != "deepcopy" else not any(same)
+            else:
+                assert w.to_list() == self.m
+            w._check()
+            if drop_original:
+                v.drop()
+                w._check()
+                setattr(self, name, w)
+                if name == "c" and how == "deepcopy":
+                    self.t = list(w.to_list())
+            else:
+                w.drop()
+            self.k.check()
+        if not drop_original:
+            assert self.k.stats().nr_vmalloc_pages == before
+
     @invariant()
     def same_contents(self) -> None:
         assert self.a.to_list() == self.m
@@ -310,6 +353,7 @@ class VecMachineBase(RuleBasedStateMachine):
         assert len(got) == len(self.t) and all(x is y for x, y in zip(got, self.t))
         for v in self._all():
             assert len(v) == len(self.m) <= v.capacity
+            v._check()
         # growth is the policy's decision, not the allocator's
         assert self.a.capacity == self.b.capacity == self.c.capacity
         self.k.check()
