@@ -370,9 +370,9 @@ def test_a_large_vmalloc_reserve_costs_host_memory_only_for_what_is_touched() ->
         before = rss()
         v.reserve(1 << 30)
         v.push(4)
+        grew = rss() - before          # page metadata (~230 bytes a page), not the 1 GiB payload
         v._check()
-        grew = rss() - before          # page metadata (~240 bytes a page), not the 1 GiB payload
-        print(v.to_list(), v.capacity >= (1 << 30) + 3, grew < 128 or grew)
+        print(v.to_list(), v.capacity >= (1 << 30) + 3, grew < 64 or grew)
     """, limit_gib=1)
     assert out == "[1, 2, 3, 4] True True"
 
