@@ -14,8 +14,9 @@ OverflowError: u8 value 256 out of range [0, 255]
 
 from __future__ import annotations
 
+import operator
 import struct
-from typing import Any, Final, Generic, TypeVar
+from typing import Any, Final, Generic, SupportsFloat, SupportsIndex, TypeVar
 
 from kvalloc._validate import require_int
 
@@ -27,19 +28,20 @@ _FLT_MAX = 3.4028234663852886e38
 class Elem(Generic[T]):
     """An element type; ``fmt`` is its ``memoryview`` format for the flat fast path, if any.
 
-    ``raw_ok`` is true when a ``memoryview`` store of ``fmt`` validates exactly like
-    :meth:`validate` (raising ``TypeError``, or ``ValueError`` for a range error) for every
-    value whose type is in ``exact_types``, so the containers can store such values without
-    a Python-level check. ``fast_type`` is the commonest of them (``int``, ``float``), for a
-    single ``type(value) is`` test; values of any other type are validated first, so whether
-    a value is accepted never depends on which path stores it.
+    ``raw_ok`` is true when an ``array``/``memoryview`` store of ``fmt`` accepts exactly the
+    values :meth:`validate` accepts (raising ``TypeError``, or ``OverflowError`` for a range
+    error), so the containers can store a batch of values without a Python-level check.
+    ``fast_type`` is the commonest accepted type (``int``, ``float``), for a single
+    ``type(value) is`` test on the push path. Acceptance follows ``struct`` and ``array``:
+    integer types take any object with ``__index__``, float types any object with
+    ``__float__`` or ``__index__``, whichever path stores the value.
 
     Instances pickle by reference when they are module globals (``u8``, ``pyobj``) and by
     their constructor arguments otherwise (``Array``, ``Struct``, a user-made ``Elem``).
     """
 
     __slots__ = ("name", "size", "align", "fmt", "raw_ok", "holds_refs", "fast_type",
-                 "exact_types", "_st", "_args")
+                 "_st", "_args")
 
     def __init__(self, name: str, fmt: str, *, align: int | None = None, view_fmt: bool = True,
                  raw_ok: bool = False) -> None:
@@ -51,7 +53,6 @@ class Elem(Generic[T]):
         self.raw_ok = raw_ok
         self.holds_refs = False
         self.fast_type: type | None = None
-        self.exact_types: frozenset[type] = frozenset()
         self._args: tuple[Any, ...] = (name, fmt, align, view_fmt, raw_ok)
 
     def __reduce__(self) -> str | tuple[Any, ...]:
@@ -107,11 +108,11 @@ class _Int(Elem[int]):
         super().__init__(name, fmt, raw_ok=True)
         self.lo, self.hi = lo, hi
         self.fast_type = int
-        self.exact_types = frozenset((int, bool))
 
     def validate(self, value: object) -> None:
-        if not isinstance(value, int):
+        if not isinstance(value, SupportsIndex):   # as struct.pack and array take it
             raise TypeError(f"{self.name} needs an int, not {type(value).__name__}")
+        value = operator.index(value)
         if not self.lo <= value <= self.hi:
             raise OverflowError(f"{self.name} value {value} out of range [{self.lo}, {self.hi}]")
 
@@ -123,17 +124,16 @@ class _Float(Elem[float]):
         super().__init__(name, fmt, raw_ok=raw_ok)
         if raw_ok:
             self.fast_type = float
-            self.exact_types = frozenset((float, int, bool))
 
     def validate(self, value: object) -> None:
-        if not isinstance(value, (int, float)):
+        if not isinstance(value, (SupportsFloat, SupportsIndex)):   # as PyFloat_AsDouble
             raise TypeError(f"{self.name} needs a float, not {type(value).__name__}")
-        if self.size == 4 and abs(value) > _FLT_MAX and abs(value) != float("inf"):
-            raise OverflowError(f"{self.name} value {value} out of range")
         try:
-            float(value)
+            f = float(value)
         except OverflowError:
             raise OverflowError(f"{self.name} value {value} out of range") from None
+        if self.size == 4 and abs(f) > _FLT_MAX and abs(f) != float("inf"):
+            raise OverflowError(f"{self.name} value {value} out of range")
 
     def unpack(self, data: bytes | memoryview) -> float:
         v: float = self._st.unpack(data)[0]

@@ -314,9 +314,6 @@ class Vec(RawVec[T, A], Owner[T, A], MutableSequence[T]):
         elem = self._elem
         fmt = elem.fmt
         if fmt is not None and fmt in _ARRAY_CODES and elem.raw_ok:
-            if not set(map(type, seq)) <= elem.exact_types:
-                for v in seq:
-                    elem.validate(v)
             try:
                 packed = array.array(fmt, cast(list[Any], seq))   # checks ranges at C speed
             except (TypeError, OverflowError):

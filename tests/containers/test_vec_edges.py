@@ -230,8 +230,9 @@ class Index:
         return 3
 
 
-BAD_FOR_INT = [Index(), decimal.Decimal(3), fractions.Fraction(3), 3.0, "3", None]
-BAD_FOR_F64 = [decimal.Decimal("0.5"), fractions.Fraction(1, 2), "0.5", None, 1j]
+# as struct.pack and array.array: ints take __index__, floats __float__ or __index__
+BAD_FOR_INT = [decimal.Decimal(3), fractions.Fraction(3), 3.0, "3", None]
+BAD_FOR_F64 = ["0.5", b"0.5", None, 1j, [0.5]]
 
 
 @pytest.mark.parametrize("room", [False, True], ids=["full", "spare"])
@@ -271,6 +272,28 @@ def test_f64_elements_refuse_non_reals_whatever_the_capacity(k: Kernel, value: o
     v.push(2)                          # ints and bools are reals, as struct takes them
     assert v.to_list() == [0.5, 1.0, 2.0]
     v.drop()
+    finish_kernel(k)
+
+
+@pytest.mark.parametrize("room", [False, True], ids=["full", "spare"])
+def test_index_and_float_protocols_are_accepted_whatever_the_capacity(k: Kernel,
+                                                                       room: bool) -> None:
+    v = VVec(u8, [1], kernel=k)
+    f = VVec(f64, [0.5], kernel=k)
+    if room:
+        v.reserve(10)
+        f.reserve(10)
+    v.push(Index())  # type: ignore[arg-type]
+    v.extend_from_slice([Index(), 4])  # type: ignore[list-item]
+    v[0] = Index()  # type: ignore[call-overload]
+    f.push(decimal.Decimal("0.25"))  # type: ignore[arg-type]
+    f.extend_from_slice([fractions.Fraction(1, 8), Index()])  # type: ignore[list-item]
+    assert v.to_list() == [3, 3, 3, 4] and all(type(x) is int for x in v)
+    assert f.to_list() == [0.5, 0.25, 0.125, 3.0]
+    v._check()
+    f._check()
+    v.drop()
+    f.drop()
     finish_kernel(k)
 
 
