@@ -7,7 +7,9 @@ Notation (as in KERNEL.md): VS = VMALLOC_START, dm(pfn) = the direct-map address
 
 from __future__ import annotations
 
+import copy
 import dataclasses
+import pickle
 import random
 import warnings
 from collections.abc import Callable, Iterator
@@ -366,6 +368,22 @@ def memory_state(kern: Kernel) -> dict[str, int]:
     return {"free_pages": s.free_pages, "nr_vmalloc_pages": s.nr_vmalloc_pages,
             "vmap_areas": s.vmap_areas, "free_vmap_areas": s.free_vmap_areas,
             "vmap_lazy_nr": s.vmap_lazy_nr, "slab_pages": s.slab_pages}
+
+
+DUPLICATIONS = ("copy", "deepcopy", "clone", "pickle")
+
+
+def duplicate(c: Any, how: str) -> Any:
+    """``c`` copied one of the four ways (:data:`DUPLICATIONS`); a pickled container is
+    rebuilt on the default kernel."""
+    if how == "copy":
+        return copy.copy(c)
+    if how == "deepcopy":
+        return copy.deepcopy(c)
+    if how == "clone":
+        return c.clone()
+    assert how == "pickle", how
+    return pickle.loads(pickle.dumps(c))
 
 
 def snapshot(v: Vec[Any, Any]) -> tuple[int, int, int, list[Any], bytes]:

@@ -46,6 +46,7 @@ import argparse
 import contextlib
 import gc
 import json
+import os
 import platform
 import random
 import sys
@@ -54,6 +55,7 @@ import tracemalloc
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
+from .. import __version__
 from ..config import KasanMode, KernelConfig
 from ..constants import PAGE_SIZE, VMALLOC_START
 from ..kernel import Kernel
@@ -515,13 +517,27 @@ def _line(name: str, value: float) -> str:
     return f"{name:<28} {shown + ' ' + unit:>18}   goal {str(goal) if goal else '-':<7} {verdict}"
 
 
+def machine_info() -> dict[str, object]:
+    """What the numbers came from: interpreter, OS, CPU model and count."""
+    cpu = platform.processor()
+    with contextlib.suppress(OSError), open("/proc/cpuinfo", encoding="utf-8") as f:
+        for line in f:
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    return {"implementation": platform.python_implementation(),
+            "python_build": " ".join(platform.python_build()),
+            "system": platform.platform(), "arch": platform.machine(),
+            "cpu": cpu, "cpus": os.cpu_count()}
+
+
 def run(json_path: str | None = None, quick: bool = False) -> dict[str, float]:
     """Run every benchmark, print one line per metric, and return ``{metric: value}``.
 
     ``quick=True`` is a smoke run (seconds): smaller sizes, fewer repeats. When
     ``json_path`` is given, the results are also written there as JSON:
-    ``{"python": ..., "quick": ..., "metrics": {name: value}, "goals": {name:
-    {"goal": ">= 0.5", "pass": true}}}``.
+    ``{"python": ..., "quick": ..., "machine": {...}, "kvalloc": version, "date": ...,
+    "metrics": {name: value}, "goals": {name: {"goal": ">= 0.5", "pass": true}}}``.
     """
     p = _QUICK if quick else _FULL
     version = platform.python_version()
@@ -548,6 +564,9 @@ def run(json_path: str | None = None, quick: bool = False) -> dict[str, float]:
         doc = {
             "python": version,
             "quick": quick,
+            "machine": machine_info(),
+            "kvalloc": __version__,
+            "date": time.strftime("%Y-%m-%d", time.gmtime()),
             "metrics": results,
             "goals": {n: {"goal": str(g), "pass": g.met(results[n])}
                       for n, g in GOALS.items() if n in results},

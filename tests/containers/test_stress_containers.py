@@ -10,9 +10,7 @@ runs the long form.
 from __future__ import annotations
 
 import contextlib
-import copy
 import os
-import pickle
 import random
 from collections import Counter
 from typing import Any
@@ -24,7 +22,7 @@ from containers.elem import HANDLES
 from kvalloc import AllocError, Kernel, KernelConfig
 from kvalloc.config import KasanMode
 
-from ..helpers import quiet, untag
+from ..helpers import DUPLICATIONS, duplicate, quiet, untag
 
 FULL = os.environ.get("KVALLOC_STRESS") == "full"
 STEPS = 3000 if FULL else 250
@@ -106,18 +104,11 @@ class Pool:
         if not pool:
             return
         c, model = self.rng.choice(pool)
-        how = self.rng.choice(["copy", "deepcopy", "clone", "pickle"])
-        if how == "copy":
-            d = copy.copy(c)
-        elif how == "deepcopy":
-            d = copy.deepcopy(c)
-        elif how == "clone":
-            d = c.clone()
-        else:
-            d = pickle.loads(pickle.dumps(c))
-            if c.elem is pyobj:
-                return                                   # handles of the unpickled objects live
-            d.drop()                                     # on the default kernel: not ours
+        how = self.rng.choice(DUPLICATIONS)
+        d = duplicate(c, how)
+        if how == "pickle":                              # rebuilt on the default kernel
+            assert d.to_list() == model if is_vec else d.value == model
+            d.drop()
             return
         assert d.ptr != c.ptr or (is_vec and d.capacity == 0)
         pool.append((d, list(model) if is_vec else model))

@@ -44,6 +44,7 @@ from ..helpers import (
     BoxClass,
     VecClass,
     class_name,
+    duplicate,
     finish_kernel,
     memory_state,
     snapshot,
@@ -69,7 +70,7 @@ class Obj:
 @pytest.mark.parametrize("cls", VEC_CLASSES, ids=class_name)
 def test_vec_copy_is_an_independent_owner(k: Kernel, cls: VecClass, how: str) -> None:
     v = cls(u64, range(100), kernel=k)
-    w = copy.copy(v) if how == "copy" else copy.deepcopy(v) if how == "deepcopy" else v.clone()
+    w = duplicate(v, how)
     assert type(w) is cls and w.to_list() == list(range(100))
     assert w.ptr != v.ptr and w.capacity == 100
     assert w._alloc == v._alloc and w._growth is v._growth
@@ -92,7 +93,7 @@ def test_vec_copy_is_an_independent_owner(k: Kernel, cls: VecClass, how: str) ->
 @pytest.mark.parametrize("cls", BOX_CLASSES, ids=class_name)
 def test_box_copy_is_an_independent_owner(k: Kernel, cls: BoxClass, how: str) -> None:
     b = cls.new(u32, 7, kernel=k)
-    c = copy.copy(b) if how == "copy" else copy.deepcopy(b) if how == "deepcopy" else b.clone()
+    c = duplicate(b, how)
     assert type(c) is cls and c.value == 7 and c.ptr != b.ptr
     c._check()
     c.value = 8

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import copy
-import pickle
 from typing import Any, Literal
 
 import pytest
@@ -12,6 +10,8 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, 
 
 from containers import InsertError, KVec, PushError, Vec, VVec, pyobj, u32, u64
 from kvalloc import Kernel, KernelConfig, Kmalloc
+
+from ..helpers import DUPLICATIONS, duplicate
 
 pytestmark = [pytest.mark.spec, pytest.mark.filterwarnings("ignore::kvalloc.KernelWarning")]
 
@@ -303,7 +303,7 @@ class VecMachineBase(RuleBasedStateMachine):
         with pytest.raises(OverflowError):
             self.a.push(2**32)
 
-    @rule(how=st.sampled_from(["copy", "deepcopy", "clone", "pickle"]), drop_original=st.booleans())
+    @rule(how=st.sampled_from(DUPLICATIONS), drop_original=st.booleans())
     def duplicate(self, how: str, drop_original: bool) -> None:
         """A copy is an independent owner: dropping either side leaves the other intact."""
         before = self.k.stats().nr_vmalloc_pages
@@ -311,14 +311,7 @@ class VecMachineBase(RuleBasedStateMachine):
             v: Vec[Any, Any] = getattr(self, name)
             if how == "pickle" and name == "c":
                 continue                            # Token is not picklable by design here
-            if how == "copy":
-                w = copy.copy(v)
-            elif how == "deepcopy":
-                w = copy.deepcopy(v)
-            elif how == "clone":
-                w = v.clone()
-            else:
-                w = pickle.loads(pickle.dumps(v))
+            w = duplicate(v, how)
             assert type(w) is type(v) and len(w) == len(v)
             if how == "pickle":
                 assert w.to_list() == v.to_list()
