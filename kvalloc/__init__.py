@@ -12,7 +12,7 @@ from __future__ import annotations
 __version__ = "0.2.0.dev0"
 
 from . import flags
-from .alloc import Allocator, Kmalloc, KVmalloc, Layout, MoveOnly, Vmalloc
+from .alloc import Allocator, Kmalloc, KVmalloc, Layout, MoveOnly, ReallocEvent, Vmalloc
 from .config import VREALLOC_HISTORY, KernelConfig
 from .constants import (
     KMALLOC_MAX_CACHE_SIZE,
@@ -44,7 +44,8 @@ from .mm.trace import TraceEvent
 from .vm_flags import VM
 
 __all__ = [
-    "__version__", "AllocError", "Allocator", "KVmalloc", "Kmalloc", "Layout", "MoveOnly", "Vmalloc",
+    "__version__", "AllocError", "Allocator", "KVmalloc", "Kmalloc", "Layout", "MoveOnly",
+    "ReallocEvent", "Vmalloc",
     "DirectView", "GFP", "KMALLOC_MAX_CACHE_SIZE", "KMALLOC_MAX_SIZE", "KasanError",
     "KasanWarning", "Kernel", "KernelBug", "KernelConfig", "KernelPanic", "KernelStats",
     "KernelWarning", "LayoutError", "MAX_PAGE_ORDER", "NUMA_NO_NODE", "PAGE_SHIFT", "PAGE_SIZE",

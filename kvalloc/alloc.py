@@ -27,6 +27,7 @@ Example:
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from typing import Any, ClassVar, Protocol, runtime_checkable
 
 from ._validate import require_int
@@ -80,6 +81,73 @@ class Layout:
     def dangling(self) -> int:
         """A well-aligned non-null address for zero-sized allocations: the alignment itself."""
         return self.align
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class ReallocEvent:
+    """One call of an allocator's resize entry, as the allocator layer saw it.
+
+    ``outcome`` is ``"fresh"`` (there was no old allocation), ``"in_place"`` (the pointer
+    stayed), ``"moved"`` (a new pointer), ``"failed"`` (AllocError: the old allocation is
+    unchanged, so ``new_ptr == old_ptr``) or ``"freed"`` (a new size of 0). ``*_bytes`` are
+    the layout sizes asked for; ``*_allocated`` what the kernel really holds (``ksize`` of a
+    kmalloc object, or the mapped pages of a vmalloc area times ``PAGE_SIZE``; 0 for none).
+    ``backing`` is where the new allocation lives (the old one for failed and freed):
+    ``"kmalloc"``, ``"vmalloc"`` or ``"vmalloc_huge"``. ``bytes_copied`` is what the kernel
+    (or :class:`MoveOnly`) copied for this call.
+
+    >>> from kvalloc import Kernel
+    >>> a = Vmalloc(Kernel()); seen = []; a.observer = seen.append
+    >>> p = a.alloc(Layout(5000)); q = a.realloc(p, Layout(6000), Layout(5000))
+    >>> [(e.outcome, e.new_allocated, e.backing) for e in seen]
+    [('fresh', 8192, 'vmalloc'), ('in_place', 8192, 'vmalloc')]
+    """
+
+    old_ptr: int
+    new_ptr: int
+    old_bytes: int
+    new_bytes: int
+    old_allocated: int
+    new_allocated: int
+    outcome: str
+    bytes_copied: int
+    backing: str
+
+
+#: What an allocator's ``observer`` is called with: one :class:`ReallocEvent` per resize.
+Observer = Callable[[ReallocEvent], None]
+
+
+def _observed(alloc: _KernelAllocator | MoveOnly, ptr: int | None, layout: Layout,
+              old_layout: Layout, flags: GFP, nid: int) -> tuple[int, int]:
+    """``alloc._realloc_counted`` with one :class:`ReallocEvent` to ``alloc.observer``."""
+    observer = alloc.observer
+    assert observer is not None
+    if not isinstance(layout, Layout) or not isinstance(old_layout, Layout):
+        raise TypeError("layout and old_layout must be Layout instances")
+    m = alloc.kernel.machine
+    had = ptr is not None and old_layout.size > 0
+    old_ptr = ptr if ptr is not None and had else 0
+    with m.lock:
+        old_held, old_backing = m.allocation(old_ptr)
+    old_bytes = old_layout.size if had else 0
+    try:
+        new, copied = alloc._realloc_counted(ptr, layout, old_layout, flags, nid)
+    except AllocError:
+        observer(ReallocEvent(old_ptr, old_ptr, old_bytes, layout.size, old_held, old_held,
+                              "failed", 0, old_backing))
+        raise
+    if layout.size == 0:
+        if had:
+            observer(ReallocEvent(old_ptr, 0, old_bytes, 0, old_held, 0, "freed", copied,
+                                  old_backing))
+        return new, copied
+    with m.lock:
+        held, backing = m.allocation(new)
+    outcome = "fresh" if not had else "in_place" if new == old_ptr else "moved"
+    observer(ReallocEvent(old_ptr, new, old_bytes, layout.size, old_held, held, outcome, copied,
+                          backing))
+    return new, copied
 
 
 @runtime_checkable
@@ -171,6 +239,8 @@ class _KernelAllocator(Allocator):
 
     MIN_ALIGN: int = ARCH_KMALLOC_MINALIGN
     FUNC: ClassVar[ReallocFunc]
+    #: Called with a :class:`ReallocEvent` after every resize when set (the studies' probe).
+    observer: Observer | None = None
 
     def __init__(self, kernel: Kernel | None = None) -> None:
         if kernel is None:
@@ -201,6 +271,12 @@ class _KernelAllocator(Allocator):
     def realloc_counted(self, ptr: int | None, layout: Layout, old_layout: Layout,
                         flags: GFP = GFP.KERNEL, nid: int = NUMA_NO_NODE) -> tuple[int, int]:
         """:meth:`realloc`, also returning how many bytes the kernel copied for it."""
+        if self.observer is not None:
+            return _observed(self, ptr, layout, old_layout, flags, nid)
+        return self._realloc_counted(ptr, layout, old_layout, flags, nid)
+
+    def _realloc_counted(self, ptr: int | None, layout: Layout, old_layout: Layout,
+                         flags: GFP, nid: int) -> tuple[int, int]:
         if not isinstance(layout, Layout):
             raise TypeError("layout and old_layout must be Layout instances")
         size = layout.pad_to_align().size
@@ -275,6 +351,8 @@ class MoveOnly(Allocator):
     True
     """
 
+    observer: Observer | None = None
+
     def __init__(self, inner: Allocator) -> None:
         self.inner = inner
         self.kernel = inner.kernel
@@ -289,6 +367,12 @@ class MoveOnly(Allocator):
     def realloc_counted(self, ptr: int | None, layout: Layout, old_layout: Layout,
                         flags: GFP = GFP.KERNEL, nid: int = NUMA_NO_NODE) -> tuple[int, int]:
         """Allocate new, copy ``min(old, new)`` bytes, free old; returns (ptr, bytes copied)."""
+        if self.observer is not None:
+            return _observed(self, ptr, layout, old_layout, flags, nid)
+        return self._realloc_counted(ptr, layout, old_layout, flags, nid)
+
+    def _realloc_counted(self, ptr: int | None, layout: Layout, old_layout: Layout,
+                         flags: GFP, nid: int) -> tuple[int, int]:
         if ptr is None or old_layout.size == 0:
             return self.inner.alloc(layout, flags, nid), 0
         if layout.size == 0:

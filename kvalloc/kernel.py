@@ -145,6 +145,8 @@ class KernelStats:
     vrealloc_shrink: int
     vrealloc_grow_in_place: int
     vrealloc_moved: int
+    vrealloc_fresh: int
+    vrealloc_fallthrough: int
     vrealloc_bytes_copied: int
     vrealloc_pages_freed: int
     warnings: int
@@ -548,6 +550,7 @@ class Kernel:
             nr_purges=kva.nr_purges, nr_tlb_flushes=m.pgtable.nr_tlb_flushes,
             slab_pages=m.slab.nr_slab_pages, vrealloc_calls=v.calls, vrealloc_shrink=v.shrink,
             vrealloc_grow_in_place=v.grow_in_place, vrealloc_moved=v.moved,
+            vrealloc_fresh=v.fresh, vrealloc_fallthrough=v.fallthrough,
             vrealloc_bytes_copied=v.bytes_copied, vrealloc_pages_freed=v.pages_freed,
             warnings=m.log.nr_warnings,
             kasan_reports=0 if m.kasan is None else len(m.kasan.reports))

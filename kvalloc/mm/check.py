@@ -50,15 +50,19 @@ def check_address_space(k: Machine) -> None:
         pos, prev_kind = e, kind
     if pos != ULONG_MAX:
         raise _fail("INV-KVA-1", f"areas end at {pos:#x}, not ULONG_MAX")
-    lazy_pages = 0
+    lazy_pages = busy_bytes = 0
     for tree, kind in ((kva.busy, "busy"), (kva.lazy, "lazy")):
         for va in tree:
             if va.va_start & (PAGE_SIZE - 1) or va.va_end & (PAGE_SIZE - 1):
                 raise _fail("INV-KVA-3", f"{kind} area {va.va_start:#x}-{va.va_end:#x} not page aligned")
             if kind == "lazy":
                 lazy_pages += (va.va_end - va.va_start) >> PAGE_SHIFT
+            else:
+                busy_bytes += va.va_end - va.va_start
     if lazy_pages != kva.vmap_lazy_nr:
         raise _fail("INV-KVA-4", f"vmap_lazy_nr {kva.vmap_lazy_nr} != {lazy_pages} lazy pages")
+    if busy_bytes != kva.busy_bytes:
+        raise _fail("INV-KVA-4", f"busy_bytes {kva.busy_bytes} != {busy_bytes} bytes of busy areas")
     if kva.vmap_lazy_nr > kva.lazy_max_pages:
         raise _fail("INV-KVA-4", f"vmap_lazy_nr {kva.vmap_lazy_nr} > lazy_max_pages {kva.lazy_max_pages}")
     untag = k.untag

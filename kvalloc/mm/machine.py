@@ -23,6 +23,7 @@ import threading
 from typing import Literal
 
 from ..config import KernelConfig
+from ..constants import PAGE_SIZE, ZERO_SIZE_PTR
 from .access import Access
 from .fault_inject import FaultInjection
 from .kasan import Kasan
@@ -88,3 +89,23 @@ class Machine:
         if kind == "kvrealloc":
             return self.kv.kvrealloc(p, size, flags, align, nid, caller)
         return self.kv.krealloc(p, size, flags, align, nid)
+
+    def allocation(self, p: int) -> tuple[int, str]:
+        """What the kernel really holds for the allocation at ``p``: ``(bytes, backing)``.
+
+        ``bytes`` is ``ksize()`` of a kmalloc object (its size class, or a large block's
+        pages) or the mapped pages of a vmalloc area times ``PAGE_SIZE``; ``backing`` is
+        ``"kmalloc"``, ``"vmalloc"`` or ``"vmalloc_huge"`` (PMD-sized pages). ``(0, "")`` for
+        NULL, ``ZERO_SIZE_PTR`` or an address no allocation starts at or lies in. Callers
+        hold :attr:`lock`. O(log areas).
+        """
+        if not p or p == ZERO_SIZE_PTR:
+            return 0, ""
+        if self.vmalloc.is_vmalloc_addr(p):
+            vm = self.vmalloc.find_vm_area(p)
+            if vm is None:
+                return 0, ""
+            return vm.nr_pages * PAGE_SIZE, "vmalloc_huge" if vm.page_order else "vmalloc"
+        if self.slab.is_live(p):
+            return self.slab.ksize(p), "kmalloc"
+        return 0, ""

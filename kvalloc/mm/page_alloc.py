@@ -11,7 +11,8 @@ of a list, so ``Kernel(KernelConfig(ram=64 << 30))`` costs nothing until used.
 Invariants (``check``):
     - free blocks are aligned to their order, disjoint, and maximal (no free buddy pair
       below ``MAX_PAGE_ORDER``); no allocated block overlaps a free block;
-    - ``nr_free`` equals the frames in free blocks, and free + allocated = total frames.
+    - ``nr_free`` equals the frames in free blocks, and free + allocated = total frames;
+    - ``min_free <= nr_free`` (the low-water mark since the last :meth:`reset_watermark`).
 """
 
 from __future__ import annotations
@@ -82,6 +83,7 @@ class PageAllocator:
         self.free_order: dict[int, int] = {}       # explicit free block head -> order
         self._fresh = FIRST_PFN                    # [_fresh, end_pfn): never-split order-10 blocks
         self.nr_free = self.nr_frames
+        self.min_free = self.nr_frames             # low-water mark of nr_free (peak use)
         self.blocks: dict[int, Block] = {}         # allocated block head -> Block
         self.chunks: dict[int, memoryview] = {}    # pfn >> 14 -> 64 MiB of frame contents
         self.nr_vmalloc = 0                        # NR_VMALLOC
@@ -174,9 +176,16 @@ class PageAllocator:
             while j > order:
                 j -= 1
                 self._add_free(pfn + (1 << j), j)
-            self.nr_free -= 1 << order
+            nr_free = self.nr_free - (1 << order)
+            self.nr_free = nr_free
+            if nr_free < self.min_free:
+                self.min_free = nr_free
             return pfn
         return None
+
+    def reset_watermark(self) -> None:
+        """Start a new peak measurement: ``min_free = nr_free``. O(1)."""
+        self.min_free = self.nr_free
 
     def _give_back(self, pfn: int, order: int) -> None:
         """Return a block to the free lists, merging with free buddies."""
@@ -314,6 +323,8 @@ class PageAllocator:
             spans.append((pfn, pfn + n, "free"))
         if free != self.nr_free:
             raise KernelBug(f"INV-PG-1: nr_free {self.nr_free} != {free} frames in free blocks")
+        if not 0 <= self.min_free <= self.nr_free:
+            raise KernelBug(f"INV-PG-1: low-water mark {self.min_free} above nr_free {self.nr_free}")
         allocated = 0
         for pfn, b in self.blocks.items():
             if b.pfn != pfn or b.refcount < 1:

@@ -419,6 +419,7 @@ class VmapAreaAllocator:
         self.lazy = SortedVAs()
         self.leaked: list[VmapArea] = []
         self.vmap_lazy_nr = 0
+        self.busy_bytes = 0                      # address space of the busy areas
         self.nr_purges = 0
         self.fit_types = dict.fromkeys(
             (NOTHING_FIT, FL_FIT_TYPE, LE_FIT_TYPE, RE_FIT_TYPE, NE_FIT_TYPE), 0)
@@ -480,7 +481,8 @@ class VmapAreaAllocator:
             vm.addr = nva
             vm.size = size
             vm.va = va
-        self.insert_vmap_area(self.busy, va)
+        if self.insert_vmap_area(self.busy, va):
+            self.busy_bytes += size
         if nva & (align - 1) or not vstart <= nva < vend:
             raise self.log.BUG("alloc_vmap_area", "unaligned or out-of-range vmap area")
         if self.kasan is not None:
@@ -496,6 +498,7 @@ class VmapAreaAllocator:
         va = self.busy.find(addr)
         if va is not None:
             self.busy.remove(va)
+            self.busy_bytes -= va.va_end - va.va_start
         return va
 
     def free_unmap_vmap_area(self, va: VmapArea) -> None:
@@ -518,6 +521,7 @@ class VmapAreaAllocator:
     def free_vmap_area(self, va: VmapArea) -> None:
         """Immediate free (error paths): unlink from busy and merge into free, no flush."""
         self.busy.remove(va)
+        self.busy_bytes -= va.va_end - va.va_start
         self._merge(va)
 
     def _merge(self, va: VmapArea) -> None:

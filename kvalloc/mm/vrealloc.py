@@ -106,6 +106,8 @@ class ResizeStats:
     shrink: int = 0
     grow_in_place: int = 0
     moved: int = 0
+    fresh: int = 0          # of ``moved``: a NULL ``p`` (a first allocation)
+    fallthrough: int = 0    # of ``moved``: a0309faf1cb0's in-place grow that reallocated
     bytes_copied: int = 0
     pages_freed: int = 0
 
@@ -154,6 +156,7 @@ class Vrealloc:
             self._emit(p, 0, 0, "freed")
             return None, 0
         old = 0
+        fell_through = False
         if p:
             vm = self.vmalloc.find_vm_area(p)
             if vm is None:
@@ -189,6 +192,7 @@ class Vrealloc:
                         stats.grow_in_place += 1
                         self._emit(p, old, size, "grow_in_place")
                         return p, 0
+                    fell_through = True
         n = self._new_area(size, flags, align, caller)
         if n is None:
             self._emit(p, old, size, "failed")
@@ -197,6 +201,9 @@ class Vrealloc:
         if p:
             copied = self._memcpy(n, p, min(size, old) if prof.copy_min else old)
             self.vmalloc.vfree(p)
+        else:
+            stats.fresh += 1
+        stats.fallthrough += fell_through
         stats.moved += 1
         self._emit(p, old, size, "moved")
         return n, copied
