@@ -1,0 +1,166 @@
+"""ReallocEvent: what the allocator layer reports for every resize, and the kernel counters
+the studies read (vrealloc fresh / fall-through, the page low-water mark, busy VA bytes)."""
+
+from __future__ import annotations
+
+import pytest
+
+from kvalloc import (
+    GFP,
+    PAGE_SIZE,
+    AllocError,
+    Kernel,
+    KernelBug,
+    KernelConfig,
+    Kmalloc,
+    KVmalloc,
+    Layout,
+    MoveOnly,
+    ReallocEvent,
+    Vmalloc,
+)
+
+from .helpers import quiet
+
+
+def test_vmalloc_events_report_outcome_sizes_and_pages() -> None:
+    k = Kernel()
+    a = Vmalloc(k)
+    seen: list[ReallocEvent] = []
+    a.observer = seen.append
+    p = a.alloc(Layout(5000))
+    q = a.realloc(p, Layout(8000), Layout(5000))           # within the two pages: in place
+    r = a.realloc(q, Layout(9000), Layout(8000))           # a third page: latest moves
+    a.free(r, Layout(9000))
+    assert [(e.outcome, e.old_bytes, e.new_bytes, e.old_allocated, e.new_allocated, e.bytes_copied)
+            for e in seen] == [
+        ("fresh", 0, 5000, 0, 8192, 0),
+        ("in_place", 5000, 8000, 8192, 8192, 0),
+        ("moved", 8000, 9000, 8192, 12288, 8000),
+        ("freed", 9000, 0, 12288, 0, 0),
+    ]
+    assert [(e.old_ptr, e.new_ptr) for e in seen] == [(0, p), (p, q), (q, r), (r, 0)]
+    assert {e.backing for e in seen} == {"vmalloc"}
+    k.check()
+
+
+def test_kmalloc_events_report_ksize() -> None:
+    k = Kernel()
+    a = Kmalloc(k)
+    seen: list[ReallocEvent] = []
+    a.observer = seen.append
+    p = a.alloc(Layout(100))
+    p = a.realloc(p, Layout(120), Layout(100))             # kmalloc-128 holds it
+    p = a.realloc(p, Layout(200), Layout(120))             # kmalloc-256: moved
+    assert [(e.outcome, e.new_allocated, e.bytes_copied, e.backing) for e in seen] == [
+        ("fresh", 128, 0, "kmalloc"), ("in_place", 128, 0, "kmalloc"),
+        ("moved", 256, 128, "kmalloc")]                   # krealloc copies ksize(p) bytes
+    assert seen[-1].new_allocated == k.ksize(p)
+    a.free(p, Layout(200))
+    k.check()
+
+
+def test_kvmalloc_event_names_the_backing_it_lands_on() -> None:
+    k = Kernel()
+    a = KVmalloc(k)
+    seen: list[ReallocEvent] = []
+    a.observer = seen.append
+    p = a.alloc(Layout(4096))
+    p = a.realloc(p, Layout(64 << 20), Layout(4096))       # past kmalloc: vmalloc, huge pages
+    assert [(e.outcome, e.backing) for e in seen] == [("fresh", "kmalloc"),
+                                                      ("moved", "vmalloc_huge")]
+    assert seen[-1].new_allocated == (64 << 20)
+    a.free(p, Layout(64 << 20))
+
+
+def test_huge_vmalloc_event_reports_the_rounded_pmd_pages() -> None:
+    k = Kernel(KernelConfig(ram=1 << 30))
+    a = KVmalloc(k)
+    seen: list[ReallocEvent] = []
+    a.observer = seen.append
+    p = a.alloc(Layout(5 << 20))                           # past KMALLOC_MAX_SIZE: huge vmalloc
+    e = seen[0]
+    area = k.find_vm_area(p)
+    assert area is not None and area.page_order == 9
+    assert (e.new_bytes, e.new_allocated, e.backing) == (5 << 20, 6 << 20, "vmalloc_huge")
+    a.free(p, Layout(5 << 20))
+
+
+def test_a_failed_resize_is_an_event_and_changes_nothing() -> None:
+    k = Kernel(KernelConfig(ram=64 << 20))
+    a = Vmalloc(k)
+    seen: list[ReallocEvent] = []
+    a.observer = seen.append
+    p = a.alloc(Layout(5000))
+    with quiet(), pytest.raises(AllocError):
+        a.realloc(p, Layout(1 << 30), Layout(5000))
+    e = seen[-1]
+    assert (e.outcome, e.old_ptr, e.new_ptr, e.new_allocated, e.bytes_copied) == (
+        "failed", p, p, 8192, 0)
+    k.check()
+
+
+def test_moveonly_reports_one_moved_event_per_resize() -> None:
+    k = Kernel()
+    a = MoveOnly(Vmalloc(k))
+    seen: list[ReallocEvent] = []
+    a.observer = seen.append
+    p = a.alloc(Layout(100))
+    a.realloc(p, Layout(200), Layout(100))
+    assert [(e.outcome, e.bytes_copied) for e in seen] == [("fresh", 0), ("moved", 100)]
+
+
+def test_no_observer_no_events_and_bad_layouts_still_type_errors() -> None:
+    a = Vmalloc(Kernel())
+    a.observer = lambda e: pytest.fail("no resize happened")
+    with pytest.raises(TypeError, match="^layout and old_layout must be Layout instances$"):
+        a.realloc(None, 100, Layout(0))  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("profile, fresh, fallthrough", [
+    ("a0309faf1cb0", 1, 1), ("f7a35a3c36d1", 1, 0), ("latest", 1, 0)])
+def test_vrealloc_counts_fresh_and_the_a0309faf1cb0_fall_through(profile: str, fresh: int,
+                                                                 fallthrough: int) -> None:
+    k = Kernel(KernelConfig(vrealloc=profile))
+    p = k.vrealloc(None, 5000)
+    q = k.vrealloc(p, 6000)                                # inside the area: in place, or not
+    s = k.stats()
+    assert (s.vrealloc_fresh, s.vrealloc_fallthrough) == (fresh, fallthrough)
+    assert s.vrealloc_moved == fresh + fallthrough
+    assert (q != p) == bool(fallthrough)
+    k.check()
+
+
+def test_page_low_water_mark_sees_old_and_new_buffers_together() -> None:
+    k = Kernel()
+    m = k.machine.mem
+    p = k.vmalloc(40 * PAGE_SIZE)
+    m.reset_watermark()
+    base = m.nr_frames - m.nr_free
+    q = k.vrealloc(p, 80 * PAGE_SIZE)                      # a move: 40 + 80 data pages at once
+    assert q != p
+    peak = (m.nr_frames - m.min_free) - base               # above the 40 pages held before
+    after = (m.nr_frames - m.nr_free) - base
+    assert peak >= 80                                      # new 80 allocated, old 40 still held
+    assert peak - after >= 40                              # the old 40 freed after the copy
+    m.min_free = m.nr_free + 1
+    with pytest.raises(KernelBug, match="^INV-PG-1: low-water mark"):
+        k.check()
+
+
+def test_busy_bytes_follows_the_busy_areas_and_is_checked() -> None:
+    k = Kernel()
+    kva = k.machine.kva
+    assert kva.busy_bytes == 0
+    p = k.vmalloc(3 * PAGE_SIZE)
+    assert kva.busy_bytes == 4 * PAGE_SIZE                 # with the guard page
+    q = k.vmalloc(PAGE_SIZE, GFP.KERNEL)
+    k.vfree(p)
+    assert kva.busy_bytes == 2 * PAGE_SIZE
+    k.check()
+    kva.busy_bytes += 1
+    with pytest.raises(KernelBug, match=r"^INV-KVA-4: busy_bytes 8193 != 8192 bytes of busy areas$"):
+        k.check()
+    kva.busy_bytes -= 1
+    k.vfree(q)
+    assert kva.busy_bytes == 0
