@@ -6,8 +6,11 @@ Argument errors exit with status 2 and one line on stderr.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import os
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from typing import IO
 
 from .. import __version__
 from ..config import KernelConfig
@@ -57,15 +60,39 @@ def _split(text: str) -> list[str]:
     return [t.strip() for t in text.split(",") if t.strip()]
 
 
+def _check_output(option: str, path: str | None) -> None:
+    """Refuse an output path that cannot be written, before any work is done."""
+    if path is None or path == "-":
+        return
+    parent = os.path.dirname(os.path.abspath(path))
+    if os.path.isdir(path):
+        raise ValueError(f"{option} {path}: is a directory")
+    if not os.path.isdir(parent):
+        raise ValueError(f"{option} {path}: no such directory {parent}")
+    if not os.access(parent, os.W_OK):
+        raise ValueError(f"{option} {path}: directory {parent} is not writable")
+
+
+@contextlib.contextmanager
+def _output(path: str) -> Iterator[IO[str]]:
+    """``path`` opened for writing, or standard output for ``-``."""
+    if path == "-":
+        yield sys.stdout
+        return
+    with open(path, "w", newline="", encoding="utf-8") as f:
+        yield f
+
+
 def _write_rows(rows: list[dict[str, object]], columns: Sequence[str], json_path: str | None,
                 csv_path: str | None) -> None:
     import csv
     import json
     if json_path:
-        with open(json_path, "w") as f:
+        with _output(json_path) as f:
             json.dump(rows, f, indent=1)
+            f.write("\n")
     if csv_path:
-        with open(csv_path, "w", newline="") as f:
+        with _output(csv_path) as f:
             w = csv.DictWriter(f, fieldnames=list(columns))
             w.writeheader()
             w.writerows(rows)
@@ -75,16 +102,26 @@ def _cmd_study(args: argparse.Namespace) -> int:
     from .study import (
         GROWTH_COLUMNS,
         SHRINK_COLUMNS,
+        explain,
+        format_growth,
         format_table,
         growth_study,
+        parse_sweep,
         plot_growth,
         shrink_study,
+        sweep_points,
+        write_events,
     )
+    for option in ("json", "csv", "events", "plot"):
+        _check_output(f"--{option}", getattr(args, option, None))
     if args.study == "shrink":
         profiles = _split(args.profile) if args.profile else None
         rows = shrink_study(args.from_size, args.to_size, *([profiles] if profiles else []))
         print(format_table(rows, SHRINK_COLUMNS), end="")
         _write_rows(rows, SHRINK_COLUMNS, args.json, args.csv)
+        return 0
+    if args.explain:
+        print(explain(), end="")
         return 0
     if args.plot:
         try:
@@ -92,16 +129,24 @@ def _cmd_study(args: argparse.Namespace) -> int:
         except ImportError:
             raise ValueError("--plot needs matplotlib: pip install 'kvalloc[plot]' "
                              "(from a checkout: pip install '.[plot]')") from None
+    sweep = sweep_points(*parse_sweep(args.sweep)) if args.sweep else None
+    elem = f"{args.elem_size}B" if args.elem_size else args.elem
     show = _progress()
-    rows, traces = growth_study(args.elements, args.elem, _split(args.alloc), _split(args.policy),
-                                _split(args.profile or "latest"), progress=show)
+    rows, runs = growth_study(args.elements, elem, _split(args.alloc), _split(args.policy),
+                              _split(args.profile or "latest"), progress=show, sweep=sweep)
     if show is not None:
         sys.stderr.write("\r\033[K")
-    print(format_table(rows, GROWTH_COLUMNS), end="")
+    to_stdout = "-" in (args.json, args.csv, args.events)
+    if not to_stdout:
+        print(format_growth(rows, wide=args.wide), end="")
     _write_rows(rows, GROWTH_COLUMNS, args.json, args.csv)
+    if args.events:
+        with _output(args.events) as f:
+            write_events(runs, f)
     if args.plot:
-        plot_growth(traces, args.plot, args.elements)
-        print(f"plot written to {args.plot}")
+        plot_growth(runs, args.plot)
+        if not to_stdout:
+            print(f"plot written to {args.plot}")
     return 0
 
 
@@ -157,7 +202,9 @@ def build_parser() -> argparse.ArgumentParser:
     stsub = st.add_subparsers(dest="study", required=True, parser_class=_Parser)
     g = stsub.add_parser("growth", help="push N elements through each allocator, policy and profile")
     g.add_argument("--elements", type=int, default=50_000, metavar="N")
-    g.add_argument("--elem", default="u64")
+    g.add_argument("--elem", default="u64", help="element type: u8 ... u64, i8 ... i64, f32, f64")
+    g.add_argument("--elem-size", type=int, default=None, metavar="BYTES",
+                   help="an opaque element of BYTES bytes instead of --elem (e.g. 16, 24)")
     g.add_argument("--alloc", default="kmalloc,vmalloc,kvmalloc",
                    help="comma list of kmalloc, vmalloc, kvmalloc, moveonly (the never-in-place baseline)")
     g.add_argument("--policy", default="rust_kvec,cpython_list,factor_1_5,exact",
@@ -165,6 +212,12 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--profile", default="latest", help="comma list of vrealloc commits or aliases")
     g.add_argument("--json", metavar="FILE")
     g.add_argument("--csv", metavar="FILE")
+    g.add_argument("--events", metavar="FILE",
+                   help="every reallocation as JSON Lines (- for standard output)")
+    g.add_argument("--sweep", metavar="START:STOP:POINTS",
+                   help="rows at POINTS log-spaced N from START to STOP, from one run each")
+    g.add_argument("--wide", action="store_true", help="print every column")
+    g.add_argument("--explain", action="store_true", help="what every column means, then exit")
     g.add_argument("--plot", metavar="FILE.png", help="cumulative bytes copied (needs matplotlib)")
     g.set_defaults(func=_cmd_study)
     sh = stsub.add_parser("shrink", help="vmalloc(--from), vrealloc to --to, grow back; per profile")
@@ -203,6 +256,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return func(args)
     except (ValueError, TypeError) as e:          # a bad value caught below argparse
         parser.exit(2, f"kvalloc: error: {e}\n")
+    except BrokenPipeError:                       # `kvalloc ... | head`: the reader left
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 141
 
 
 if __name__ == "__main__":

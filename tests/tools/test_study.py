@@ -21,8 +21,10 @@ def test_study_growth_writes_json_and_csv(tmp_path: pathlib.Path,
     assert len(rows) == 12 and len(list(csv.DictReader(c.open()))) == 12
     vm = next(r for r in rows if r["alloc"] == "vmalloc" and r["policy"] == "rust_kvec"
               and r["profile"] == "e64f42036ef4")
-    # caps 1..512 of u64 fit in one page (in place), 1024 needs a second page (a move)
-    assert (vm["reallocs"], vm["in_place"], vm["moved"], vm["capacity"]) == (11, 9, 1, 1024)
+    # caps 1..512 of u64 fit in one page (in place), 1024 needs a second page (a move); the
+    # first allocation is counted apart, as fresh
+    assert (vm["fresh"], vm["reallocs"], vm["in_place"], vm["moved"], vm["capacity"]) == (
+        1, 10, 9, 1, 1024)
     base = next(r for r in rows if r["alloc"] == "moveonly" and r["policy"] == "rust_kvec"
                 and r["profile"] == "e64f42036ef4")
     assert base["in_place"] == 0 and base["moved"] == 10
@@ -35,8 +37,10 @@ def test_study_growth_records_kmalloc_limit() -> None:
     from ..helpers import quiet
     with quiet():
         rows, _ = growth_study(elements=600_000, allocs=["kmalloc"], policies=["rust_kvec"])
-    # 524288 u64 = 4 MiB is the last KVec capacity kmalloc can give
+    # 524288 u64 = 4 MiB is the last KVec capacity kmalloc can give; the row keeps the N asked
     assert rows[0]["status"] == "AllocError at len 524288"
+    assert (rows[0]["elements"], rows[0]["len"], rows[0]["failed_at"], rows[0]["failed"]) == (
+        600_000, 524288, 524288, 1)
 
 
 def test_study_shrink(capsys: pytest.CaptureFixture[str]) -> None:
