@@ -10,7 +10,7 @@ import contextlib
 import os
 import sys
 from collections.abc import Callable, Iterator, Sequence
-from typing import IO
+from typing import IO, Any, Protocol, cast
 
 from .. import __version__
 from ..config import KernelConfig
@@ -102,6 +102,7 @@ def _cmd_study(args: argparse.Namespace) -> int:
     from .study import (
         GROWTH_COLUMNS,
         SHRINK_COLUMNS,
+        dmesg_lines,
         explain,
         format_growth,
         format_table,
@@ -109,10 +110,13 @@ def _cmd_study(args: argparse.Namespace) -> int:
         parse_sweep,
         plot_growth,
         shrink_study,
+        summary_lines,
         sweep_points,
+        table_header,
+        table_line,
         write_events,
     )
-    for option in ("json", "csv", "events", "plot"):
+    for option in ("json", "csv", "events", "plot", "dmesg"):
         _check_output(f"--{option}", getattr(args, option, None))
     if args.study == "shrink":
         profiles = _split(args.profile) if args.profile else None
@@ -131,22 +135,108 @@ def _cmd_study(args: argparse.Namespace) -> int:
                              "(from a checkout: pip install '.[plot]')") from None
     sweep = sweep_points(*parse_sweep(args.sweep)) if args.sweep else None
     elem = f"{args.elem_size}B" if args.elem_size else args.elem
-    show = _progress()
-    rows, runs = growth_study(args.elements, elem, _split(args.alloc), _split(args.policy),
-                              _split(args.profile or "latest"), progress=show, sweep=sweep)
-    if show is not None:
-        sys.stderr.write("\r\033[K")
     to_stdout = "-" in (args.json, args.csv, args.events)
-    if not to_stdout:
-        print(format_growth(rows, wide=args.wide), end="")
-    _write_rows(rows, GROWTH_COLUMNS, args.json, args.csv)
+    table = not to_stdout and not args.wide
+    bar = _progress_bar(args.quiet)
+    finished: list[dict[str, object]] = []
+    runs_done: list[Any] = []
+
+    def on_rows(rows: list[dict[str, Any]], run: Any) -> None:
+        finished.extend(rows)
+        runs_done.append(run)
+        if table:
+            _write_above(bar, "\n".join(table_line(r) for r in rows))
+
+    if table:
+        print(table_header(), flush=True)
+    interrupted = False
+    try:
+        growth_study(args.elements, elem, _split(args.alloc), _split(args.policy),
+                     _split(args.profile or "latest"), progress=bar, sweep=sweep,
+                     workload=args.workload, vectors=args.vectors, interleave=args.interleave,
+                     seed=args.seed, churn=args.churn, churn_steps=args.churn_steps,
+                     background=args.background, on_rows=on_rows)
+    except KeyboardInterrupt:
+        interrupted = True
+    finally:
+        if bar is not None:
+            bar.close()
+    rows = cast("list[dict[str, Any]]", finished)
+    if table:
+        print("\n".join(summary_lines(rows)))
+    elif not to_stdout:
+        print(format_growth(rows, wide=True), end="")
+    _write_rows(finished, GROWTH_COLUMNS, args.json, args.csv)
     if args.events:
         with _output(args.events) as f:
-            write_events(runs, f)
-    if args.plot:
-        plot_growth(runs, args.plot)
+            write_events(runs_done, f)
+    log = dmesg_lines(runs_done)
+    if args.dmesg:
+        with _output(args.dmesg) as f:
+            f.write("".join(line + "\n" for line in log))
+    if log and not to_stdout:
+        n = sum(1 for r in runs_done if r.dmesg)
+        where = f"written to {args.dmesg}" if args.dmesg else "--dmesg FILE keeps it"
+        print(f"kernel log: {len(log) - n} lines from {n} run{'s' if n > 1 else ''} ({where})")
+    if args.plot and rows:
+        plot_growth(runs_done, args.plot)
         if not to_stdout:
             print(f"plot written to {args.plot}")
+    if interrupted:
+        sys.stderr.write(f"kvalloc: interrupted; {len(runs_done)} configurations finished "
+                         "and kept\n")
+        return 130
+    return 0
+
+
+class _Bar(Protocol):
+    def __call__(self, done: int, total: int, label: str) -> None: ...
+    def close(self) -> None: ...
+    def write(self, text: str) -> None: ...
+
+
+def _progress_bar(quiet: bool) -> _Bar | None:
+    """A tqdm bar with count and ETA over the configurations, on a terminal only."""
+    if quiet or not sys.stderr.isatty():
+        return None
+    from tqdm import tqdm
+
+    class Bar:
+        def __init__(self) -> None:
+            self.bar: Any = None
+
+        def __call__(self, done: int, total: int, label: str) -> None:
+            if self.bar is None:
+                self.bar = tqdm(total=total, unit="run", file=sys.stderr, leave=False,
+                                dynamic_ncols=True)
+            self.bar.n = done
+            self.bar.set_postfix_str(label, refresh=True)
+
+        def write(self, text: str) -> None:
+            if self.bar is None:
+                print(text, flush=True)
+            else:
+                self.bar.write(text, file=sys.stdout)
+
+        def close(self) -> None:
+            if self.bar is not None:
+                self.bar.close()
+    return Bar()
+
+
+def _write_above(bar: _Bar | None, text: str) -> None:
+    """Print ``text`` on standard output, above the progress bar if there is one."""
+    if bar is None:
+        print(text, flush=True)
+    else:
+        bar.write(text)
+
+
+def _cmd_profiles(args: argparse.Namespace) -> int:
+    from .study import PROFILE_INFO
+    print(f"{'#':>2}  {'commit':<12}  {'alias':<7}  {'kernel':<10}  {'kind':<6}  what changed")
+    for i, (commit, (alias, kernel, title)) in enumerate(PROFILE_INFO.items(), 1):
+        print(f"{i:>2}  {commit:<12}  {alias:<7}  {kernel:<10}  {'kernel':<6}  {title}")
     return 0
 
 
@@ -212,11 +302,27 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--profile", default="latest", help="comma list of vrealloc commits or aliases")
     g.add_argument("--json", metavar="FILE")
     g.add_argument("--csv", metavar="FILE")
+    g.add_argument("--workload", default="push", metavar="NAME|FILE",
+                   help="push (default), burst, sawtooth, bpf-insn-hist, random, or a trace file "
+                        "(docs/workloads.md)")
+    g.add_argument("--vectors", type=int, default=1, metavar="K",
+                   help="K vectors run the workload side by side in one kernel")
+    g.add_argument("--interleave", choices=["round-robin", "random"], default="round-robin")
+    g.add_argument("--seed", type=int, default=0, help="for random workloads, interleaving, churn")
+    g.add_argument("--churn", default="", metavar="CASE",
+                   help="a lib/test_vmalloc.c-style background between reallocations, e.g. "
+                        "random_size_alloc_test")
+    g.add_argument("--churn-steps", type=int, default=4, metavar="N",
+                   help="background operations after each reallocation (default 4)")
+    g.add_argument("--background", default="", metavar="VMALLOCINFO",
+                   help="recreate this /proc/vmallocinfo's areas first (a busy address space)")
     g.add_argument("--events", metavar="FILE",
                    help="every reallocation as JSON Lines (- for standard output)")
     g.add_argument("--sweep", metavar="START:STOP:POINTS",
                    help="rows at POINTS log-spaced N from START to STOP, from one run each")
     g.add_argument("--wide", action="store_true", help="print every column")
+    g.add_argument("--quiet", action="store_true", help="no progress bar")
+    g.add_argument("--dmesg", metavar="FILE", help="write the kernel log of every run to FILE")
     g.add_argument("--explain", action="store_true", help="what every column means, then exit")
     g.add_argument("--plot", metavar="FILE.png", help="cumulative bytes copied (needs matplotlib)")
     g.set_defaults(func=_cmd_study)
@@ -240,6 +346,8 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--kasan", choices=["off", "generic", "sw_tags"], default="off")
     t.add_argument("--profile", default="latest", help="vrealloc profile (commit or alias)")
     t.set_defaults(func=_cmd_test_vmalloc)
+    pr = sub.add_parser("profiles", help="list the vrealloc profiles (commit, alias, kernel)")
+    pr.set_defaults(func=_cmd_profiles)
     b = sub.add_parser("bench", help="run the benchmarks (ratios against in-process baselines)")
     b.add_argument("--json", metavar="FILE")
     b.add_argument("--quick", action="store_true", help="a fast smoke run")

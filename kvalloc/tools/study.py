@@ -22,15 +22,24 @@ Example:
 
 from __future__ import annotations
 
+import bisect
 import dataclasses
 import json
+import warnings
 from collections.abc import Callable, Iterable, Sequence
 from typing import IO, Any
 
 from containers import elem as elems
 from containers.growth import POLICIES
 from containers.vec import Vec
-from kvalloc import VREALLOC_HISTORY, AllocError, Kernel, KernelConfig, ReallocEvent
+from kvalloc import (
+    VREALLOC_HISTORY,
+    AllocError,
+    Kernel,
+    KernelConfig,
+    KernelWarning,
+    ReallocEvent,
+)
 from kvalloc.alloc import Allocator, Kmalloc, KVmalloc, Layout, MoveOnly, Vmalloc
 from kvalloc.config import VREALLOC_ALIASES, vrealloc_profile_number
 from kvalloc.constants import PAGE_SIZE
@@ -45,7 +54,6 @@ ELEMS: dict[str, elems.Elem[Any]] = {
     name: getattr(elems, name) for name in
     ("u8", "u16", "u32", "u64", "i8", "i16", "i32", "i64", "usize", "isize", "f32", "f64")
 }
-WORKLOADS = ("push",)
 
 #: commit -> (alias or "", kernel version, the commit's title), oldest first.
 PROFILE_INFO: dict[str, tuple[str, str, str]] = {
@@ -68,11 +76,15 @@ GLOSSARY: dict[str, str] = {
     "policy": "the growth policy: how the vector picks its new capacity",
     "profile": "the vrealloc profile, as its commit id",
     "profile_alias": "the profile's alias (latest, v6.12, ...), empty for commits without one",
-    "workload": "what the vector was put through (push: N values pushed one by one)",
+    "workload": "what the vectors were put through: push (N values pushed one by one), burst, "
+                "sawtooth, bpf-insn-hist, random, or a trace file (docs/workloads.md)",
     "elem": "the element type",
     "elem_size": "bytes per element, padded to its alignment",
-    "elements": "N, the elements the workload asked for (kept when the run fails)",
-    "len": "elements in the vector at the end",
+    "elements": "N, the elements the workload asked for, per vector (kept when the run fails)",
+    "vectors": "how many vectors ran the workload side by side in one kernel (--vectors)",
+    "churn": "the lib/test_vmalloc.c-style background between reallocations (--churn), or empty",
+    "background": "the /proc/vmallocinfo whose population was recreated first, or empty",
+    "len": "elements in all the buffers at the end",
     "status": "ok, or where the run failed (AllocError at len L)",
     "failed_at": "the length at which the allocator refused, or empty",
     "fresh": "first allocations: calls with no old buffer (not resizes)",
@@ -98,27 +110,32 @@ GLOSSARY: dict[str, str] = {
     "peak_pages": "the most pages in use at any moment, old and new buffers together during a move",
     "overhead_pct": "memory held at the end ((data_pages + metadata_pages) * 4096) over the "
                     "payload (len * elem_size), minus 100 %",
-    "peak_va_bytes": "the most kernel address space held at once (busy and unpurged areas, guard "
-                     "pages included)",
-    "lazy_va_bytes": "address space held at the end by areas freed but not yet purged",
+    "peak_va_bytes": "the most address space held at once beyond what was held at the start "
+                     "(busy and unpurged areas, guard pages included)",
+    "lazy_va_bytes": "address space held at the end by areas freed but not yet purged (all of "
+                     "the kernel's, a background's included)",
     "purges": "lazy-free purges during the run (__purge_vmap_area_lazy)",
     "tlb_flushes": "kernel TLB flushes during the run",
+    "free_areas": "free blocks of address space in the vmalloc range at the end",
+    "largest_hole_bytes": "the largest free block below the highest busy or lazy area at the end",
+    "va_span_bytes": "from VMALLOC_START to the end of the highest busy or lazy area at the end",
 }
 GROWTH_COLUMNS: tuple[str, ...] = tuple(GLOSSARY)
 
 #: Keys of one line of ``--events`` (JSON Lines), then the run's own keys.
 EVENT_KEYS = ("seq", "len", "old_capacity", "new_capacity", "old_bytes", "new_bytes",
               "old_allocated", "new_allocated", "outcome", "bytes_copied", "backing", "old_ptr",
-              "new_ptr")
+              "new_ptr", "buffer")
 EVENT_RUN_KEYS = ("alloc", "policy", "profile", "workload")
 
-#: The default table: (header, column, format). Fits 120 characters.
-TABLE: tuple[tuple[str, str, str], ...] = (
-    ("alloc", "alloc", "s"), ("policy", "policy", "s"), ("profile", "profile_label", "s"),
-    ("N", "elements", "d"), ("reallocs", "reallocs", "d"), ("in place", "in_place", "d"),
-    ("moved", "moved", "d"), ("copied MiB", "copied_mib", ".2f"),
-    ("copies/elem", "copies_per_element", ".3f"), ("worst KiB", "worst_copy_kib", ".1f"),
-    ("overhead %", "overhead_pct", ".1f"), ("status", "status", "s"),
+#: The default table: (header line 1, header line 2, cell, format, width). 115 characters.
+TABLE: tuple[tuple[str, str, str, str, int], ...] = (
+    ("alloc", "", "alloc", "s", 8), ("policy", "", "policy", "s", 12),
+    ("profile", "", "profile_label", "s", 12), ("N", "", "n_cell", "s", 8),
+    ("reallocs", "", "reallocs", "d", 8), ("in place", "", "in_place", "d", 8),
+    ("moved", "", "moved", "d", 6), ("copied", "MiB", "copied_mib", ".2f", 9),
+    ("copies/", "elem", "copies_per_element", ".3f", 9), ("worst", "KiB", "worst_copy_kib", ".1f", 7),
+    ("overhead", "%", "overhead_pct", ".1f", 8),
 )
 TABLE_WIDTH = 120
 
@@ -146,7 +163,15 @@ def element(name: str) -> elems.Elem[Any]:
 
 @dataclasses.dataclass(frozen=True)
 class RunSpec:
-    """One configuration of the growth study."""
+    """One configuration of the growth study.
+
+    ``workload`` is a name of :data:`kvalloc.tools.trace.WORKLOADS` or a trace file;
+    ``vectors`` copies of its vector 0 run in one kernel, interleaved ``round-robin`` (one
+    step of each in turn) or ``random`` (seeded by ``seed``); a push of N is N steps. With
+    ``churn`` (a :data:`kvalloc.tools.background.CHURN_CASES` name), ``churn_steps`` of that
+    background run after every reallocation; ``background`` is a ``/proc/vmallocinfo``
+    file whose population is recreated first.
+    """
 
     alloc: str
     policy: str
@@ -154,6 +179,12 @@ class RunSpec:
     elem: str = "u64"
     elements: int = 50_000
     workload: str = "push"
+    vectors: int = 1
+    interleave: str = "round-robin"
+    seed: int = 0
+    churn: str = ""
+    churn_steps: int = 4
+    background: str = ""
 
 
 @dataclasses.dataclass
@@ -163,57 +194,75 @@ class Run:
     spec: RunSpec
     elem_size: int
     events: list[dict[str, Any]]
-    snaps: list[tuple[int, ...]]          # after each event, see _Probe.SNAP
+    snaps: list[tuple[int, ...]]          # after each event, see _Recorder.SNAP
     base: tuple[int, ...]                 # the same snapshot before the first event
-    length: int                           # elements in the vector at the end
-    failed_at: int | None                 # length at which the allocator refused
+    steps: list[int]                      # the workload step each event happened in
+    length: int                           # elements in all buffers at the end
+    failed_at: int | None                 # length of the refused buffer, or None
+    dmesg: list[str] = dataclasses.field(default_factory=list)   # what the kernel logged
 
     def row(self) -> dict[str, Any]:
         """The summary row of the whole run (:data:`GROWTH_COLUMNS`)."""
         return _summarise(self, len(self.events), self.length, self.spec.elements)
 
 
-class _Probe:
-    """The allocator observer of one run: numbers events and snapshots the kernel."""
+class _Recorder:
+    """The allocator observers of one run: numbers events and snapshots the kernel."""
 
     # snapshot fields: pages in use, peak pages, VA held (busy + lazy), peak VA, lazy VA,
-    # purges, TLB flushes, vrealloc fresh, in place, moved, fall-through
+    # purges, TLB flushes, vrealloc fresh, in place, moved, fall-through, free areas,
+    # largest hole, VA span
     SNAP = ("used", "peak", "va", "peak_va", "lazy", "purges", "flushes", "vr_fresh",
-            "vr_in_place", "vr_moved", "vr_fallthrough")
+            "vr_in_place", "vr_moved", "vr_fallthrough", "free_areas", "largest_hole", "span")
 
-    def __init__(self, k: Kernel, stride: int) -> None:
+    def __init__(self, k: Kernel, stride: int, churn: Any = None, churn_steps: int = 0) -> None:
         self.k = k
         self.m = k.machine
         self.stride = stride
+        self.churn = churn
+        self.churn_steps = churn_steps
         self.events: list[dict[str, Any]] = []
         self.snaps: list[tuple[int, ...]] = []
-        self.length: Callable[[], int] = lambda: 0
+        self.steps: list[int] = []
+        self.step = 0
         self.peak_va = 0
         self.m.mem.reset_watermark()
         self.base = self.snap()
 
     def snap(self) -> tuple[int, ...]:
+        from .background import fragmentation
         m = self.m
         mem, kva, vr, tlb = m.mem, m.kva, m.vrealloc.stats, m.pgtable.nr_tlb_flushes
         lazy = kva.vmap_lazy_nr * PAGE_SIZE
         va = kva.busy_bytes + lazy
         if va > self.peak_va:
             self.peak_va = va
+        f = fragmentation(self.k)
         return (mem.nr_frames - mem.nr_free, mem.nr_frames - mem.min_free, va, self.peak_va,
                 lazy, kva.nr_purges, tlb, vr.fresh, vr.shrink + vr.grow_in_place,
-                vr.moved - vr.fresh, vr.fallthrough)
+                vr.moved - vr.fresh, vr.fallthrough, f["free_areas"], f["largest_hole_bytes"],
+                f["va_span_bytes"])
 
-    def __call__(self, e: ReallocEvent) -> None:
-        s = self.stride
-        self.events.append({
-            "seq": len(self.events), "len": self.length(),
-            "old_capacity": e.old_bytes // s, "new_capacity": e.new_bytes // s,
-            "old_bytes": e.old_bytes, "new_bytes": e.new_bytes,
-            "old_allocated": e.old_allocated, "new_allocated": e.new_allocated,
-            "outcome": e.outcome, "bytes_copied": e.bytes_copied, "backing": e.backing,
-            "old_ptr": e.old_ptr, "new_ptr": e.new_ptr,
-        })
-        self.snaps.append(self.snap())
+    def observer(self, buffer: str, length: Callable[[], int]) -> Callable[[ReallocEvent], None]:
+        """The observer of one buffer (a vector ``v0`` or a raw buffer ``r0``)."""
+        events, snaps, steps, s = self.events, self.snaps, self.steps, self.stride
+
+        def observe(e: ReallocEvent) -> None:
+            events.append({
+                "seq": len(events), "len": length(),
+                "old_capacity": e.old_bytes // s, "new_capacity": e.new_bytes // s,
+                "old_bytes": e.old_bytes, "new_bytes": e.new_bytes,
+                "old_allocated": e.old_allocated, "new_allocated": e.new_allocated,
+                "outcome": e.outcome, "bytes_copied": e.bytes_copied, "backing": e.backing,
+                "old_ptr": e.old_ptr, "new_ptr": e.new_ptr, "buffer": buffer,
+            })
+            steps.append(self.step)
+            churn = self.churn
+            if churn is not None:
+                for _ in range(self.churn_steps):
+                    churn.step()
+            snaps.append(self.snap())
+        return observe
 
 
 def _value(e: elems.Elem[Any]) -> Any:
@@ -222,36 +271,156 @@ def _value(e: elems.Elem[Any]) -> Any:
     return 1 if isinstance(v, int) else v
 
 
+RAW_ALLOCS: dict[str, Callable[[Kernel], Allocator]] = {
+    "vrealloc": Vmalloc, "kvrealloc": KVmalloc, "krealloc": Kmalloc}
+
+
+def _ops(spec: RunSpec) -> list[Any]:
+    from .trace import workload_ops
+    return workload_ops(spec.workload, spec.elements, spec.seed)
+
+
+Step = tuple[str, int, str, int]
+
+
+def _steps(spec: RunSpec, ops: list[Any]) -> list[Step]:
+    """The workload as steps ``(kind, id, op, arg)``: kind ``v`` (vector) or ``r`` (raw
+    buffer), a push of N as N steps. ``spec.vectors`` copies of a workload on id 0 each get
+    their own id and are interleaved; a workload naming several ids runs in file order."""
+    import random
+
+    def expand(op: Any, vid: int) -> list[Step]:
+        kind = "r" if op.name in RAW_ALLOCS else "v"
+        if op.name == "push":
+            return [(kind, vid, "push", 1)] * op.arg
+        return [(kind, vid, op.name, op.arg)]
+
+    if spec.vectors == 1:
+        return [st for op in ops for st in expand(op, op.buf)]
+    if any(op.buf for op in ops):
+        raise ValueError("--vectors copies a workload on buffer 0; this one names other buffers")
+    queues = [list(reversed([st for op in ops for st in expand(op, c)]))
+              for c in range(spec.vectors)]
+    out: list[Step] = []
+    if spec.interleave == "round-robin":
+        while queues:
+            for q in queues:
+                out.append(q.pop())
+            queues = [q for q in queues if q]
+    else:
+        rng = random.Random(spec.seed)
+        while queues:
+            i = rng.randrange(len(queues))
+            out.append(queues[i].pop())
+            if not queues[i]:
+                queues.pop(i)
+    return out
+
+
+def _raw_length(raws: dict[int, tuple[Allocator, int, int]], vid: int,
+                stride: int) -> Callable[[], int]:
+    """The length of raw buffer ``vid`` in elements (its size over the element stride)."""
+    return lambda: raws[vid][2] // stride if vid in raws else 0
+
+
 def run_growth(spec: RunSpec) -> Run:
-    """Run one configuration on a fresh kernel; O(events + elements).
+    """Run one configuration on a fresh kernel; O(events + workload steps).
 
     >>> r = run_growth(RunSpec("vmalloc", "rust_kvec", "e64f42036ef4", elements=600))
     >>> [(e["outcome"], e["new_capacity"]) for e in r.events][:3]
     [('fresh', 1), ('in_place', 2), ('in_place', 4)]
     """
+    with warnings.catch_warnings():          # kernel warnings go to the run's log (Run.dmesg)
+        warnings.simplefilter("ignore", KernelWarning)
+        return _run_growth(spec)
+
+
+def _run_growth(spec: RunSpec) -> Run:
+    from . import background as bg
     e = element(spec.elem)
     n = spec.elements
     stride = Layout(e.size, e.align).pad_to_align().size
-    k = Kernel(KernelConfig(vrealloc=spec.profile,
-                            ram=max(1 << 30, 1 << (max(1, n) * stride * 4).bit_length())))
-    alloc: Allocator = ALLOCS[spec.alloc](k)
-    probe = _Probe(k, stride)
-    alloc.observer = probe  # type: ignore[attr-defined]
-    v: Vec[Any, Any] = Vec(e, alloc=alloc, growth=POLICIES[spec.policy])
-    probe.length = v.__len__
-    failed_at: int | None = None
+    entries = bg.load_vmallocinfo(spec.background) if spec.background else []
+    ram = max(1 << 30, 1 << (max(1, n) * stride * 4 * spec.vectors).bit_length())
+    if entries:
+        ram += bg.ram_needed(entries)
+    k = Kernel(KernelConfig(vrealloc=spec.profile, ram=ram, seed=spec.seed))
+    if entries:
+        bg.populate(k, entries)
+    churn = bg.Churn(k, spec.churn, spec.seed) if spec.churn else None
+    rec = _Recorder(k, stride, churn, spec.churn_steps if churn is not None else 0)
+    policy = POLICIES[spec.policy] if spec.policy in POLICIES else POLICIES["rust_kvec"]
+    vecs: dict[int, Vec[Any, Any]] = {}
+    raws: dict[int, tuple[Allocator, int, int]] = {}       # id -> (allocator, ptr, size)
+    allocs: list[Any] = []
+
+    def vector(vid: int) -> Vec[Any, Any]:
+        v = vecs.get(vid)
+        if v is None:
+            a = ALLOCS[spec.alloc](k)
+            v = Vec(e, alloc=a, growth=policy)
+            a.observer = rec.observer(f"v{vid}", v.__len__)
+            allocs.append(a)
+            vecs[vid] = v
+        return v
+
     value = _value(e)
-    push = v.push
+    failed_at: int | None = None
+    ops = _ops(spec)
+    only_push = all(op.name == "push" and op.buf == 0 for op in ops)
     try:
-        for _ in range(n):
-            push(value)
+        if only_push and spec.vectors == 1:
+            push = vector(0).push                       # the hot path: steps are pushes
+            done = 0
+            for op in ops:
+                for _ in range(op.arg):
+                    rec.step = done
+                    push(value)
+                    done += 1
+        else:
+            for i, (kind, vid, name, arg) in enumerate(_steps(spec, ops)):
+                rec.step = i
+                if kind == "v":
+                    v = vector(vid)
+                    if name == "push":
+                        v.push(value)
+                    elif name == "extend":
+                        v.extend_from_slice([value] * arg)
+                    elif name == "reserve":
+                        v.reserve(arg)
+                    elif name == "truncate":
+                        v.truncate(arg)
+                    elif name == "shrink_to":
+                        v.shrink_to(arg)
+                    else:                                  # drop: a later step starts anew
+                        v.drop()
+                        del vecs[vid]
+                    continue
+                a, ptr, size = raws.get(vid) or (RAW_ALLOCS[name](k), 0, 0)
+                if ptr == 0:
+                    a.observer = rec.observer(  # type: ignore[attr-defined]
+                        f"r{vid}", _raw_length(raws, vid, stride))
+                    allocs.append(a)
+                    raws[vid] = (a, 0, 0)
+                new = a.realloc(ptr or None, Layout(arg, 8), Layout(size, 8))
+                if arg:
+                    raws[vid] = (a, new, arg)
+                else:
+                    del raws[vid]
     except AllocError:
-        failed_at = len(v)
-    length = len(v)
-    alloc.observer = None  # type: ignore[attr-defined]
-    v.drop()
+        failed_at = rec.events[-1]["len"] if rec.events else 0
+    length = sum(len(v) for v in vecs.values()) + sum(sz // stride for _, _, sz in raws.values())
+    for a in allocs:
+        a.observer = None
+    for v in vecs.values():
+        v.drop()
+    for a, ptr, size in raws.values():
+        a.free(ptr, Layout(size, 8))
+    if churn is not None:
+        churn.release()
     k.check()
-    return Run(spec, stride, probe.events, probe.snaps, probe.base, length, failed_at)
+    return Run(spec, stride, rec.events, rec.snaps, rec.base, rec.steps, length, failed_at,
+               k.dmesg)
 
 
 def _summarise(run: Run, upto: int, length: int, elements: int) -> dict[str, Any]:
@@ -262,7 +431,7 @@ def _summarise(run: Run, upto: int, length: int, elements: int) -> dict[str, Any
     base = run.base
     count = {"fresh": 0, "in_place": 0, "moved": 0, "failed": 0, "freed": 0}
     copied = worst = 0
-    capacity = allocated = 0
+    held: dict[str, tuple[int, int]] = {}          # buffer -> (capacity, allocated)
     for ev in evs:
         count[ev["outcome"]] += 1
         c = ev["bytes_copied"]
@@ -270,17 +439,20 @@ def _summarise(run: Run, upto: int, length: int, elements: int) -> dict[str, Any
         if c > worst:
             worst = c
         if ev["outcome"] != "failed":
-            capacity, allocated = ev["new_capacity"], ev["new_allocated"]
+            held[ev["buffer"]] = (ev["new_capacity"], ev["new_allocated"])
+    capacity = sum(c for c, _ in held.values())
+    allocated = sum(a for _, a in held.values())
     failed_at = run.failed_at if length == run.length else None
     used = snap[0] - base[0]
-    data_pages = -(-allocated // PAGE_SIZE)
+    data_pages = sum(-(-a // PAGE_SIZE) for _, a in held.values())
     payload = length * size
-    held = max(used, data_pages) * PAGE_SIZE
+    total = max(used, data_pages) * PAGE_SIZE
     commit = spec.profile
     row: dict[str, Any] = {
         "alloc": spec.alloc, "policy": spec.policy, "profile": commit,
         "profile_alias": profile_alias(commit), "workload": spec.workload, "elem": spec.elem,
-        "elem_size": size, "elements": elements, "len": length,
+        "elem_size": size, "elements": elements, "vectors": spec.vectors,
+        "churn": spec.churn, "background": spec.background, "len": length,
         "status": "ok" if failed_at is None else f"AllocError at len {failed_at}",
         "failed_at": "" if failed_at is None else failed_at,
         "fresh": count["fresh"], "reallocs": count["in_place"] + count["moved"],
@@ -294,9 +466,10 @@ def _summarise(run: Run, upto: int, length: int, elements: int) -> dict[str, Any
         "container_slack_bytes": (capacity - length) * size,
         "data_pages": data_pages, "metadata_pages": max(0, used - data_pages),
         "peak_pages": snap[1] - base[0],
-        "overhead_pct": round((held - payload) / payload * 100, 2) if payload else 0.0,
-        "peak_va_bytes": snap[3] - base[2], "lazy_va_bytes": snap[4] - base[4],
+        "overhead_pct": round((total - payload) / payload * 100, 2) if payload else 0.0,
+        "peak_va_bytes": snap[3] - base[2], "lazy_va_bytes": snap[4],
         "purges": snap[5] - base[5], "tlb_flushes": snap[6] - base[6],
+        "free_areas": snap[11], "largest_hole_bytes": snap[12], "va_span_bytes": snap[13],
     }
     return row
 
@@ -330,17 +503,19 @@ def parse_sweep(text: str) -> tuple[int, int, int]:
 
 
 def sweep_rows(run: Run, points: Iterable[int]) -> list[dict[str, Any]]:
-    """The row of ``run`` at each N of ``points``, derived from its events (push workload):
-    equal to a run of N elements. O(events * points)."""
+    """The row of ``run`` at each N of ``points``, derived from its events: equal to a run of
+    N elements. Only for the ``push`` workload, interleaved round-robin (so that the state
+    at N is a prefix of the run). O(events + points)."""
+    spec = run.spec
+    if spec.workload != "push" or (spec.vectors > 1 and spec.interleave != "round-robin"):
+        raise ValueError("--sweep needs the push workload (and --interleave round-robin)")
     rows = []
-    events = run.events
+    steps, k = run.steps, spec.vectors
     for n in points:
-        if n > run.spec.elements:
-            raise ValueError(f"sweep point {n} is past the run's {run.spec.elements} elements")
-        upto = 0
-        while upto < len(events) and events[upto]["len"] < n and events[upto]["outcome"] != "freed":
-            upto += 1
-        length = min(n, run.length)
+        if n > spec.elements:
+            raise ValueError(f"sweep point {n} is past the run's {spec.elements} elements")
+        upto = bisect.bisect_left(steps, n * k)           # events of the first n * k pushes
+        length = run.length if run.failed_at is not None and upto == len(steps) else n * k
         rows.append(_summarise(run, upto, length, n))
     return rows
 
@@ -349,15 +524,25 @@ def growth_study(elements: int = 50_000, elem: str = "u64",
                  allocs: Sequence[str] = ("kmalloc", "vmalloc", "kvmalloc"),
                  policies: Sequence[str] = ("rust_kvec", "cpython_list", "factor_1_5", "exact"),
                  profiles: Sequence[str] = ("latest",),
-                 progress: Callable[[str], None] | None = None,
-                 sweep: Sequence[int] | None = None,
+                 progress: Callable[[int, int, str], None] | None = None,
+                 sweep: Sequence[int] | None = None, *, workload: str = "push",
+                 vectors: int = 1, interleave: str = "round-robin", seed: int = 0,
+                 churn: str = "", churn_steps: int = 4, background: str = "",
+                 on_rows: Callable[[list[dict[str, Any]], Run], None] | None = None,
                  ) -> tuple[list[dict[str, Any]], list[Run]]:
     """Every combination of allocator x policy x profile: the rows and the runs.
 
+    ``progress(done, total, label)`` is called before each configuration and once at the
+    end; ``on_rows(rows, run)`` as each configuration finishes (rows printed as they come).
+
     With ``sweep``, each run goes to ``max(sweep)`` elements and yields one row per point.
     Allocators that do not depend on the profile (:data:`PROFILE_FREE_ALLOCS`) run once and
-    their rows are repeated under each profile.
+    their rows are repeated under each profile. A workload of raw resizes only (such as
+    ``bpf-insn-hist``) does not use an allocator or policy: it runs once per profile, with
+    the kernel functions it calls as ``alloc`` and ``-`` as ``policy``.
     """
+    from . import background as bg
+    from .trace import workload_ops
     element(elem)
     for a in allocs:
         if a not in ALLOCS:
@@ -368,22 +553,41 @@ def growth_study(elements: int = 50_000, elem: str = "u64",
     commits = [profile_commit(prof) for prof in profiles]
     if elements < 0:
         raise ValueError(f"--elements must be >= 0, got {elements}")
+    if vectors < 1:
+        raise ValueError(f"--vectors must be >= 1, got {vectors}")
+    if interleave not in ("round-robin", "random"):
+        raise ValueError(f"--interleave must be round-robin or random, got {interleave!r}")
+    if churn and churn not in bg.CHURN_CASES:
+        raise ValueError(f"unknown --churn case {churn!r}; valid: {', '.join(bg.CHURN_CASES)}")
+    if churn_steps < 0:
+        raise ValueError(f"--churn-steps must be >= 0, got {churn_steps}")
     n = max(sweep) if sweep else elements
+    ops = workload_ops(workload, n, seed)
+    if sweep and (workload != "push" or (vectors > 1 and interleave != "round-robin")):
+        raise ValueError("--sweep needs the push workload (and --interleave round-robin)")
+    raw_only = bool(ops) and all(op.name in RAW_ALLOCS for op in ops)
+    if raw_only:
+        allocs = [",".join(sorted({op.name for op in ops}))]
+        policies = ["-"]
     rows: list[dict[str, Any]] = []
     runs: list[Run] = []
     done: dict[tuple[str, str], Run] = {}
-    for commit in commits:
-        for a in allocs:
-            for p in policies:
-                if progress is not None:
-                    progress(f"{a} {p} {profile_alias(commit) or commit}")
-                spec = RunSpec(a, p, commit, elem, n)
-                shared = done.get((a, p)) if a in PROFILE_FREE_ALLOCS else None
-                run = (dataclasses.replace(shared, spec=spec) if shared is not None
-                       else run_growth(spec))
-                done[(a, p)] = run
-                runs.append(run)
-                rows.extend(sweep_rows(run, sweep) if sweep else [run.row()])
+    configs = [(c, a, p) for c in commits for a in allocs for p in policies]
+    for i, (commit, a, p) in enumerate(configs):
+        if progress is not None:
+            progress(i, len(configs), f"{a} {p} {profile_alias(commit) or commit}")
+        spec = RunSpec(a, p, commit, elem, n, workload, vectors, interleave, seed, churn,
+                       churn_steps, background)
+        shared = done.get((a, p)) if a in PROFILE_FREE_ALLOCS else None
+        run = dataclasses.replace(shared, spec=spec) if shared is not None else run_growth(spec)
+        done[(a, p)] = run
+        runs.append(run)
+        new = sweep_rows(run, sweep) if sweep else [run.row()]
+        rows.extend(new)
+        if on_rows is not None:
+            on_rows(new, run)
+    if progress is not None:
+        progress(len(configs), len(configs), "")
     return rows, runs
 
 
@@ -425,56 +629,79 @@ def _cells(row: dict[str, Any]) -> dict[str, Any]:
     return {**row, "profile_label": row["profile_alias"] or commit,
             "copied_mib": row["bytes_copied"] / (1 << 20),
             "worst_copy_kib": row["worst_copy_bytes"] / 1024,
-            "status": "ok" if row["status"] == "ok" else "refused"}
+            "n_cell": f"{row['elements']}" + ("" if row["status"] == "ok" else "*")}
+
+
+def table_header() -> str:
+    """The default table's two header lines (fixed widths, so rows can come one by one)."""
+    top, bottom = [], []
+    for h1, h2, _, f, w in TABLE:
+        top.append(h1.ljust(w) if f == "s" else h1.rjust(w))
+        bottom.append(h2.ljust(w) if f == "s" else h2.rjust(w))
+    return "  ".join(top).rstrip() + "\n" + "  ".join(bottom).rstrip()
+
+
+def table_line(row: dict[str, Any]) -> str:
+    """One row of the default table, in the widths of :func:`table_header`."""
+    c = _cells(row)
+    return "  ".join(format(c[key], f).ljust(w) if f == "s" else format(c[key], f).rjust(w)
+                     for _, _, key, f, w in TABLE).rstrip()
 
 
 def format_growth(rows: list[dict[str, Any]], wide: bool = False) -> str:
     """The growth table (the columns of :data:`TABLE`, or every column when ``wide``) and a
     short summary of what differs between the rows."""
-    import textwrap
     if wide:
         return format_table(rows, GROWTH_COLUMNS)
-    table = [t for t in TABLE if t[1] != "status" or any(r["status"] != "ok" for r in rows)]
-    cells = [[h for h, _, _ in table]]
-    for row in rows:
-        c = _cells(row)
-        cells.append([format(c[key], fmt) for _, key, fmt in table])
-    widths = [max(len(r[i]) for r in cells) for i in range(len(table))]
+    out = [table_header(), *map(table_line, rows), *summary_lines(rows)]
+    return "\n".join(out) + "\n"
+
+
+def summary_lines(rows: list[dict[str, Any]]) -> list[str]:
+    """:func:`summary`, wrapped to the table's width."""
+    import textwrap
     out = []
-    for r in cells:
-        out.append("  ".join(x.ljust(w) if fmt == "s" else x.rjust(w)
-                             for x, w, (_, _, fmt) in zip(r, widths, table)).rstrip())
     for line in summary(rows):
         out.extend(textwrap.wrap(line, TABLE_WIDTH, subsequent_indent="  ") or [""])
-    return "\n".join(out) + "\n"
+    return out
 
 
 def summary(rows: list[dict[str, Any]]) -> list[str]:
     """Two or three lines: the fewest and most copies, the worst single copy, failures."""
     ok = [r for r in rows if r["status"] == "ok" and r["len"]]
     lines: list[str] = []
-    if not ok:
-        return lines
+    failed = [r for r in rows if r["status"] != "ok"]
 
     def name(r: dict[str, Any]) -> str:
         return f"{r['alloc']}/{r['policy']}" + (
             f" on {r['profile_alias'] or r['profile']}" if len({x['profile'] for x in rows}) > 1 else "")
 
-    best = min(ok, key=lambda r: (r["copies_per_element"], r["overhead_pct"]))
-    most = max(ok, key=lambda r: r["copies_per_element"])
-    worst = max(ok, key=lambda r: r["worst_copy_bytes"])
-    lines.append("")
-    lines.append(f"fewest copies: {name(best)} ({best['copies_per_element']:.3f} per element, "
-                 f"{best['in_place']} of {best['reallocs']} resizes in place); most: {name(most)} "
-                 f"({most['copies_per_element']:.3f})")
-    lines.append(f"worst single copy: {name(worst)}, {worst['worst_copy_bytes'] / 1024:.1f} KiB; "
-                 f"least memory overhead: "
-                 f"{name(min(ok, key=lambda r: r['overhead_pct']))} "
-                 f"({min(r['overhead_pct'] for r in ok):.1f} %)")
-    failed = [r for r in rows if r["status"] != "ok"]
+    if ok:
+        best = min(ok, key=lambda r: (r["copies_per_element"], r["overhead_pct"]))
+        most = max(ok, key=lambda r: r["copies_per_element"])
+        worst = max(ok, key=lambda r: r["worst_copy_bytes"])
+        lean = min(ok, key=lambda r: r["overhead_pct"])
+        most_text = (f"; most: {name(most)} ({most['copies_per_element']:.3f})"
+                     if most["copies_per_element"] != best["copies_per_element"] else "")
+        lines.append(f"fewest copies: {name(best)} ({best['copies_per_element']:.3f} per element, "
+                     f"{best['in_place']} of {best['reallocs']} resizes in place){most_text}")
+        lines.append(f"worst single copy: {name(worst)}, {worst['worst_copy_bytes'] / 1024:.1f} "
+                     f"KiB; least memory overhead: {name(lean)} ({lean['overhead_pct']:.1f} %)")
     if failed:
-        lines.append("refused: " + ", ".join(f"{name(r)} at len {r['failed_at']}" for r in failed))
-    return lines
+        lines.append("* refused before N: " + ", ".join(f"{name(r)} at len {r['failed_at']}"
+                                                       for r in failed))
+    return [""] + lines if lines else []
+
+
+def dmesg_lines(runs: Iterable[Run]) -> list[str]:
+    """Every run's kernel log, each under a header naming the run."""
+    out = []
+    for run in runs:
+        if run.dmesg:
+            s = run.spec
+            out.append(f"== {s.alloc} {s.policy} {profile_alias(s.profile) or s.profile}")
+            out.extend(run.dmesg)
+    return out
 
 
 SHRINK_COLUMNS = ("profile", "from", "to", "same_pointer", "pages_before", "pages_after",

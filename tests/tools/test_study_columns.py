@@ -154,7 +154,7 @@ def test_default_table_fits_120_columns() -> None:
     text = format_growth(rows)
     assert max(map(len, text.splitlines())) <= 120
     assert text.splitlines()[0].split()[:4] == ["alloc", "policy", "profile", "N"]
-    assert "refused: kmalloc/rust_kvec on v6.12 at len 524288" in text
+    assert "* refused before N: kmalloc/rust_kvec on v6.12 at len 524288" in text
 
 
 def test_cli_events_sweep_wide_and_output_checks(tmp_path: pathlib.Path,
@@ -179,3 +179,107 @@ def test_cli_events_sweep_wide_and_output_checks(tmp_path: pathlib.Path,
 def test_elements_of_any_size() -> None:
     row = run_growth(RunSpec("kvmalloc", "rust_kvec", LATEST, elem="24B", elements=1000)).row()
     assert row["elem_size"] == 24 and row["requested_bytes"] == 1024 * 24
+
+
+def test_bpf_insn_hist_shows_the_a0309faf1cb0_regression(tmp_path: pathlib.Path) -> None:
+    # the BPF verifier's pattern (one 16-byte entry more per call), on vrealloc itself so
+    # that a small N reaches vmalloc; bpf-insn-hist does the same through kvrealloc
+    trace = tmp_path / "hist.trace"
+    trace.write_text("".join(f"vrealloc {16 * i}\n" for i in range(1, 3001)))
+    rows, _ = growth_study(3000, elem="16B", workload=str(trace),
+                           profiles=["a0309faf1cb0", "f7a35a3c36d1"])
+    bug, fix = rows
+    assert (bug["alloc"], bug["policy"], fix["profile"]) == ("vrealloc", "-", "f7a35a3c36d1")
+    assert bug["reallocs"] == fix["reallocs"] == 2999
+    assert (bug["in_place"], bug["moved"]) == (0, 2999) and bug["vrealloc_fallthrough"] > 2900
+    assert fix["vrealloc_fallthrough"] == 0 and fix["moved"] < 20
+    assert bug["bytes_copied"] > 200 * fix["bytes_copied"]
+    # every call copies the whole history: sum of 16 * i for i < 3000
+    assert bug["bytes_copied"] == sum(16 * i for i in range(1, 3000))
+
+
+def test_named_workloads_run_and_shrink(tmp_path: pathlib.Path) -> None:
+    for name in ("burst", "sawtooth", "random"):
+        rows, runs = growth_study(4000, allocs=["vmalloc"], policies=["rust_kvec"], workload=name)
+        row = rows[0]
+        assert row["workload"] == name and row["status"] == "ok"
+        assert row["in_place"] + row["moved"] == row["reallocs"]
+        assert row["len"] <= row["capacity"]
+    burst = growth_study(4000, allocs=["vmalloc"], policies=["rust_kvec"], workload="burst")[1][0]
+    caps = [e["new_capacity"] for e in burst.events]
+    assert max(caps) >= 4000 and caps[-1] == 500             # shrunk to the floor, N // 8
+
+
+def test_several_vectors_with_churn_change_with_the_seed_and_stay_checked() -> None:
+    a = growth_study(3000, allocs=["vmalloc"], policies=["rust_kvec"], vectors=4,
+                     churn="random_size_alloc_test", seed=1)[0][0]
+    b = growth_study(3000, allocs=["vmalloc"], policies=["rust_kvec"], vectors=4,
+                     churn="random_size_alloc_test", seed=2)[0][0]
+    assert a["vectors"] == 4 and a["len"] == 12_000 and a["fresh"] == 4
+    frag = ("free_areas", "largest_hole_bytes", "va_span_bytes", "lazy_va_bytes")
+    assert [a[c] for c in frag] != [b[c] for c in frag]
+    # run_growth ends with Kernel.check() on every run
+
+
+def test_sweep_with_several_vectors_equals_direct_runs() -> None:
+    points = [100, 1000, 3000]
+    run = run_growth(RunSpec("vmalloc", "rust_kvec", LATEST, elements=3000, vectors=3,
+                             churn="fix_size_alloc_test", seed=5))
+    for swept, n in zip(sweep_rows(run, points), points):
+        direct = run_growth(RunSpec("vmalloc", "rust_kvec", LATEST, elements=n, vectors=3,
+                                    churn="fix_size_alloc_test", seed=5)).row()
+        assert swept == direct, n
+
+
+def test_a_busy_address_space_from_a_real_vmallocinfo() -> None:
+    data = ROOT / "tests" / "data" / "vmallocinfo-linux-6.18.txt"
+    quiet = growth_study(5000, allocs=["vmalloc"], policies=["rust_kvec"])[0][0]
+    busy = growth_study(5000, allocs=["vmalloc"], policies=["rust_kvec"],
+                        background=str(data))[0][0]
+    assert busy["background"] == str(data)
+    assert busy["va_span_bytes"] > quiet["va_span_bytes"] + (18 << 20)   # 221 busy areas below
+    assert busy["lazy_va_bytes"] >= 3031 * 16384                         # the unpurged stacks
+    assert (busy["reallocs"], busy["bytes_copied"]) == (quiet["reallocs"], quiet["bytes_copied"])
+
+
+def test_profiles_lists_every_commit_with_alias_and_kind(capsys: pytest.CaptureFixture[str]) -> None:
+    from kvalloc import VREALLOC_HISTORY
+    assert main(["profiles"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].split() == ["#", "commit", "alias", "kernel", "kind", "what", "changed"]
+    assert [line.split()[1] for line in lines[1:]] == list(VREALLOC_HISTORY)
+    assert lines[-1].split()[:5] == ["9", "e64f42036ef4", "latest", "2026", "kernel"]
+
+
+def test_kernel_warnings_go_to_the_runs_log_not_to_python(tmp_path: pathlib.Path,
+                                                          capsys: pytest.CaptureFixture[str],
+                                                          recwarn: pytest.WarningsRecorder) -> None:
+    log = tmp_path / "dmesg.txt"
+    assert main(["study", "growth", "--elements", "600000", "--alloc", "kmalloc", "--policy",
+                 "rust_kvec", "--dmesg", str(log)]) == 0
+    out = capsys.readouterr().out
+    assert not [w for w in recwarn if issubclass(w.category, Warning)]
+    text = log.read_text()
+    assert text.startswith("== kmalloc rust_kvec latest\n") and "WARNING" in text
+    assert f"(written to {log})" in out.splitlines()[-1]
+    assert "* refused before N: kmalloc/rust_kvec at len 524288" in out
+
+
+def test_ctrl_c_stops_cleanly_with_130_and_keeps_finished_rows(tmp_path: pathlib.Path) -> None:
+    import signal
+    import subprocess
+    import sys
+    out = tmp_path / "rows.json"
+    p = subprocess.Popen([sys.executable, "-m", "kvalloc", "study", "growth", "--elements",
+                          "300000", "--alloc", "vmalloc,moveonly", "--policy", "rust_kvec,exact",
+                          "--json", str(out)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                         text=True)
+    assert p.stdout is not None
+    lines = [p.stdout.readline() for _ in range(3)]         # the header and the first row
+    assert lines[2].startswith("vmalloc   rust_kvec")
+    p.send_signal(signal.SIGINT)
+    stdout, stderr = p.communicate(timeout=120)
+    assert p.returncode == 130
+    assert stderr.endswith("configurations finished and kept\n")
+    rows = json.loads(out.read_text())
+    assert 1 <= len(rows) < 4 and rows[0]["policy"] == "rust_kvec"
