@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import operator
 import struct
-from typing import Any, Final, Generic, SupportsFloat, SupportsIndex, TypeVar
+from typing import Any, Final, Generic, SupportsFloat, SupportsIndex, TypeVar, cast
 
 from kvalloc._validate import require_int
 
@@ -110,9 +110,10 @@ class _Int(Elem[int]):
         self.fast_type = int
 
     def validate(self, value: object) -> None:
-        if not isinstance(value, SupportsIndex):   # as struct.pack and array take it
-            raise TypeError(f"{self.name} needs an int, not {type(value).__name__}")
-        value = operator.index(value)
+        if type(value) is not int:
+            if not hasattr(type(value), "__index__"):  # as struct.pack and array take it
+                raise TypeError(f"{self.name} needs an int, not {type(value).__name__}")
+            value = operator.index(cast(SupportsIndex, value))
         if not self.lo <= value <= self.hi:
             raise OverflowError(f"{self.name} value {value} out of range [{self.lo}, {self.hi}]")
 
@@ -126,10 +127,11 @@ class _Float(Elem[float]):
             self.fast_type = float
 
     def validate(self, value: object) -> None:
-        if not isinstance(value, (SupportsFloat, SupportsIndex)):   # as PyFloat_AsDouble
-            raise TypeError(f"{self.name} needs a float, not {type(value).__name__}")
+        t = type(value)
+        if t is not float and not hasattr(t, "__float__") and not hasattr(t, "__index__"):
+            raise TypeError(f"{self.name} needs a float, not {t.__name__}")   # as PyFloat_AsDouble
         try:
-            f = float(value)
+            f = float(cast(SupportsFloat, value))
         except OverflowError:
             raise OverflowError(f"{self.name} value {value} out of range") from None
         if self.size == 4 and abs(f) > _FLT_MAX and abs(f) != float("inf"):

@@ -770,7 +770,7 @@ def fragmentation(k: Kernel) -> dict[str, int]:
             free_areas += 1
             hole = min(e, top) - max(s, VMALLOC_START)
             largest = max(largest, hole)
-        lazy = sum(va.va_end - va.va_start for va in kva.lazy)
+        lazy = kva.vmap_lazy_nr * PAGE_SIZE            # INV-KVA-4: the lazy areas' pages
         return {"free_areas": free_areas, "largest_hole_bytes": largest,
                 "va_span_bytes": top - VMALLOC_START, "lazy_va_bytes": lazy,
                 "purges": kva.nr_purges}

@@ -108,7 +108,6 @@ def _cmd_study(args: argparse.Namespace) -> int:
         format_table,
         growth_study,
         parse_sweep,
-        plot_growth,
         shrink_study,
         summary_lines,
         sweep_points,
@@ -116,8 +115,8 @@ def _cmd_study(args: argparse.Namespace) -> int:
         table_line,
         write_events,
     )
-    for option in ("json", "csv", "events", "plot", "dmesg"):
-        _check_output(f"--{option}", getattr(args, option, None))
+    for option in ("json", "csv", "events", "plot", "plot_timeline", "dmesg"):
+        _check_output(f"--{option.replace('_', '-')}", getattr(args, option, None))
     if args.study == "shrink":
         profiles = _split(args.profile) if args.profile else None
         rows = shrink_study(args.from_size, args.to_size, *([profiles] if profiles else []))
@@ -127,7 +126,11 @@ def _cmd_study(args: argparse.Namespace) -> int:
     if args.explain:
         print(explain(), end="")
         return 0
-    if args.plot:
+    if args.plot or args.plot_timeline:
+        from .plot import check_path
+        for option, path in (("--plot", args.plot), ("--plot-timeline", args.plot_timeline)):
+            if path:
+                check_path(path, option)
         try:
             import matplotlib  # noqa: F401
         except ImportError:
@@ -178,10 +181,20 @@ def _cmd_study(args: argparse.Namespace) -> int:
         n = sum(1 for r in runs_done if r.dmesg)
         where = f"written to {args.dmesg}" if args.dmesg else "--dmesg FILE keeps it"
         print(f"kernel log: {len(log) - n} lines from {n} run{'s' if n > 1 else ''} ({where})")
+    from .plot import plot_runs, plot_sweep, plot_timeline
     if args.plot and rows:
-        plot_growth(runs_done, args.plot)
+        if sweep:
+            plot_sweep(rows, args.plot)
+        else:
+            plot_runs(runs_done, args.plot)
         if not to_stdout:
             print(f"plot written to {args.plot}")
+    if args.plot_timeline and runs_done:
+        plot_timeline(runs_done[0], args.plot_timeline)
+        if not to_stdout:
+            s0 = runs_done[0].spec
+            print(f"address-space timeline of {s0.alloc}/{s0.policy} written to "
+                  f"{args.plot_timeline}")
     if interrupted:
         sys.stderr.write(f"kvalloc: interrupted; {len(runs_done)} configurations finished "
                          "and kept\n")
@@ -324,7 +337,11 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--quiet", action="store_true", help="no progress bar")
     g.add_argument("--dmesg", metavar="FILE", help="write the kernel log of every run to FILE")
     g.add_argument("--explain", action="store_true", help="what every column means, then exit")
-    g.add_argument("--plot", metavar="FILE.png", help="cumulative bytes copied (needs matplotlib)")
+    g.add_argument("--plot", metavar="FILE",
+                   help="a figure (.png, .svg or .pdf; needs matplotlib): with --sweep, copies per "
+                        "element, worst copy and overhead against N; else cumulative copies")
+    g.add_argument("--plot-timeline", metavar="FILE",
+                   help="the address space over time of the first configuration")
     g.set_defaults(func=_cmd_study)
     sh = stsub.add_parser("shrink", help="vmalloc(--from), vrealloc to --to, grow back; per profile")
     sh.add_argument("--from", dest="from_size", type=parse_size, default=256 << 10, metavar="SIZE")

@@ -667,7 +667,16 @@ def summary_lines(rows: list[dict[str, Any]]) -> list[str]:
 
 
 def summary(rows: list[dict[str, Any]]) -> list[str]:
-    """Two or three lines: the fewest and most copies, the worst single copy, failures."""
+    """Two or three lines: the fewest and most copies, the worst single copy, failures.
+
+    Of a sweep, only each configuration's row at its largest N counts.
+    """
+    last: dict[tuple[Any, ...], dict[str, Any]] = {}
+    for r in rows:
+        key = (r["alloc"], r["policy"], r["profile"])
+        if key not in last or r["elements"] >= last[key]["elements"]:
+            last[key] = r
+    rows = list(last.values())
     ok = [r for r in rows if r["status"] == "ok" and r["len"]]
     lines: list[str] = []
     failed = [r for r in rows if r["status"] != "ok"]
@@ -750,29 +759,3 @@ def format_table(rows: list[dict[str, Any]], columns: Sequence[str]) -> str:
     lines = ["  ".join(cell.rjust(w) if cell[:1].isdigit() else cell.ljust(w)
                        for cell, w in zip(row, widths)).rstrip() for row in cells]
     return "\n".join(lines) + "\n"
-
-
-def plot_growth(runs: list[Run], path: str) -> None:
-    """Cumulative bytes copied against elements pushed, one line per run (needs matplotlib)."""
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    fig, ax = plt.subplots(figsize=(9, 5.5))
-    for run in runs:
-        xs, ys, total = [0], [0], 0
-        for ev in run.events:
-            total += ev["bytes_copied"]
-            xs.append(ev["len"])
-            ys.append(total)
-        xs.append(run.length)
-        ys.append(total)
-        s = run.spec
-        ax.step(xs, ys, where="post",
-                label=f"{s.alloc}/{s.policy}/{profile_alias(s.profile) or s.profile}")
-    ax.set_xlabel("elements pushed")
-    ax.set_ylabel("bytes copied by reallocations (cumulative)")
-    ax.set_title("Vector growth: copies made by the kernel's realloc")
-    ax.legend(fontsize=7)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
