@@ -283,3 +283,23 @@ def test_ctrl_c_stops_cleanly_with_130_and_keeps_finished_rows(tmp_path: pathlib
     assert stderr.endswith("configurations finished and kept\n")
     rows = json.loads(out.read_text())
     assert 1 <= len(rows) < 4 and rows[0]["policy"] == "rust_kvec"
+
+
+def test_the_readme_shows_the_default_table_as_it_is() -> None:
+    readme = (ROOT / "README.md").read_text()
+    block = readme.split("```text\n", 1)[1].split("```", 1)[0]
+    rows, _ = growth_study()
+    assert block == format_growth(rows)
+
+
+@pytest.mark.parametrize("workload, expect", [
+    ("burst", {"kvmalloc": (28, 13), "vmalloc": (28, 13)}),
+    ("sawtooth", {"kvmalloc": (15, 0), "vmalloc": (15, 9)}),
+    ("random", {"kvmalloc": (46, 41), "vmalloc": (46, 26)}),
+])
+def test_the_readme_workload_table(workload: str, expect: dict[str, tuple[int, int]]) -> None:
+    rows, _ = growth_study(20_000, allocs=list(expect), policies=["rust_kvec"], workload=workload)
+    assert {r["alloc"]: (r["reallocs"], r["in_place"]) for r in rows} == expect
+    if workload == "burst":
+        km, vm = rows
+        assert round(vm["bytes_copied"] / km["bytes_copied"], 1) == 2.6
