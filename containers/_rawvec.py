@@ -132,6 +132,7 @@ class RawVec(Generic[T, A]):
         self._kernel: Kernel = alloc.kernel
         self._ftype: type | None = elem.fast_type
         self._stats = _Counters(0, 0, 0, 0)
+        self._ptr, self._view = 0, None
         self._set_buffer(Layout(0, elem.align).dangling(), 0)
 
     # -- the buffer -----------------------------------------------------------------
@@ -153,13 +154,14 @@ class RawVec(Generic[T, A]):
         A host failure while building the views (no address space for a contents chunk)
         leaves no views: every access then goes through the kernel's read and write.
         """
+        old = self._view if ptr == self._ptr else None     # resized in place: same frames
         self._ptr, self._cap = ptr, cap
         self._unmap()
         if cap == 0:
             return
         elem, size = self._elem, self._elem.size
         try:
-            view = self._kernel.direct_view(ptr, cap * size)
+            view = self._kernel.direct_view(ptr, cap * size, old)
             mv: Any = None
             fmt = elem.fmt
             if fmt is not None:

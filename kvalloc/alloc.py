@@ -72,11 +72,16 @@ class Layout:
         require_int("array length", n)
         if n < 0:
             raise LayoutError(f"array length must be >= 0, got {n}")
-        return Layout(elem.pad_to_align().size * n, elem.align)
+        align = elem.align
+        return Layout(((elem.size + align - 1) & ~(align - 1)) * n, align)
 
     def pad_to_align(self) -> Layout:
-        """This layout with its size rounded up to a multiple of its alignment."""
-        return Layout((self.size + self.align - 1) & ~(self.align - 1), self.align)
+        """This layout with its size rounded up to a multiple of its alignment (itself if it
+        already is one)."""
+        size, align = self.size, self.align
+        if not size & (align - 1):
+            return self
+        return Layout((size + align - 1) & ~(align - 1), align)
 
     def dangling(self) -> int:
         """A well-aligned non-null address for zero-sized allocations: the alignment itself."""
@@ -220,7 +225,8 @@ class ReallocFunc:
         nid = require_int("nid", nid)
         if nid not in (NUMA_NO_NODE, 0):
             raise ValueError(f"nid must be NUMA_NO_NODE (-1) or 0 on this one-node machine, got {nid}")
-        size = layout.pad_to_align().size
+        align = layout.align
+        size = (layout.size + align - 1) & ~(align - 1)          # pad_to_align
         if size >= U64_LIMIT:
             return None, 0
         p = 0 if ptr is None or old_layout.size == 0 else ptr

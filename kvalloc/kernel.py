@@ -481,17 +481,21 @@ class Kernel:
         self.machine.access.memcpy(dst, src, size, "memcpy")
 
     @_locked
-    def direct_view(self, addr: int, size: int) -> DirectView:
+    def direct_view(self, addr: int, size: int, reuse: DirectView | None = None) -> DirectView:
         """Frame views of ``[addr, addr + size)`` for the containers' fast path (internal API).
 
-        O(pages). Raises :class:`PageFault` if any page is unmapped.
+        O(pages). Raises :class:`PageFault` if any page is unmapped. ``reuse`` is an earlier
+        view of the same address whose frames are still mapped there (an in-place resize):
+        then only the pages past it are looked up.
 
         Safety: the views alias simulated memory the caller must own for as long as it uses
         them; they are not updated when the buffer is freed, unmapped or resized, and every
         access must go through :meth:`DirectView.check_access` when ``view.checked``.
         """
         addr, size = _uint("addr", addr), _uint("size", size)
-        return self.machine.access.direct_view(addr, size)
+        if reuse is not None and not isinstance(reuse, DirectView):
+            raise TypeError(f"reuse must be a DirectView or None, not {type(reuse).__name__}")
+        return self.machine.access.direct_view(addr, size, reuse)
 
     # -- looking inside ---------------------------------------------------------------
 

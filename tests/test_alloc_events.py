@@ -164,3 +164,25 @@ def test_busy_bytes_follows_the_busy_areas_and_is_checked() -> None:
     kva.busy_bytes -= 1
     k.vfree(q)
     assert kva.busy_bytes == 0
+
+
+def test_direct_view_reuse_equals_a_fresh_view_after_in_place_resizes() -> None:
+    k = Kernel()
+    p = k.vmalloc(3 * PAGE_SIZE)
+    assert p is not None
+    view = k.direct_view(p, 100)
+    for size in (5000, 3 * PAGE_SIZE, 2 * PAGE_SIZE + 7, 50, 3 * PAGE_SIZE):
+        reused = k.direct_view(p, size, view)
+        fresh = k.direct_view(p, size)
+        assert reused.pfns == fresh.pfns and reused.size == fresh.size == size
+        assert (reused.flat is None) == (fresh.flat is None)
+        if fresh.flat is not None and reused.flat is not None:
+            assert len(reused.flat) == len(fresh.flat) == size
+        view = reused
+    q = k.kmalloc(3000)
+    assert q is not None
+    a = k.direct_view(q, 100)
+    b = k.direct_view(q, 3000, a)
+    assert b.pfns == k.direct_view(q, 3000).pfns and b.flat is not None
+    with pytest.raises(TypeError, match="^reuse must be a DirectView or None, not int$"):
+        k.direct_view(p, 10, 5)  # type: ignore[arg-type]

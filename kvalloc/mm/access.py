@@ -24,7 +24,7 @@ import threading
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Protocol, overload
 
-from ..constants import PAGE_SIZE
+from ..constants import PAGE_SHIFT, PAGE_SIZE
 
 if TYPE_CHECKING:
     from .kasan import Kasan
@@ -211,13 +211,37 @@ class Access:
         self.pgtable.memcpy(self.untag(dst), self.untag(src), size)
         return size
 
-    def direct_view(self, addr: int, size: int) -> DirectView:
-        """Frame views of ``[addr, addr + size)``. O(pages); PageFault if a page is unmapped."""
+    def direct_view(self, addr: int, size: int, reuse: DirectView | None = None) -> DirectView:
+        """Frame views of ``[addr, addr + size)``. PageFault if a page is unmapped.
+
+        O(pages); with ``reuse``, a view of the same address whose frames are still mapped
+        there (the buffer was resized in place), only the pages past it are looked up:
+        O(new pages), plus a C-speed list copy.
+        """
         a = self.untag(addr)
         offset = a & (PAGE_SIZE - 1)
-        pfns = self.pgtable.pfns(a, size, True) if size else []
-        flat = self.mem.contiguous_view(pfns, offset, size)
-        return DirectView(addr, size, offset, pfns, flat, self.mem, self.kasan, self.lock)
+        mem = self.mem
+        if reuse is None or reuse.addr != addr or not reuse.pfns or not size:
+            pfns = self.pgtable.pfns(a, size, True) if size else []
+            flat = mem.contiguous_view(pfns, offset, size)
+            return DirectView(addr, size, offset, pfns, flat, mem, self.kasan, self.lock)
+        old = reuse.pfns
+        n = (offset + size + PAGE_SIZE - 1) >> PAGE_SHIFT
+        if n <= len(old):
+            pfns = old if n == len(old) else old[:n]
+            flat = (mem.run(pfns[0], offset, size) if reuse.flat is not None
+                    else mem.contiguous_view(pfns, offset, size))
+        else:
+            more = self.pgtable.pfns(a - offset + (len(old) << PAGE_SHIFT),
+                                     (n - len(old)) << PAGE_SHIFT, True)
+            pfns = old + more
+            first = pfns[0]
+            if reuse.flat is not None and n <= mem.run_frames(first) and \
+                    more == list(range(first + len(old), first + n)):
+                flat = mem.run(first, offset, size)
+            else:
+                flat = mem.contiguous_view(pfns, offset, size)
+        return DirectView(addr, size, offset, pfns, flat, mem, self.kasan, self.lock)
 
 
 def _identity(addr: int) -> int:

@@ -420,6 +420,7 @@ class VmapAreaAllocator:
         self.leaked: list[VmapArea] = []
         self.vmap_lazy_nr = 0
         self.busy_bytes = 0                      # address space of the busy areas
+        self.generation = 0                      # bumped by every change of the areas
         self.nr_purges = 0
         self.fit_types = dict.fromkeys(
             (NOTHING_FIT, FL_FIT_TYPE, LE_FIT_TYPE, RE_FIT_TYPE, NE_FIT_TYPE), 0)
@@ -481,6 +482,7 @@ class VmapAreaAllocator:
             vm.addr = nva
             vm.size = size
             vm.va = va
+        self.generation += 1
         if self.insert_vmap_area(self.busy, va):
             self.busy_bytes += size
         if nva & (align - 1) or not vstart <= nva < vend:
@@ -499,6 +501,7 @@ class VmapAreaAllocator:
         if va is not None:
             self.busy.remove(va)
             self.busy_bytes -= va.va_end - va.va_start
+            self.generation += 1
         return va
 
     def free_unmap_vmap_area(self, va: VmapArea) -> None:
@@ -508,6 +511,7 @@ class VmapAreaAllocator:
 
     def free_vmap_area_noflush(self, va: VmapArea) -> None:
         """Queue ``va`` on the lazy list; purge at once past ``lazy_max_pages()``."""
+        self.generation += 1
         nr_lazy = self.vmap_lazy_nr + ((va.va_end - va.va_start) >> PAGE_SHIFT)
         self.vmap_lazy_nr = nr_lazy
         va.vm = None
@@ -522,6 +526,7 @@ class VmapAreaAllocator:
         """Immediate free (error paths): unlink from busy and merge into free, no flush."""
         self.busy.remove(va)
         self.busy_bytes -= va.va_end - va.va_start
+        self.generation += 1
         self._merge(va)
 
     def _merge(self, va: VmapArea) -> None:
@@ -536,6 +541,7 @@ class VmapAreaAllocator:
         """
         vas = self.lazy.pop_all() if len(self.lazy) else []
         if vas:
+            self.generation += 1
             start = min(start, vas[0].va_start)
             end = max(end, vas[-1].va_end)
             self.pgtable.flush_tlb_kernel_range(start, end)

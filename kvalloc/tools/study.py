@@ -226,6 +226,8 @@ class _Recorder:
         self.steps: list[int] = []
         self.step = 0
         self.peak_va = 0
+        self._frag_gen = -1
+        self._frag = (0, 0, 0)
         self.m.mem.reset_watermark()
         self.base = self.snap()
 
@@ -237,11 +239,13 @@ class _Recorder:
         va = kva.busy_bytes + lazy
         if va > self.peak_va:
             self.peak_va = va
-        f = fragmentation(self.k)
+        if kva.generation != self._frag_gen:       # the areas changed: measure again
+            f = fragmentation(self.k)
+            self._frag = (f["free_areas"], f["largest_hole_bytes"], f["va_span_bytes"])
+            self._frag_gen = kva.generation
         return (mem.nr_frames - mem.nr_free, mem.nr_frames - mem.min_free, va, self.peak_va,
                 lazy, kva.nr_purges, tlb, vr.fresh, vr.shrink + vr.grow_in_place,
-                vr.moved - vr.fresh, vr.fallthrough, f["free_areas"], f["largest_hole_bytes"],
-                f["va_span_bytes"])
+                vr.moved - vr.fresh, vr.fallthrough, *self._frag)
 
     def observer(self, buffer: str, length: Callable[[], int]) -> Callable[[ReallocEvent], None]:
         """The observer of one buffer (a vector ``v0`` or a raw buffer ``r0``)."""

@@ -422,7 +422,7 @@ def test_resize_reserves_before_it_fills() -> None:
 
 def test_vectors_work_through_the_kernel_when_the_host_cannot_map_views(
         k: Kernel, monkeypatch: pytest.MonkeyPatch) -> None:
-    def no_views(addr: int, size: int) -> Any:
+    def no_views(addr: int, size: int, reuse: Any = None) -> Any:
         raise OSError("host refused to map")
     monkeypatch.setattr(k, "direct_view", no_views)
     v = VVec(u32, range(2000), kernel=k)
