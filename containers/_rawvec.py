@@ -109,7 +109,8 @@ class RawVec(Generic[T, A]):
     """
 
     __slots__ = ("_elem", "_alloc", "_growth", "_kernel", "_ptr", "_cap", "_view", "_mv",
-                 "_flat", "_room", "_kasan", "_kgen", "_ftype", "_stats")
+                 "_flat", "_room", "_kasan", "_kgen", "_ftype", "_stats", "_elay", "_lay",
+                 "_lay_cap")
 
     _alias = "RawVec"
     _view: DirectView | None
@@ -133,13 +134,20 @@ class RawVec(Generic[T, A]):
         self._ftype: type | None = elem.fast_type
         self._stats = _Counters(0, 0, 0, 0)
         self._ptr, self._view = 0, None
+        self._elay = Layout(elem.size, elem.align)
+        self._lay, self._lay_cap = self._elay, -1
         self._set_buffer(Layout(0, elem.align).dangling(), 0)
 
     # -- the buffer -----------------------------------------------------------------
 
     def _layout(self, cap: int) -> Layout:
-        """The layout of ``cap`` elements; LayoutError if it overflows."""
-        return Layout.array(Layout(self._elem.size, self._elem.align), cap)
+        """The layout of ``cap`` elements; LayoutError if it overflows. The last one is kept:
+        a resize asks for the old capacity's layout and then the new one's."""
+        if cap == self._lay_cap:
+            return self._lay
+        lay = Layout.array(self._elay, cap)
+        self._lay, self._lay_cap = lay, cap
+        return lay
 
     def _unmap(self) -> None:
         """Forget every view of the buffer: the fast paths then see no room."""
@@ -181,14 +189,15 @@ class RawVec(Generic[T, A]):
         Atomic: AllocError (a refused request or a capacity overflow) changes nothing.
         """
         old_cap = self._cap
+        old_layout = self._layout(old_cap)          # usually the kept one: no new Layout
         try:
             new_layout = self._layout(new_cap)
         except LayoutError:
             raise AllocError(f"{self._alias}: capacity overflow ({new_cap} elements of "
                              f"{self._elem.size} bytes)") from None
         ptr = None if old_cap == 0 else self._ptr
-        new_ptr, copied = self._alloc.realloc_counted(ptr, new_layout, self._layout(old_cap),
-                                                      flags, NUMA_NO_NODE)
+        new_ptr, copied = self._alloc.realloc_counted(ptr, new_layout, old_layout, flags,
+                                                      NUMA_NO_NODE)
         st = self._stats
         st.reallocs += 1
         if old_cap and new_cap:

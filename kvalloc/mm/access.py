@@ -229,8 +229,12 @@ class Access:
         n = (offset + size + PAGE_SIZE - 1) >> PAGE_SHIFT
         if n <= len(old):
             pfns = old if n == len(old) else old[:n]
-            flat = (mem.run(pfns[0], offset, size) if reuse.flat is not None
-                    else mem.contiguous_view(pfns, offset, size))
+            if reuse.flat is not None:
+                flat = mem.run(pfns[0], offset, size)
+            elif n == len(old):
+                flat = None                              # the same frames: still not one run
+            else:
+                flat = mem.contiguous_view(pfns, offset, size)
         else:
             more = self.pgtable.pfns(a - offset + (len(old) << PAGE_SHIFT),
                                      (n - len(old)) << PAGE_SHIFT, True)
