@@ -113,14 +113,21 @@ def format_gfp(gfp: int) -> str:
     return "|".join(parts)
 
 
+# plain ints for the hot paths: ``int & IntFlag`` builds an IntFlag (about 1 us a time)
+_ZERO: int = int(GFP.ZERO)
+_DIRECT_RECLAIM: int = int(GFP.DIRECT_RECLAIM)
+#: ``__GFP_THISNODE`` as a plain int.
+THISNODE: int = int(GFP.THISNODE)
+
+
 def want_init_on_alloc(gfp: int, init_on_alloc: bool) -> bool:
     """``init_on_alloc`` boot option, or ``__GFP_ZERO`` in the request."""
-    return init_on_alloc or bool(gfp & GFP.ZERO)
+    return init_on_alloc or bool(gfp & _ZERO)
 
 
 def gfpflags_allow_blocking(gfp: int) -> bool:
     """True when the request may sleep (has ``__GFP_DIRECT_RECLAIM``)."""
-    return bool(gfp & GFP.DIRECT_RECLAIM)
+    return bool(gfp & _DIRECT_RECLAIM)
 
 
 def gfp_has_io_fs(gfp: int) -> bool:
