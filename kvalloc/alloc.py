@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable
-from typing import Any, ClassVar, Protocol, runtime_checkable
+from typing import Any, ClassVar, NamedTuple, Protocol, runtime_checkable
 
 from ._validate import require_int
 from .constants import NUMA_NO_NODE, PAGE_SIZE, U64_LIMIT, is_power_of_2
@@ -88,9 +88,8 @@ class Layout:
         return self.align
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
-class ReallocEvent:
-    """One call of an allocator's resize entry, as the allocator layer saw it.
+class ReallocEvent(NamedTuple):
+    """One call of an allocator's resize entry, as the allocator layer saw it (immutable).
 
     ``outcome`` is ``"fresh"`` (there was no old allocation), ``"in_place"`` (the pointer
     stayed), ``"moved"`` (a new pointer), ``"failed"`` (AllocError: the old allocation is
@@ -133,8 +132,12 @@ def _observed(alloc: _KernelAllocator | MoveOnly, ptr: int | None, layout: Layou
     m = alloc.kernel.machine
     had = ptr is not None and old_layout.size > 0
     old_ptr = ptr if ptr is not None and had else 0
-    with m.lock:
-        old_held, old_backing = m.allocation(old_ptr)
+    last = alloc._last_held
+    if old_ptr and last[0] == old_ptr:
+        old_held, old_backing = last[1], last[2]      # what this allocator's last call gave
+    else:
+        with m.lock:
+            old_held, old_backing = m.allocation(old_ptr)
     old_bytes = old_layout.size if had else 0
     try:
         new, copied = alloc._realloc_counted(ptr, layout, old_layout, flags, nid)
@@ -143,12 +146,14 @@ def _observed(alloc: _KernelAllocator | MoveOnly, ptr: int | None, layout: Layou
                               "failed", 0, old_backing))
         raise
     if layout.size == 0:
+        alloc._last_held = (0, 0, "")
         if had:
             observer(ReallocEvent(old_ptr, 0, old_bytes, 0, old_held, 0, "freed", copied,
                                   old_backing))
         return new, copied
     with m.lock:
         held, backing = m.allocation(new)
+    alloc._last_held = (new, held, backing)
     outcome = "fresh" if not had else "in_place" if new == old_ptr else "moved"
     observer(ReallocEvent(old_ptr, new, old_bytes, layout.size, old_held, held, outcome, copied,
                           backing))
@@ -247,6 +252,8 @@ class _KernelAllocator(Allocator):
     FUNC: ClassVar[ReallocFunc]
     #: Called with a :class:`ReallocEvent` after every resize when set (the studies' probe).
     observer: Observer | None = None
+    #: (pointer, bytes held, backing) after the last observed call: the next call's "old".
+    _last_held: tuple[int, int, str] = (0, 0, "")
 
     def __init__(self, kernel: Kernel | None = None) -> None:
         if kernel is None:
@@ -358,6 +365,7 @@ class MoveOnly(Allocator):
     """
 
     observer: Observer | None = None
+    _last_held: tuple[int, int, str] = (0, 0, "")
 
     def __init__(self, inner: Allocator) -> None:
         self.inner = inner
