@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import bisect
 import dataclasses
+import functools
 import json
 import warnings
 from collections.abc import Callable, Iterable, Sequence
@@ -193,7 +194,7 @@ class Run:
 
     spec: RunSpec
     elem_size: int
-    events: list[dict[str, Any]]
+    records: list[tuple[Any, ...]]        # one per event, the values of EVENT_KEYS
     snaps: list[tuple[int, ...]]          # after each event, see _Recorder.SNAP
     base: tuple[int, ...]                 # the same snapshot before the first event
     steps: list[int]                      # the workload step each event happened in
@@ -201,9 +202,14 @@ class Run:
     failed_at: int | None                 # length of the refused buffer, or None
     dmesg: list[str] = dataclasses.field(default_factory=list)   # what the kernel logged
 
+    @functools.cached_property
+    def events(self) -> list[dict[str, Any]]:
+        """The events as dicts keyed by :data:`EVENT_KEYS` (built on first use)."""
+        return [dict(zip(EVENT_KEYS, r)) for r in self.records]
+
     def row(self) -> dict[str, Any]:
         """The summary row of the whole run (:data:`GROWTH_COLUMNS`)."""
-        return _summarise(self, len(self.events), self.length, self.spec.elements)
+        return _summarise(self, len(self.records), self.length, self.spec.elements)
 
 
 class _Recorder:
@@ -221,7 +227,7 @@ class _Recorder:
         self.stride = stride
         self.churn = churn
         self.churn_steps = churn_steps
-        self.events: list[dict[str, Any]] = []
+        self.records: list[tuple[Any, ...]] = []
         self.snaps: list[tuple[int, ...]] = []
         self.steps: list[int] = []
         self.step = 0
@@ -249,17 +255,13 @@ class _Recorder:
 
     def observer(self, buffer: str, length: Callable[[], int]) -> Callable[[ReallocEvent], None]:
         """The observer of one buffer (a vector ``v0`` or a raw buffer ``r0``)."""
-        events, snaps, steps, s = self.events, self.snaps, self.steps, self.stride
+        records, snaps, steps, s = self.records, self.snaps, self.steps, self.stride
 
         def observe(e: ReallocEvent) -> None:
-            events.append({
-                "seq": len(events), "len": length(),
-                "old_capacity": e.old_bytes // s, "new_capacity": e.new_bytes // s,
-                "old_bytes": e.old_bytes, "new_bytes": e.new_bytes,
-                "old_allocated": e.old_allocated, "new_allocated": e.new_allocated,
-                "outcome": e.outcome, "bytes_copied": e.bytes_copied, "backing": e.backing,
-                "old_ptr": e.old_ptr, "new_ptr": e.new_ptr, "buffer": buffer,
-            })
+            old_bytes, new_bytes = e.old_bytes, e.new_bytes
+            records.append((len(records), length(), old_bytes // s, new_bytes // s, old_bytes,
+                            new_bytes, e.old_allocated, e.new_allocated, e.outcome,
+                            e.bytes_copied, e.backing, e.old_ptr, e.new_ptr, buffer))
             steps.append(self.step)
             churn = self.churn
             if churn is not None:
@@ -412,7 +414,7 @@ def _run_growth(spec: RunSpec) -> Run:
                 else:
                     del raws[vid]
     except AllocError:
-        failed_at = rec.events[-1]["len"] if rec.events else 0
+        failed_at = rec.records[-1][1] if rec.records else 0
     length = sum(len(v) for v in vecs.values()) + sum(sz // stride for _, _, sz in raws.values())
     for a in allocs:
         a.observer = None
@@ -423,27 +425,26 @@ def _run_growth(spec: RunSpec) -> Run:
     if churn is not None:
         churn.release()
     k.check()
-    return Run(spec, stride, rec.events, rec.snaps, rec.base, rec.steps, length, failed_at,
+    return Run(spec, stride, rec.records, rec.snaps, rec.base, rec.steps, length, failed_at,
                k.dmesg)
 
 
 def _summarise(run: Run, upto: int, length: int, elements: int) -> dict[str, Any]:
     """The row of ``run`` after its first ``upto`` events, with ``length`` elements."""
     spec, size = run.spec, run.elem_size
-    evs = run.events[:upto]
-    snap = run.snaps[upto - 1] if upto else run.base
-    base = run.base
     count = {"fresh": 0, "in_place": 0, "moved": 0, "failed": 0, "freed": 0}
     copied = worst = 0
     held: dict[str, tuple[int, int]] = {}          # buffer -> (capacity, allocated)
-    for ev in evs:
-        count[ev["outcome"]] += 1
-        c = ev["bytes_copied"]
+    for r in run.records[:upto]:                   # the fields of EVENT_KEYS, in order
+        outcome, c = r[8], r[9]
+        count[outcome] += 1
         copied += c
         if c > worst:
             worst = c
-        if ev["outcome"] != "failed":
-            held[ev["buffer"]] = (ev["new_capacity"], ev["new_allocated"])
+        if outcome != "failed":
+            held[r[13]] = (r[3], r[7])
+    snap = run.snaps[upto - 1] if upto else run.base
+    base = run.base
     capacity = sum(c for c, _ in held.values())
     allocated = sum(a for _, a in held.values())
     failed_at = run.failed_at if length == run.length else None
