@@ -45,6 +45,9 @@ from kvalloc.alloc import Allocator, Kmalloc, KVmalloc, Layout, MoveOnly, Vmallo
 from kvalloc.config import VREALLOC_ALIASES, vrealloc_profile_number
 from kvalloc.constants import PAGE_SIZE
 
+from . import background as bg
+from .background import fragmentation
+
 ALLOCS: dict[str, Callable[[Kernel], Any]] = {
     "kmalloc": Kmalloc, "vmalloc": Vmalloc, "kvmalloc": KVmalloc,
     "moveonly": lambda k: MoveOnly(Vmalloc(k)),
@@ -238,7 +241,6 @@ class _Recorder:
         self.base = self.snap()
 
     def snap(self) -> tuple[int, ...]:
-        from .background import fragmentation
         m = self.m
         mem, kva, vr, tlb = m.mem, m.kva, m.vrealloc.stats, m.pgtable.nr_tlb_flushes
         lazy = kva.vmap_lazy_nr * PAGE_SIZE
@@ -342,7 +344,6 @@ def run_growth(spec: RunSpec) -> Run:
 
 
 def _run_growth(spec: RunSpec) -> Run:
-    from . import background as bg
     e = element(spec.elem)
     n = spec.elements
     stride = Layout(e.size, e.align).pad_to_align().size
@@ -546,7 +547,6 @@ def growth_study(elements: int = 50_000, elem: str = "u64",
     ``bpf-insn-hist``) does not use an allocator or policy: it runs once per profile, with
     the kernel functions it calls as ``alloc`` and ``-`` as ``policy``.
     """
-    from . import background as bg
     from .trace import workload_ops
     element(elem)
     for a in allocs:
