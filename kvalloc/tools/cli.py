@@ -246,10 +246,10 @@ def _write_above(bar: _Bar | None, text: str) -> None:
 
 
 def _cmd_profiles(args: argparse.Namespace) -> int:
-    from .study import PROFILE_INFO
+    from .study import PROFILE_INFO, profile_alias
     print(f"{'#':>2}  {'commit':<12}  {'alias':<7}  {'kernel':<10}  {'kind':<6}  what changed")
-    for i, (commit, (alias, kernel, title)) in enumerate(PROFILE_INFO.items(), 1):
-        print(f"{i:>2}  {commit:<12}  {alias:<7}  {kernel:<10}  {'kernel':<6}  {title}")
+    for i, (commit, (kernel, title)) in enumerate(PROFILE_INFO.items(), 1):
+        print(f"{i:>2}  {commit:<12}  {profile_alias(commit):<7}  {kernel:<10}  {'kernel':<6}  {title}")
     return 0
 
 

@@ -249,13 +249,8 @@ def _profiles_text(commits: Sequence[str]) -> str:
 # --------------------------------------------------------------------------- checks
 
 def check_path(path: object, option: str = "--plot") -> str:
-    """The format of ``path`` by its extension (checked before a study runs); TypeError or
-    ValueError naming ``option`` otherwise."""
-    return _check_path(path, option)
-
-
-def _check_path(path: object, option: str = "--plot") -> str:
-    """The format of ``path`` by its extension; TypeError or ValueError otherwise."""
+    """The format of ``path`` by its extension (also checked before a study runs);
+    TypeError or ValueError naming ``option`` otherwise."""
     if not isinstance(path, (str, os.PathLike)):
         raise TypeError(f"path must be a str or os.PathLike, got {type(path).__name__}")
     text = os.fspath(path)
@@ -525,7 +520,7 @@ def plot_sweep(rows: list[dict[str, Any]], path: str | os.PathLike[str]) -> None
         missing = [k for k in _SWEEP_KEYS if k not in row]
         if missing:
             raise ValueError(f"plot_sweep: rows[{i}] lacks the column(s) {', '.join(missing)}")
-    fmt = _check_path(path)
+    fmt = check_path(path)
 
     cfgs: dict[_Config, dict[int, dict[str, Any]]] = {}
     sizes: dict[str, int] = {}
@@ -645,7 +640,7 @@ def plot_runs(runs: list[Run], path: str | os.PathLike[str]) -> None:
     _check_list(runs, "runs", "plot_runs", Run, "kvalloc.tools.study.Run", "a kvalloc.tools.study.Run")
     for i, r in enumerate(runs):
         _check_events(r, f"plot_runs: runs[{i}]")
-    fmt = _check_path(path)
+    fmt = check_path(path)
     by_cfg: dict[_Config, Run] = {}
     for r in runs:
         s = r.spec
@@ -803,7 +798,7 @@ def plot_timeline(run: Run, path: str | os.PathLike[str]) -> None:
     _check_events(run, "plot_timeline: run")
     if not run.events:
         raise ValueError("plot_timeline: the run has no events, nothing to plot")
-    fmt = _check_path(path)
+    fmt = check_path(path)
     bars, moves, fails = _bars(run)
     if not bars:
         raise ValueError("plot_timeline: the run never held a buffer, nothing to plot")

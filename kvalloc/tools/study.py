@@ -59,19 +59,20 @@ ELEMS: dict[str, elems.Elem[Any]] = {
     ("u8", "u16", "u32", "u64", "i8", "i16", "i32", "i64", "usize", "isize", "f32", "f64")
 }
 
-#: commit -> (alias or "", kernel version, the commit's title), oldest first.
-PROFILE_INFO: dict[str, tuple[str, str, str]] = {
-    "3ddc2fefe6f3": ("v6.12", "v6.12", "mm: vmalloc: implement vrealloc()"),
-    "d699440f58ce": ("v6.13", "v6.13-rc", "mm: fix vrealloc()'s KASAN poisoning logic"),
-    "a0309faf1cb0": ("", "v6.15-rc", "mm: vmalloc: support more granular vrealloc() sizing"),
-    "f7a35a3c36d1": ("", "v6.15-rc7", "mm: vmalloc: Actually use the in-place vrealloc region"),
-    "70d1eb031a68": ("v6.15", "v6.15-rc7", "mm: vmalloc: Only zero-init on vrealloc shrink"),
-    "4c5d3365882d": ("v6.17", "v6.17", "mm/vmalloc: allow to set node and align in vrealloc"),
-    "007f5da43b3d": ("v6.19", "v6.19-rc",
-                     "mm/kasan: fix incorrect unpoisoning in vrealloc for KASAN"),
-    "9b47d4eea3f7": ("", "2026", "mm/kasan: fix KASAN poisoning in vrealloc()"),
-    "e64f42036ef4": ("latest", "2026", "mm/vmalloc: free unused pages on vrealloc() shrink"),
+#: commit -> (kernel version, the commit's title), oldest first (docs/vrealloc.md#profiles);
+#: the aliases are kvalloc.config.VREALLOC_ALIASES.
+PROFILE_INFO: dict[str, tuple[str, str]] = {
+    "3ddc2fefe6f3": ("v6.12", "mm: vmalloc: implement vrealloc()"),
+    "d699440f58ce": ("v6.13-rc", "mm: fix vrealloc()'s KASAN poisoning logic"),
+    "a0309faf1cb0": ("v6.15-rc", "mm: vmalloc: support more granular vrealloc() sizing"),
+    "f7a35a3c36d1": ("v6.15-rc7", "mm: vmalloc: Actually use the in-place vrealloc region"),
+    "70d1eb031a68": ("v6.15-rc7", "mm: vmalloc: Only zero-init on vrealloc shrink"),
+    "4c5d3365882d": ("v6.17", "mm/vmalloc: allow to set node and align in vrealloc"),
+    "007f5da43b3d": ("v6.19-rc", "mm/kasan: fix incorrect unpoisoning in vrealloc for KASAN"),
+    "9b47d4eea3f7": ("2026", "mm/kasan: fix KASAN poisoning in vrealloc()"),
+    "e64f42036ef4": ("2026", "mm/vmalloc: free unused pages on vrealloc() shrink"),
 }
+_ALIAS_OF = {commit: alias for alias, commit in VREALLOC_ALIASES.items()}
 
 #: Every column of a growth row, in order, with its meaning (``--explain``, docs/study.md).
 GLOSSARY: dict[str, str] = {
@@ -152,7 +153,7 @@ def profile_commit(profile: str) -> str:
 
 def profile_alias(commit: str) -> str:
     """The alias of a commit (``latest``, ``v6.12``, ...), or ``""``."""
-    return PROFILE_INFO.get(commit, ("",))[0]
+    return _ALIAS_OF.get(commit, "")
 
 
 def element(name: str) -> elems.Elem[Any]:
@@ -508,13 +509,19 @@ def parse_sweep(text: str) -> tuple[int, int, int]:
     return start, stop, points
 
 
+def _check_sweepable(workload: str, vectors: int, interleave: str) -> None:
+    """ValueError unless the state at N is a prefix of the run (the push workload, and
+    round-robin when several vectors run)."""
+    if workload != "push" or (vectors > 1 and interleave != "round-robin"):
+        raise ValueError("--sweep needs the push workload (and --interleave round-robin)")
+
+
 def sweep_rows(run: Run, points: Iterable[int]) -> list[dict[str, Any]]:
     """The row of ``run`` at each N of ``points``, derived from its events: equal to a run of
     N elements. Only for the ``push`` workload, interleaved round-robin (so that the state
     at N is a prefix of the run). O(events + points)."""
     spec = run.spec
-    if spec.workload != "push" or (spec.vectors > 1 and spec.interleave != "round-robin"):
-        raise ValueError("--sweep needs the push workload (and --interleave round-robin)")
+    _check_sweepable(spec.workload, spec.vectors, spec.interleave)
     rows = []
     steps, k = run.steps, spec.vectors
     for n in points:
@@ -568,8 +575,8 @@ def growth_study(elements: int = 50_000, elem: str = "u64",
         raise ValueError(f"--churn-steps must be >= 0, got {churn_steps}")
     n = max(sweep) if sweep else elements
     ops = workload_ops(workload, n, seed)
-    if sweep and (workload != "push" or (vectors > 1 and interleave != "round-robin")):
-        raise ValueError("--sweep needs the push workload (and --interleave round-robin)")
+    if sweep:
+        _check_sweepable(workload, vectors, interleave)
     raw_only = bool(ops) and all(op.name in RAW_ALLOCS for op in ops)
     if raw_only:
         allocs = [",".join(sorted({op.name for op in ops}))]
