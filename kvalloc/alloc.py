@@ -69,11 +69,18 @@ class Layout:
     @staticmethod
     def array(elem: Layout, n: int) -> Layout:
         """The layout of ``n`` consecutive ``elem`` values (each padded to its alignment)."""
-        require_int("array length", n)
+        if type(n) is not int:
+            n = require_int("array length", n)
         if n < 0:
             raise LayoutError(f"array length must be >= 0, got {n}")
         align = elem.align
-        return Layout(((elem.size + align - 1) & ~(align - 1)) * n, align)
+        size = ((elem.size + align - 1) & ~(align - 1)) * n
+        if size + align - 1 > ISIZE_MAX:
+            raise LayoutError(f"Layout of {size} bytes aligned to {align} overflows isize")
+        lay = object.__new__(Layout)          # valid by construction: skip __post_init__
+        object.__setattr__(lay, "size", size)
+        object.__setattr__(lay, "align", align)
+        return lay
 
     def pad_to_align(self) -> Layout:
         """This layout with its size rounded up to a multiple of its alignment (itself if it
@@ -222,14 +229,18 @@ class ReallocFunc:
 
         ``ptr=None`` or an empty old layout allocates; an empty layout frees.
         """
-        if not isinstance(layout, Layout) or not isinstance(old_layout, Layout):
+        if (type(layout) is not Layout or type(old_layout) is not Layout) and \
+                (not isinstance(layout, Layout) or not isinstance(old_layout, Layout)):
             raise TypeError("layout and old_layout must be Layout instances")
-        if ptr is not None:
-            require_int("ptr", ptr, 0, U64_LIMIT)
-        flags = require_int("flags", flags, 0, 1 << 32)
-        nid = require_int("nid", nid)
-        if nid not in (NUMA_NO_NODE, 0):
-            raise ValueError(f"nid must be NUMA_NO_NODE (-1) or 0 on this one-node machine, got {nid}")
+        if ptr is not None and (type(ptr) is not int or not 0 <= ptr < U64_LIMIT):
+            ptr = require_int("ptr", ptr, 0, U64_LIMIT)
+        if type(flags) is not int or not 0 <= flags < 1 << 32:
+            flags = require_int("flags", flags, 0, 1 << 32)
+        if type(nid) is not int or (nid != NUMA_NO_NODE and nid != 0):
+            nid = require_int("nid", nid)
+            if nid not in (NUMA_NO_NODE, 0):
+                raise ValueError(f"nid must be NUMA_NO_NODE (-1) or 0 on this one-node machine, "
+                                 f"got {nid}")
         align = layout.align
         size = (layout.size + align - 1) & ~(align - 1)          # pad_to_align
         if size >= U64_LIMIT:

@@ -492,8 +492,10 @@ class Kernel:
         them; they are not updated when the buffer is freed, unmapped or resized, and every
         access must go through :meth:`DirectView.check_access` when ``view.checked``.
         """
-        addr, size = _uint("addr", addr), _uint("size", size)
-        if reuse is not None and not isinstance(reuse, DirectView):
+        if type(addr) is not int or type(size) is not int or addr < 0 or size < 0 or \
+                addr >= U64_LIMIT or size >= U64_LIMIT:
+            addr, size = _uint("addr", addr), _uint("size", size)
+        if reuse is not None and type(reuse) is not DirectView and not isinstance(reuse, DirectView):
             raise TypeError(f"reuse must be a DirectView or None, not {type(reuse).__name__}")
         return self.machine.access.direct_view(addr, size, reuse)
 

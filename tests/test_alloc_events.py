@@ -186,3 +186,25 @@ def test_direct_view_reuse_equals_a_fresh_view_after_in_place_resizes() -> None:
     assert b.pfns == k.direct_view(q, 3000).pfns and b.flat is not None
     with pytest.raises(TypeError, match="^reuse must be a DirectView or None, not int$"):
         k.direct_view(p, 10, 5)  # type: ignore[arg-type]
+
+
+def test_direct_view_reuse_hands_over_page_views_and_drops_the_ones_past_the_end() -> None:
+    k = Kernel()
+    p = k.vmalloc(4 * PAGE_SIZE)
+    assert p is not None
+    view = k.direct_view(p, 4 * PAGE_SIZE)
+    pages = view.typed_pages("Q")
+    pages[3][0] = 7
+    cache = pages.cache
+    assert set(cache) == {3}
+    small = k.direct_view(p, 2 * PAGE_SIZE, view)
+    assert view.pfns == [] and small.typed_pages("Q").cache is cache   # handed over
+    assert set(cache) == set() and len(small.typed_pages("Q")) == 2
+    with pytest.raises(IndexError, match=r"^page 3 outside the view's 2 pages$"):
+        small.typed_pages("Q")[3]
+    small.typed_pages("Q")[1][5] = 9
+    big = k.direct_view(p, 4 * PAGE_SIZE, small)
+    assert big.typed_pages("Q")[1][5] == 9 and big.typed_pages("Q")[3][0] == 7
+    assert big.pfns == k.direct_view(p, 4 * PAGE_SIZE).pfns
+    k.vfree(p)
+    k.check()

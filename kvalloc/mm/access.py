@@ -101,7 +101,7 @@ class DirectView:
     """
 
     __slots__ = ("addr", "size", "offset", "pfns", "flat", "shadow", "_kasan", "_lock",
-                 "_mem", "_gen", "_ok", "_pages")
+                 "_mem", "_gen", "_ok", "_caches")
 
     def __init__(self, addr: int, size: int, offset: int, pfns: list[int],
                  flat: memoryview | None, mem: PageAllocator, kasan: Kasan | None,
@@ -117,23 +117,37 @@ class DirectView:
         self._mem = mem
         self._gen = -1
         self._ok = size if kasan is None else 0
-        self._pages: PageViews | None = None
+        self._caches: dict[str | None, PageCache] = {}     # by format (None: bytes)
 
     @property
     def checked(self) -> bool:
         """True when KASAN is on and accesses must be checked first."""
         return self._kasan is not None
 
+    def _cache(self, fmt: str | None) -> PageCache:
+        cache = self._caches.get(fmt)
+        if cache is None:
+            cache = self._caches[fmt] = PageCache(self._mem.frame, self.pfns, fmt)
+        return cache
+
     @property
     def pages(self) -> PageViews:
         """``pages[i]``: the writable 4096-byte view of page ``i``, built on first use. O(1)."""
-        if self._pages is None:
-            self._pages = PageViews(PageCache(self._mem.frame, self.pfns, None))
-        return self._pages
+        return PageViews(self._cache(None))
 
     def typed_pages(self, fmt: str) -> PageViews:
         """Like :attr:`pages`, each page cast to the ``struct`` format ``fmt``. O(1)."""
-        return PageViews(PageCache(self._mem.frame, self.pfns, fmt))
+        return PageViews(self._cache(fmt))
+
+    def _take_caches(self, old: DirectView, kept: int, had: int) -> None:
+        """Adopt ``old``'s page views of its first ``kept`` of ``had`` pages (a resize in
+        place: the same frames). O(pages dropped)."""
+        caches = self._caches = old._caches
+        old._caches = {}
+        for cache in caches.values():
+            for i in range(kept, had):
+                cache.pop(i, None)
+            cache._pfns = self.pfns
 
     def room(self) -> int:
         """Bytes from ``addr`` that may be accessed without a KASAN report (``size`` with
@@ -215,8 +229,9 @@ class Access:
         """Frame views of ``[addr, addr + size)``. PageFault if a page is unmapped.
 
         O(pages); with ``reuse``, a view of the same address whose frames are still mapped
-        there (the buffer was resized in place), only the pages past it are looked up:
-        O(new pages), plus a C-speed list copy.
+        there (the buffer was resized in place), only the pages past it are looked up and
+        ``reuse`` hands its frame list and page views over (it must not be used afterwards):
+        O(pages added or dropped).
         """
         a = self.untag(addr)
         offset = a & (PAGE_SIZE - 1)
@@ -225,27 +240,31 @@ class Access:
             pfns = self.pgtable.pfns(a, size, True) if size else []
             flat = mem.contiguous_view(pfns, offset, size)
             return DirectView(addr, size, offset, pfns, flat, mem, self.kasan, self.lock)
-        old = reuse.pfns
+        pfns = reuse.pfns
+        had = len(pfns)
         n = (offset + size + PAGE_SIZE - 1) >> PAGE_SHIFT
-        if n <= len(old):
-            pfns = old if n == len(old) else old[:n]
+        first = pfns[0]
+        if n <= had:
             if reuse.flat is not None:
-                flat = mem.run(pfns[0], offset, size)
-            elif n == len(old):
+                flat = mem.run(first, offset, size)
+            elif n == had:
                 flat = None                              # the same frames: still not one run
             else:
-                flat = mem.contiguous_view(pfns, offset, size)
+                flat = mem.contiguous_view(pfns[:n], offset, size)
+            del pfns[n:]
         else:
-            more = self.pgtable.pfns(a - offset + (len(old) << PAGE_SHIFT),
-                                     (n - len(old)) << PAGE_SHIFT, True)
-            pfns = old + more
-            first = pfns[0]
+            more = self.pgtable.pfns(a - offset + (had << PAGE_SHIFT), (n - had) << PAGE_SHIFT,
+                                     True)
+            flat = None                  # frames that were not one run do not become one
             if reuse.flat is not None and n <= mem.run_frames(first) and \
-                    more == list(range(first + len(old), first + n)):
+                    more[0] == first + had and more[-1] == first + n - 1 and \
+                    more == list(range(first + had, first + n)):
                 flat = mem.run(first, offset, size)
-            else:
-                flat = mem.contiguous_view(pfns, offset, size)
-        return DirectView(addr, size, offset, pfns, flat, mem, self.kasan, self.lock)
+            pfns.extend(more)
+        view = DirectView(addr, size, offset, pfns, flat, mem, self.kasan, self.lock)
+        reuse.pfns = []
+        view._take_caches(reuse, min(n, had), had)
+        return view
 
 
 def _identity(addr: int) -> int:

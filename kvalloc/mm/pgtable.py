@@ -52,10 +52,12 @@ class PageTable:
         pte, pmd = self.pte, self.pmd
         vpn0 = addr >> PAGE_SHIFT
         n = len(pfns)
-        for i in range(n):
-            if self.translate_vmalloc(vpn0 + i) is not None:
-                self.log.WARN_ON("vmap_pages_pte_range")
-                return False
+        taken = not pte.keys().isdisjoint(range(vpn0, vpn0 + n)) or (
+            bool(pmd) and not pmd.keys().isdisjoint(
+                range(vpn0 >> _PMD_VPN_SHIFT, ((vpn0 + n - 1) >> _PMD_VPN_SHIFT) + 1)))
+        if taken:
+            self.log.WARN_ON("vmap_pages_pte_range")
+            return False
         i = 0
         if page_shift == PMD_SHIFT:
             while i < n:
@@ -232,19 +234,16 @@ class PageTable:
             else:
                 run(d0, start, n)[:] = src_run
 
-        while i < np_:
-            s0, d0 = spf[i], dpf[i]
-            m = min(np_ - i, run_frames(s0), run_frames(d0))
-            start = off if i == 0 else 0
-            if m == 1 or (spf[i:i + m] == list(range(s0, s0 + m))
-                          and dpf[i:i + m] == list(range(d0, d0 + m))):
+        # pages where either side stops being consecutive: each run between two is one copy
+        breaks = [j for j in range(1, np_)
+                  if spf[j] != spf[j - 1] + 1 or dpf[j] != dpf[j - 1] + 1]
+        breaks.append(np_)
+        for stop in breaks:
+            while i < stop:
+                s0, d0 = spf[i], dpf[i]
+                m = min(stop - i, run_frames(s0), run_frames(d0))
+                start = off if i == 0 else 0
                 n = min(m * PAGE_SIZE - start, size - pos)
                 copy(s0, d0, start, n)
                 pos += n
-            else:
-                for j in range(i, i + m):
-                    st = off if j == 0 else 0
-                    n = min(PAGE_SIZE - st, size - pos)
-                    copy(spf[j], dpf[j], st, n)
-                    pos += n
-            i += m
+                i += m

@@ -9,7 +9,7 @@ Invariants (``Kernel.check``):
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 from ..constants import (
     ALIGN,
@@ -29,6 +29,8 @@ from ..vm_flags import KASAN_VMALLOC_PROT_NORMAL, KASAN_VMALLOC_VM_ALLOC, VM
 from .page_alloc import OWNER_VMALLOC, Block
 from .printk import fmt_p
 from .vmalloc_types import VmStruct
+
+_MAP_PUT_PAGES = int(VM.MAP_PUT_PAGES)
 
 if TYPE_CHECKING:
     from ..config import KernelConfig
@@ -124,7 +126,7 @@ class VmallocFamily:
                 if self.kasan is not None:
                     vm.addr = self.kasan.unpoison_vmalloc(
                         vm.addr, size, KASAN_VMALLOC_PROT_NORMAL | KASAN_VMALLOC_VM_ALLOC)
-                vm.flags &= ~VM.UNINITIALIZED
+                vm.flags &= ~int(VM.UNINITIALIZED)
                 return vm.addr
             if shift > PAGE_SHIFT:
                 shift, align = PAGE_SHIFT, original_align
@@ -199,11 +201,15 @@ class VmallocFamily:
 
         def record(block: Block, k: int) -> None:
             nonlocal nr
-            for b in mem.split_page(block) if k else (block,):
+            run = mem.split_page(block) if k else [block]
+            for b in run:
                 b.owner = OWNER_VMALLOC
-                self.mark_vmalloc(b)
-                pages[nr] = b
-                nr += 1
+                b.vmalloc = True                   # mark_vmalloc, counted once for the run
+            mem.nr_vmalloc += len(run)
+            if block.memcg is not None:
+                self.memcg.mod_vmalloc(block.memcg, len(run))
+            pages[nr:nr + len(run)] = run
+            nr += len(run)
 
         cap = MAX_PAGE_ORDER
         large = min(cap, ilog2(nr_pages))
@@ -272,19 +278,42 @@ class VmallocFamily:
             raise self.log.BUG("free_vm_area", "removed another area")
 
     def vm_area_free_pages(self, vm: VmStruct, start: int, end: int) -> None:
-        """Free ``pages[start:end]`` one order-0 page at a time, unmarking them."""
+        """Free ``pages[start:end]``, unmarking them: as the kernel's one ``__free_page`` per
+        page, done a run of consecutive frames at a time (the same end state)."""
         assert vm.pages is not None
         pages = vm.pages
         mem = self.mem
-        put = bool(vm.flags & VM.MAP_PUT_PAGES)
-        for i in range(start, end):
+        put = bool(vm.flags & _MAP_PUT_PAGES)
+        i = start
+        while i < end:
             b = pages[i]
             if b is None:
+                i += 1
                 continue
-            if not put:
-                self.unmark_vmalloc(b)
-            mem.free_pages(b)
-            pages[i] = None
+            if b.order:
+                if not put:
+                    self.unmark_vmalloc(b)
+                mem.free_pages(b)
+                pages[i] = None
+                i += 1
+                continue
+            j, pfn, cg, marked = i + 1, b.pfn - i, b.memcg, b.vmalloc
+            while j < end:
+                c = pages[j]
+                if c is None or c.pfn != pfn + j or c.order or c.memcg is not cg or \
+                        c.vmalloc is not marked:
+                    break
+                j += 1
+            run = cast("list[Block]", pages[i:j])        # no None: the loop above stopped there
+            if marked and not put:
+                for c in run:
+                    c.vmalloc = False
+                mem.nr_vmalloc -= j - i
+                if cg is not None:
+                    self.memcg.mod_vmalloc(cg, i - j)
+            mem.free_pages_run(run)
+            pages[i:j] = [None] * (j - i)
+            i = j
 
     def vfree(self, addr: int) -> None:
         """``vfree``: release the area, its pages and its page array (mm/vmalloc.c: vfree())."""

@@ -19,6 +19,8 @@ from ..vm_flags import VM
 if TYPE_CHECKING:
     from .page_alloc import Block
 
+_NO_GUARD = int(VM.NO_GUARD)        # a plain int: ``int & IntFlag`` builds a flag per call
+
 
 class VmapArea:
     """``struct vmap_area``: a KVA range ``[va_start, va_end)``, its vm (if any) and type bits."""
@@ -51,7 +53,7 @@ class VmStruct:
     def __init__(self, flags: int, caller: str, requested_size: int) -> None:
         self.addr = 0
         self.size = 0
-        self.flags = flags
+        self.flags = int(flags)      # a plain int: hot paths test bits without building flags
         self.pages: list[Block | None] | None = None
         self.page_order = 0
         self.nr_pages = 0
@@ -64,7 +66,7 @@ class VmStruct:
     @property
     def area_size(self) -> int:
         """``get_vm_area_size``: the size without the guard page."""
-        return self.size if self.flags & VM.NO_GUARD else self.size - PAGE_SIZE
+        return self.size if self.flags & _NO_GUARD else self.size - PAGE_SIZE
 
 
 class SortedVAs:
@@ -84,7 +86,11 @@ class SortedVAs:
         return (m[s] for s in list(self._starts))
 
     def find(self, addr: int) -> VmapArea | None:
-        """The area with ``va_start <= addr < va_end``."""
+        """The area with ``va_start <= addr < va_end``. O(1) for an area's start (the
+        usual question), else O(log n)."""
+        va = self._map.get(addr)
+        if va is not None:
+            return va
         starts = self._starts
         i = starts.bisect_right(addr) - 1
         if i < 0:

@@ -137,7 +137,9 @@ class Vrealloc:
         return copied
 
     def _emit(self, p: int, old: int, size: int, outcome: str) -> None:
-        self.trace.emit("vrealloc", p=p, old_size=old, new_size=size, outcome=outcome)
+        trace = self.trace
+        if "vrealloc" in trace.enabled:
+            trace.emit("vrealloc", p=p, old_size=old, new_size=size, outcome=outcome)
 
     # -- the algorithm ----------------------------------------------------------------
 

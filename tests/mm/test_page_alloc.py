@@ -239,3 +239,54 @@ def test_64_gib_machine_is_cheap() -> None:
     k.vfree(p)
     k.check()
     assert time.perf_counter() - t0 < 30  # API.md 4: no memory proportional to ram
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_free_pages_run_ends_as_freeing_each_page_does(seed: int) -> None:
+    # vm_area_free_pages frees a vmalloc area's pages a run at a time; the buddy lists must
+    # end exactly as after the kernel's one __free_page per page, whatever was free before
+    import random
+
+    from kvalloc.mm.page_alloc import OWNER_USER, Block
+
+    rng = random.Random(seed)
+    twins = [Kernel(KernelConfig(ram=16 << 20)).machine.mem for _ in range(2)]
+    runs: list[list[list[Block]]] = [[], []]
+    for _ in range(6):
+        order = rng.randrange(0, 8)
+        for mem, out in zip(twins, runs):
+            block = mem.alloc_pages(0xcc0, order, OWNER_USER)
+            assert block is not None
+            out.append(mem.split_page(block))
+    keep = rng.sample(range(6), 2)
+    one, batched = twins
+    for i in range(6):
+        if i in keep:
+            continue
+        for b in runs[0][i]:
+            one.free_pages(b)
+        lo = rng.randrange(len(runs[1][i]))
+        batched.free_pages_run(runs[1][i][:lo])
+        batched.free_pages_run(runs[1][i][lo:])
+    for mem in twins:
+        mem.check()
+    assert list(one.free_blocks()) == list(batched.free_blocks())
+    assert one.nr_free == batched.nr_free and one.blocks.keys() == batched.blocks.keys()
+
+
+def test_free_pages_run_refuses_what_is_not_one_run_and_changes_nothing() -> None:
+    from kvalloc.mm.page_alloc import OWNER_USER
+
+    mem = Kernel(KernelConfig(ram=16 << 20)).machine.mem
+    block = mem.alloc_pages(0xcc0, 2, OWNER_USER)
+    assert block is not None
+    pages = mem.split_page(block)
+    free = mem.nr_free
+    with pytest.raises(KernelBug, match=r"^free_pages_run: frame 0x100002 is not part of an "
+                                        r"order-0 run from 0x100000$"):
+        mem.free_pages_run([pages[0], pages[2]])
+    assert mem.nr_free == free and all(b.refcount == 1 for b in pages)
+    mem.check()
+    mem.free_pages_run(pages)
+    assert mem.nr_free == free + 4
+    mem.check()
