@@ -163,8 +163,10 @@ class RawVec(Generic[T, A]):
         leaves no views: every access then goes through the kernel's read and write.
         """
         old = self._view if ptr == self._ptr else None     # resized in place: same frames
+        old_mv = self._mv if old is not None else None
         self._ptr, self._cap = ptr, cap
-        self._unmap()
+        self._view = self._mv = self._flat = self._kasan = None     # _unmap(), inlined
+        self._room = self._kgen = -1
         if cap == 0:
             return
         elem, size = self._elem, self._elem.size
@@ -175,6 +177,8 @@ class RawVec(Generic[T, A]):
             if fmt is not None:
                 if view.flat is not None:
                     mv = _cast(view.flat, fmt)
+                elif old is not None and type(old_mv) is _Paged:
+                    mv = old_mv            # its page cache was handed over with the frames
                 elif PAGE_SIZE % size == 0 and view.offset % size == 0:
                     mv = _Paged(view, fmt, view.offset // size, PAGE_SIZE // size)
         except (MemoryError, OSError):

@@ -146,25 +146,35 @@ def _observed(alloc: _KernelAllocator | MoveOnly, ptr: int | None, layout: Layou
         with m.lock:
             old_held, old_backing = m.allocation(old_ptr)
     old_bytes = old_layout.size if had else 0
+    size = layout.size
     try:
-        new, copied = alloc._realloc_counted(ptr, layout, old_layout, flags, nid)
+        with m.lock:                    # one hold for the call and the look at its result
+            new, copied = alloc._realloc_counted(ptr, layout, old_layout, flags, nid)
+            held, backing = m.allocation(new) if size else (0, "")
     except AllocError:
-        observer(ReallocEvent(old_ptr, old_ptr, old_bytes, layout.size, old_held, old_held,
-                              "failed", 0, old_backing))
+        observer(_event((old_ptr, old_ptr, old_bytes, size, old_held, old_held, "failed", 0,
+                         old_backing)))
         raise
-    if layout.size == 0:
+    if size == 0:
         alloc._last_held = (0, 0, "")
         if had:
-            observer(ReallocEvent(old_ptr, 0, old_bytes, 0, old_held, 0, "freed", copied,
-                                  old_backing))
+            observer(_event((old_ptr, 0, old_bytes, 0, old_held, 0, "freed", copied,
+                             old_backing)))
         return new, copied
-    with m.lock:
-        held, backing = m.allocation(new)
     alloc._last_held = (new, held, backing)
     outcome = "fresh" if not had else "in_place" if new == old_ptr else "moved"
-    observer(ReallocEvent(old_ptr, new, old_bytes, layout.size, old_held, held, outcome, copied,
-                          backing))
+    observer(_event((old_ptr, new, old_bytes, size, old_held, held, outcome, copied, backing)))
     return new, copied
+
+
+def _event(fields: tuple[int, int, int, int, int, int, str, int, str]) -> ReallocEvent:
+    """A :class:`ReallocEvent` from its fields in order, without the keyword-parsing
+    ``__new__`` (the studies make one per resize)."""
+    event: ReallocEvent = _tuple_new(ReallocEvent, fields)
+    return event
+
+
+_tuple_new: Any = tuple.__new__
 
 
 @runtime_checkable

@@ -480,7 +480,6 @@ class Kernel:
         dst, src, size = _uint("dst", dst), _uint("src", src), _uint("size", size)
         self.machine.access.memcpy(dst, src, size, "memcpy")
 
-    @_locked
     def direct_view(self, addr: int, size: int, reuse: DirectView | None = None) -> DirectView:
         """Frame views of ``[addr, addr + size)`` for the containers' fast path (internal API).
 
@@ -497,7 +496,9 @@ class Kernel:
             addr, size = _uint("addr", addr), _uint("size", size)
         if reuse is not None and type(reuse) is not DirectView and not isinstance(reuse, DirectView):
             raise TypeError(f"reuse must be a DirectView or None, not {type(reuse).__name__}")
-        return self.machine.access.direct_view(addr, size, reuse)
+        m = self.machine
+        with m.lock:                      # as @_locked, without its wrapper on the hot path
+            return m.access.direct_view(addr, size, reuse)
 
     # -- looking inside ---------------------------------------------------------------
 

@@ -165,7 +165,7 @@ class Vrealloc:
                 log.WARN(prof.label, f"Trying to vrealloc() nonexistent vm area ({fmt_p(p)})\n")
                 self._emit(p, 0, size, "failed")
                 return None, 0
-            if self.vmalloc.untag(p) != self.vmalloc.untag(vm.addr):
+            if p != vm.addr and self.vmalloc.untag(p) != self.vmalloc.untag(vm.addr):
                 vm.kasan_exact = False           # annotated from an interior pointer
             area, nr_pages = vm.area_size, vm.nr_pages
             old = vm.requested_size if prof.old_is_requested else area
