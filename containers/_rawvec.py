@@ -15,7 +15,10 @@ Invariants (checked one for one by :meth:`RawVec._check_buffer`):
     - R2: otherwise ``ptr`` is aligned to the element and the kernel holds ``capacity * size``
       bytes there: inside one live kmalloc object, or the mapped pages of one vmalloc area;
     - R3: the views, when present, cover exactly those bytes; the fast room ``_room`` is -1
-      (no fast path), or at most the capacity, and equal to it when KASAN is off;
+      (no fast path), or at most the end ``_tend`` of the push run (``_tmv``: a typed view
+      of slots ``_tbase ..``), which is the capacity for a flat buffer and the end of the
+      physically contiguous run being filled for a paged one; with KASAN off and a flat
+      buffer the room is the capacity;
     - R4: the counters only grow: ``reallocs >= in_place + moved`` and ``bytes_copied >= 0``.
 
 Why ``Vec`` inherits ``RawVec`` rather than holding one: ``push`` reads the fast room, the
@@ -31,7 +34,7 @@ import dataclasses
 from typing import TYPE_CHECKING, Any, Generic, cast
 
 from kvalloc.alloc import Allocator, Layout
-from kvalloc.constants import NUMA_NO_NODE, PAGE_SIZE
+from kvalloc.constants import NUMA_NO_NODE, PAGE_SHIFT, PAGE_SIZE
 from kvalloc.errors import AllocError, KernelBug, LayoutError
 from kvalloc.gfp import GFP
 
@@ -110,11 +113,12 @@ class RawVec(Generic[T, A]):
 
     __slots__ = ("_elem", "_alloc", "_growth", "_kernel", "_ptr", "_cap", "_view", "_mv",
                  "_flat", "_room", "_kasan", "_kgen", "_ftype", "_stats", "_elay", "_lay",
-                 "_lay_cap")
+                 "_lay_cap", "_tmv", "_tbase", "_tend")
 
     _alias = "RawVec"
     _view: DirectView | None
     _mv: Any
+    _tmv: Any
     _flat: memoryview | None
 
     def _init_buffer(self, elem: Elem[T], alloc: A, growth: GrowthPolicy) -> None:
@@ -151,10 +155,10 @@ class RawVec(Generic[T, A]):
 
     def _unmap(self) -> None:
         """Forget every view of the buffer: the fast paths then see no room."""
-        self._view = self._mv = self._flat = None
+        self._view = self._mv = self._flat = self._tmv = None
         self._kasan: ShadowClock | None = None
-        self._room = -1
-        self._kgen = -1
+        self._room = self._kgen = self._tend = -1
+        self._tbase = 0
 
     def _set_buffer(self, ptr: int, cap: int) -> None:
         """Own ``cap`` slots at ``ptr`` and rebuild the views (the only writer of the caches).
@@ -165,8 +169,9 @@ class RawVec(Generic[T, A]):
         old = self._view if ptr == self._ptr else None     # resized in place: same frames
         old_mv = self._mv if old is not None else None
         self._ptr, self._cap = ptr, cap
-        self._view = self._mv = self._flat = self._kasan = None     # _unmap(), inlined
-        self._room = self._kgen = -1
+        self._view = self._mv = self._flat = self._kasan = self._tmv = None   # _unmap(), inlined
+        self._room = self._kgen = self._tend = -1
+        self._tbase = 0
         if cap == 0:
             return
         elem, size = self._elem, self._elem.size
@@ -184,8 +189,34 @@ class RawVec(Generic[T, A]):
         except (MemoryError, OSError):
             return
         self._view, self._flat, self._kasan, self._mv = view, view.flat, view.shadow, mv
-        if mv is not None and elem.raw_ok and view.shadow is None:
-            self._room = cap
+        if mv is None or not elem.raw_ok:
+            return
+        if type(mv) is _Paged:
+            self._tend = 0                  # no push run yet: the first push picks one
+            if view.shadow is None:
+                self._room = 0
+        else:
+            self._tmv, self._tend = mv, cap
+            if view.shadow is None:
+                self._room = cap
+
+    def _retarget(self, i: int) -> None:
+        """Make the physically contiguous run holding slot ``i`` the push run (a paged
+        buffer with a fast path only). O(pages of the run)."""
+        view, mv = self._view, self._mv
+        if view is None or type(mv) is not _Paged or self._tend < 0 or not 0 <= i < self._cap:
+            return
+        size = self._elem.size
+        page = (view.offset + i * size) >> PAGE_SHIFT
+        got, run = view.run_view(page)
+        base = ((page << PAGE_SHIFT) - view.offset) // size
+        self._tmv = _cast(run, cast(str, self._elem.fmt))
+        self._tbase = base
+        self._tend = min(self._cap, base + (got << PAGE_SHIFT) // size)
+        if self._kasan is None:
+            self._room = self._tend
+        else:
+            self._room = self._kgen = -1    # the next KASAN check sets the room
 
     def _realloc(self, new_cap: int, flags: GFP) -> None:
         """Resize to ``new_cap`` slots through the allocator.
@@ -242,7 +273,7 @@ class RawVec(Generic[T, A]):
         view.check_access(i * size, n * size, write, label)
         if self._mv is not None and self._elem.raw_ok and shadow.generation != self._kgen:
             self._kgen = shadow.generation
-            self._room = min(self._cap, view.room() // size)
+            self._room = min(self._tend, view.room() // size)
 
     def _read(self, off: int, n: int) -> bytes:
         """``n`` bytes at byte offset ``off`` (unchecked when a view exists)."""
@@ -254,11 +285,11 @@ class RawVec(Generic[T, A]):
             return self._kernel.read(self._ptr + off, n) if n else b""
         out = bytearray()
         a = view.offset + off
-        pages = view.pages
-        while n > 0:
+        while n > 0:                                  # a physically contiguous run at a time
             p, o = divmod(a, PAGE_SIZE)
-            k = min(n, PAGE_SIZE - o)
-            out += pages[p][o:o + k]
+            got, run = view.run_view(p, (o + n + PAGE_SIZE - 1) >> PAGE_SHIFT)
+            k = min(n, (got << PAGE_SHIFT) - o)
+            out += run[o:o + k]
             a, n = a + k, n - k
         return bytes(out)
 
@@ -273,14 +304,14 @@ class RawVec(Generic[T, A]):
             if len(data):
                 self._kernel.write(self._ptr + off, data)
             return
-        src = memoryview(data)
+        src = memoryview(data).cast("B")
         a = view.offset + off
-        pages = view.pages
         pos, n = 0, len(src)
-        while n > 0:
+        while n > 0:                                  # a physically contiguous run at a time
             p, o = divmod(a, PAGE_SIZE)
-            k = min(n, PAGE_SIZE - o)
-            pages[p][o:o + k] = src[pos:pos + k]
+            got, run = view.run_view(p, (o + n + PAGE_SIZE - 1) >> PAGE_SHIFT)
+            k = min(n, (got << PAGE_SHIFT) - o)
+            run[o:o + k] = src[pos:pos + k]
             a, pos, n = a + k, pos + k, n - k
 
     def _memmove(self, dst: int, src: int, n: int) -> None:
@@ -302,20 +333,32 @@ class RawVec(Generic[T, A]):
         size = self._elem.size
         return self._elem.unpack(self._read(i * size, size))
 
-    def _load_many(self, n: int, label: str) -> list[T]:
-        """The values in slots ``[0, n)``, read in bulk."""
-        if not n:
+    def _load_many(self, n: int, label: str, start: int = 0, step: int = 1) -> list[T]:
+        """The values in slots ``start, start + step, ...`` below ``start + n``, read in
+        bulk: O(n) at C speed (one ``tolist`` per page when the frames are not one run)."""
+        if n <= 0:
             return []
         if self._kasan is not None:
-            self._kasan_ok(0, n, False, label)
+            self._kasan_ok(start, n, False, label)
         mv = self._mv
+        stop = start + n
         if isinstance(mv, memoryview):
-            return cast(list[T], mv[:n].tolist())
+            return cast(list[T], mv[start:stop:step].tolist())
+        if type(mv) is _Paged:
+            out: list[Any] = []
+            pages, sh, mask = mv.pages, mv.sh, mv.mask
+            j, end = start + mv.base, stop + mv.base
+            while j < end:
+                p, o = j >> sh, j & mask
+                k = min(end - j, mask + 1 - o)
+                out += pages[p][o:o + k].tolist()
+                j += k
+            return out if step == 1 else out[::step]
         if mv is not None:
-            return [mv[i] for i in range(n)]
+            return [mv[i] for i in range(start, stop, step)]
         elem, size = self._elem, self._elem.size
-        data = self._read(0, n * size)
-        return [elem.unpack(data[i * size:(i + 1) * size]) for i in range(n)]
+        data = self._read(start * size, n * size)
+        return [elem.unpack(data[i * size:(i + 1) * size]) for i in range(0, n, step)]
 
     def _store(self, i: int, value: T, label: str = "store") -> None:
         """Validate and write one value into slot ``i`` (no reference bookkeeping)."""
@@ -396,12 +439,18 @@ class RawVec(Generic[T, A]):
         if view is not None and (view.addr != ptr or view.size != cap * elem.size):
             raise KernelBug(f"{name} R3: the view covers {view.size} bytes at {view.addr:#x}, "
                             f"the buffer {cap * elem.size} at {ptr:#x}")
-        room = self._room
+        room, tend, tbase, tmv = self._room, self._tend, self._tbase, self._tmv
         if room != -1:
-            if self._mv is None or not elem.raw_ok or not 0 <= room <= cap:
+            if self._mv is None or not elem.raw_ok or not 0 <= room <= tend <= cap:
                 raise KernelBug(f"{name} R3: fast room {room} without a raw view of {cap} slots")
+            if room > 0 and (tmv is None or room - tbase > len(tmv)):
+                raise KernelBug(f"{name} R3: fast room {room} past the push run's view")
         elif view is not None and self._mv is not None and elem.raw_ok and self._kasan is None:
             raise KernelBug(f"{name} R3: KASAN is off but the fast room is unset")
+        if self._flat is not None and self._kasan is None and self._mv is not None and \
+                elem.raw_ok and room != cap:
+            raise KernelBug(f"{name} R3: a flat buffer's fast room {room} is not its capacity "
+                            f"{cap}")
         st = self._stats
         if st.reallocs < st.in_place + st.moved or min(st.in_place, st.moved, st.bytes_copied) < 0:
             raise KernelBug(f"{name} R4: counters {st}")

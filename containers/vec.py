@@ -47,7 +47,7 @@ from kvalloc.errors import KernelBug
 from kvalloc.gfp import GFP
 
 from ._owner import ALIVE, DROPPED, GIVEN_AWAY, Owner
-from ._rawvec import _ARRAY_CODES, RawVec, VecStats
+from ._rawvec import _ARRAY_CODES, RawVec, VecStats, _cast
 from ._typing import A, B, T, U
 from .elem import Elem
 from .errors import InsertError, PushError
@@ -64,6 +64,21 @@ def _gfp(flags: object) -> GFP:
     if flags is _KERNEL:
         return _KERNEL
     return GFP(require_int("flags", flags, 0, 1 << 32))
+
+
+def _same_format(items: object, fmt: str | None) -> Any:
+    """``items`` if it is a flat buffer of ``fmt`` values (an ``array`` of that typecode, a
+    1-D contiguous ``memoryview`` of that format, ``bytes``/``bytearray`` for ``B``), else
+    None. Such a buffer needs no per-item check: each item is a valid ``fmt`` value."""
+    if isinstance(items, array.array):
+        return items if items.typecode == fmt else None
+    if isinstance(items, memoryview):
+        if items.format != fmt or items.ndim != 1 or not items.c_contiguous:
+            return None
+        return _cast(memoryview(items.tobytes()), fmt)     # a snapshot: the source may move
+    if isinstance(items, (bytes, bytearray)) and fmt == "B":
+        return items
+    return None
 
 
 def _rebuild(cls: type[Vec[Any, Any]], elem: Elem[Any], alloc: Any, growth: GrowthPolicy,
@@ -175,12 +190,12 @@ class Vec(RawVec[T, A], Owner[T, A], MutableSequence[T]):
         KVec(u8, [1, 2])
         """
         n = self._len
-        if n < self._room and type(value) is self._ftype and (flags is _KERNEL
-                                                              or flags is self._flags):
+        if self._tbase <= n < self._room and type(value) is self._ftype and (
+                flags is _KERNEL or flags is self._flags):
             k = self._kasan
             if k is None or k.generation == self._kgen:
                 try:
-                    self._mv[n] = value
+                    self._tmv[n - self._tbase] = value
                 except ValueError:
                     self._elem.validate(value)
                     raise
@@ -198,6 +213,8 @@ class Vec(RawVec[T, A], Owner[T, A], MutableSequence[T]):
         self._store(n, value, "push")
         self._elem.incref(value)
         self._len = n + 1
+        if not self._tbase <= n + 1 < self._tend:
+            self._retarget(n + 1)           # a paged buffer: the next run takes the pushes
 
     def push_within_capacity(self, value: T) -> None:
         """Append without allocating; :class:`PushError` (holding ``value``) when full. O(1).
@@ -301,35 +318,46 @@ class Vec(RawVec[T, A], Owner[T, A], MutableSequence[T]):
     def extend_from_slice(self, items: Iterable[T], flags: GFP = _KERNEL) -> None:
         """Append every item, reserving once. O(n) plus at most one reallocation.
 
-        Every item is validated before anything is allocated or written.
+        Every item is validated before anything is allocated or written. An ``array``,
+        ``memoryview`` (or, for ``u8``, ``bytes``/``bytearray``) of the element's own format
+        is copied as it is, at the speed of a ``memoryview`` slice copy.
 
         >>> v = KVec(u16, [1]); v.extend_from_slice(range(2, 5)); v
         KVec(u16, [1, 2, 3, 4])
+        >>> import array; v.extend_from_slice(array.array("H", [7, 8])); v[-2:]
+        KVec(u16, [7, 8])
         """
         self._alive()
         flags = _gfp(flags)
-        seq = items if isinstance(items, list) else list(items)
-        if not seq:
-            return
         elem = self._elem
         fmt = elem.fmt
-        if fmt is not None and fmt in _ARRAY_CODES and elem.raw_ok:
-            try:
-                packed = array.array(fmt, cast(list[Any], seq))   # checks ranges at C speed
-            except (TypeError, OverflowError):
-                for v in seq:
-                    elem.validate(v)
-                raise
+        raw = fmt is not None and fmt in _ARRAY_CODES and elem.raw_ok
+        packed: Any = _same_format(items, fmt) if raw else None
+        if packed is None:
+            seq = items if isinstance(items, list) else list(items)
+            if not seq:
+                return
+            if raw:
+                try:
+                    packed = array.array(cast(str, fmt), cast(list[Any], seq))   # C-speed checks
+                except (TypeError, OverflowError):
+                    for v in seq:
+                        elem.validate(v)
+                    raise
+        if packed is not None:
+            count = len(packed)
+            if not count:
+                return
             n = self._len
-            self._grow_amortized(n, len(seq), flags)
+            self._grow_amortized(n, count, flags)
             if self._kasan is not None:
-                self._kasan_ok(n, len(seq), True, "extend_from_slice")
+                self._kasan_ok(n, count, True, "extend_from_slice")
             mv = self._mv
             if isinstance(mv, memoryview):
-                mv[n:n + len(seq)] = packed
+                mv[n:n + count] = packed
             else:
                 self._write(n * elem.size, memoryview(packed).cast("B"))
-            self._len = n + len(seq)
+            self._len = n + count
             return
         for v in seq:
             elem.validate(v)
@@ -561,8 +589,7 @@ class Vec(RawVec[T, A], Owner[T, A], MutableSequence[T]):
             start, stop, step = index.indices(self._len)
             if step < 1:
                 raise ValueError("slices of a vector need a step of 1 or more")
-            items = self.to_list()[start:stop:step]
-            return self._like(items)
+            return self._like(self._load_many(stop - start, "__getitem__", start, step))
         if not isinstance(index, int):
             raise TypeError(f"indices must be int or slice, not {type(index).__name__}")
         self._alive()

@@ -139,6 +139,20 @@ class DirectView:
         """Like :attr:`pages`, each page cast to the ``struct`` format ``fmt``. O(1)."""
         return PageViews(self._cache(fmt))
 
+    def run_view(self, page: int, limit: int = 1 << 62) -> tuple[int, memoryview]:
+        """``(n, view)``: the longest run of ``n <= limit`` pages from page ``page`` whose
+        frames are consecutive (and share a contents chunk), and one writable view of its
+        ``n * 4096`` bytes. O(n); the containers walk a paged buffer a run at a time."""
+        pfns = self.pfns
+        if not 0 <= page < len(pfns):
+            raise IndexError(f"page {page} outside the view's {len(pfns)} pages")
+        first = pfns[page]
+        end = min(len(pfns), page + self._mem.run_frames(first), page + max(1, limit))
+        j = page + 1
+        while j < end and pfns[j] == first + (j - page):
+            j += 1
+        return j - page, self._mem.run(first, 0, (j - page) << PAGE_SHIFT)
+
     def _take_caches(self, old: DirectView, kept: int, had: int) -> None:
         """Adopt ``old``'s page views of its first ``kept`` of ``had`` pages (a resize in
         place: the same frames). O(pages dropped)."""
