@@ -18,7 +18,8 @@ Invariants (checked one for one by :meth:`RawVec._check_buffer`):
       (no fast path), or at most the end ``_tend`` of the push run (``_tmv``: a typed view
       of slots ``_tbase ..``), which is the capacity for a flat buffer and the end of the
       physically contiguous run being filled for a paged one; with KASAN off and a flat
-      buffer the room is the capacity;
+      buffer the room is the capacity; the owner's length is at least ``_tbase`` while the
+      room is positive (:meth:`RawVec._release` keeps this when the length drops);
     - R4: the counters only grow: ``reallocs >= in_place + moved`` and ``bytes_copied >= 0``.
 
 Why ``Vec`` inherits ``RawVec`` rather than holding one: ``push`` reads the fast room, the
@@ -412,7 +413,16 @@ class RawVec(Generic[T, A]):
                 elem.incref(value)
 
     def _release(self, start: int, stop: int) -> None:
-        """Drop the references held by slots ``[start, stop)`` (pyobj only)."""
+        """Drop the references held by slots ``[start, stop)`` (pyobj only).
+
+        Every decrease of the owner's length goes through here first, with ``start`` at
+        most the new length: a push run starting past it is dropped, so that the push fast
+        path (``n < _room``, no lower bound) only ever stores inside its run.
+        """
+        if start < self._tbase:
+            self._tend = 0
+            if self._room > 0:
+                self._room = 0
         elem = self._elem
         if elem.holds_refs and stop > start:
             size = elem.size

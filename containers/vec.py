@@ -190,7 +190,7 @@ class Vec(RawVec[T, A], Owner[T, A], MutableSequence[T]):
         KVec(u8, [1, 2])
         """
         n = self._len
-        if self._tbase <= n < self._room and type(value) is self._ftype and (
+        if n < self._room and type(value) is self._ftype and (
                 flags is _KERNEL or flags is self._flags):
             k = self._kasan
             if k is None or k.generation == self._kgen:
@@ -547,6 +547,9 @@ class Vec(RawVec[T, A], Owner[T, A], MutableSequence[T]):
         self._check_buffer()
         if type(n) is not int or not 0 <= n <= cap:
             raise KernelBug(f"{name} V1: need 0 <= len <= capacity, got len {n!r}, capacity {cap}")
+        if self._room > 0 and n < self._tbase:
+            raise KernelBug(f"{name} V1: len {n} is below the push run from slot {self._tbase} "
+                            f"but the fast room is {self._room}")
         if state == DROPPED:
             if n or cap:
                 raise KernelBug(f"{name} V2: dropped but len {n}, capacity {cap}")
