@@ -23,6 +23,23 @@ class VM(enum.IntFlag):
     SPARSE = 0x1000
 
 
+class V:
+    """The ``VM_*`` flags as plain ints, for the simulated kernel's hot paths (see
+    :class:`kvalloc.gfp.G`)."""
+
+    ALLOC: Final = int(VM.ALLOC)
+    ALLOW_HUGE_VMAP: Final = int(VM.ALLOW_HUGE_VMAP)
+    DMA_COHERENT: Final = int(VM.DMA_COHERENT)
+    FLUSH_RESET_PERMS: Final = int(VM.FLUSH_RESET_PERMS)
+    IOREMAP: Final = int(VM.IOREMAP)
+    MAP: Final = int(VM.MAP)
+    MAP_PUT_PAGES: Final = int(VM.MAP_PUT_PAGES)
+    NO_GUARD: Final = int(VM.NO_GUARD)
+    SPARSE: Final = int(VM.SPARSE)
+    UNINITIALIZED: Final = int(VM.UNINITIALIZED)
+    USERMAP: Final = int(VM.USERMAP)
+
+
 VM_ALL_BITS: Final = 0x17FF
 
 KASAN_VMALLOC_NONE: Final = 0x0

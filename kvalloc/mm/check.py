@@ -12,7 +12,7 @@ from ..constants import (
     VMAP_RAM,
 )
 from ..errors import KernelBug
-from ..vm_flags import VM
+from ..vm_flags import V
 from .page_alloc import OWNER_VMALLOC
 from .proc import buddyinfo, meminfo
 
@@ -86,13 +86,13 @@ def check_areas(k: Machine) -> None:
     frees_tail = k.profile.shrink_frees_pages     # nr_pages may drop below the area's pages
     for va in k.kva.busy:
         vm = va.vm
-        if vm is None or not vm.flags & VM.ALLOC:
+        if vm is None or not vm.flags & V.ALLOC:
             continue
         name = f"area {vm.addr:#x}"
         full = vm.area_size >> PAGE_SHIFT
         if not 1 <= vm.nr_pages <= full or (not frees_tail and vm.nr_pages != full):
             raise _fail("INV-VM-1", f"{name} has nr_pages {vm.nr_pages} of {full}")
-        if vm.page_order not in (0, 9) or (vm.page_order == 9 and not vm.flags & VM.ALLOW_HUGE_VMAP):
+        if vm.page_order not in (0, 9) or (vm.page_order == 9 and not vm.flags & V.ALLOW_HUGE_VMAP):
             raise _fail("INV-VM-1", f"{name} has page_order {vm.page_order}")
         if vm.requested_size > vm.area_size or (frees_tail and vm.requested_size > vm.nr_pages * PAGE_SIZE):
             raise _fail("INV-VM-2", f"{name} requested_size {vm.requested_size} too large")

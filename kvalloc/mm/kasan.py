@@ -41,7 +41,7 @@ from ..constants import (
     is_vmalloc_addr,
 )
 from ..errors import KasanError, KasanWarning, KernelBug
-from ..vm_flags import KASAN_VMALLOC_KEEP_TAG, KASAN_VMALLOC_PROT_NORMAL, VM
+from ..vm_flags import KASAN_VMALLOC_KEEP_TAG, KASAN_VMALLOC_PROT_NORMAL, V
 
 if TYPE_CHECKING:
     from ..config import KernelConfig
@@ -470,7 +470,7 @@ class Kasan:
             a = self.untag(vm.addr)
             end = a + vm.area_size
             self._expect(a, a, 0, va.va_end, "INV-KASAN-2", end)   # guard page only
-            if not vm.flags & VM.ALLOC:
+            if not vm.flags & V.ALLOC:
                 self._expect(a, vm.addr, vm.requested_size, va.va_end, "INV-KASAN-4", None)
             elif self.exact and vm.kasan_exact:
                 self._expect(a, vm.addr, vm.requested_size, va.va_end, "INV-KASAN-3", None)

@@ -9,7 +9,7 @@ Example:
     >>> k = Kernel()
     >>> cg = k.memcg.create("app", max=1 << 20)
     >>> with k.memcg.charge_to(cg):
-    ...     p = k.vmalloc(8192, GFP.KERNEL_ACCOUNT)
+    ...     p = k.vmalloc(8192, G.KERNEL_ACCOUNT)
     >>> cg.usage, cg.stat()["vmalloc"]
     (8192, 8192)
 """
@@ -22,7 +22,7 @@ from collections.abc import Iterator
 
 from .._validate import require_int
 from ..constants import PAGE_SIZE
-from ..gfp import GFP
+from ..gfp import G
 
 
 class Cgroup:
@@ -127,7 +127,7 @@ class MemCgroups:
 
     @contextlib.contextmanager
     def charge_to(self, cg: Cgroup) -> Iterator[Cgroup]:
-        """Charge ``GFP.ACCOUNT`` allocations of this thread to ``cg`` inside the block."""
+        """Charge ``__GFP_ACCOUNT`` allocations of this thread to ``cg`` inside the block."""
         self._own(cg, "charge_to")
         old = self.current
         self._local.cg = cg
@@ -149,7 +149,7 @@ class MemCgroups:
         if lowest is not None:
             for up in lowest.ancestors():
                 up.max_events += 1
-            if not gfp & GFP.NOFAIL:
+            if not gfp & G.NOFAIL:
                 return False, None
             for up in lowest.ancestors():
                 up.may_exceed = True

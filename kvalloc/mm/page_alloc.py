@@ -33,7 +33,7 @@ from ..constants import (
     PAGE_SIZE,
 )
 from ..errors import KernelBug
-from ..gfp import GFP
+from ..gfp import G
 
 if TYPE_CHECKING:
     from .fault_inject import FaultInjection
@@ -212,25 +212,25 @@ class PageAllocator:
         O(log n) in the number of free blocks.
         """
         if order > MAX_PAGE_ORDER:
-            if not gfp & GFP.NOWARN:
+            if not gfp & G.NOWARN:
                 self.log.WARN_ONCE("__alloc_pages_noprof", None, site="__alloc_pages_noprof:order")
             return None
         fault = self.fault.page_alloc
         pfn: int | None
-        if fault.armed and not gfp & GFP.NOFAIL and order >= fault.min_order and \
-                self.fault.should_fail(fault, bool(gfp & GFP.NOWARN)):
+        if fault.armed and not gfp & G.NOFAIL and order >= fault.min_order and \
+                self.fault.should_fail(fault, bool(gfp & G.NOWARN)):
             pfn = None
         else:
             pfn = self._take(order)
         if pfn is None:
             self.log.warn_alloc(gfp, f"page allocation failure: order:{order}")
-            if gfp & GFP.NOFAIL:
+            if gfp & G.NOFAIL:
                 raise KernelBug("__GFP_NOFAIL allocation cannot make progress")
             return None
-        if (self.init_on_alloc or gfp & GFP.ZERO) and not self.init_on_free:
+        if (self.init_on_alloc or gfp & G.ZERO) and not self.init_on_free:
             self.zero_frames(pfn, 1 << order)
         cg: Cgroup | None = None
-        if gfp & GFP.ACCOUNT:
+        if gfp & G.ACCOUNT:
             ok, cg = self.memcg.try_charge(gfp, 1 << order)
             if not ok:
                 self._give_back(pfn, order)
@@ -292,7 +292,7 @@ class PageAllocator:
 
     def alloc_pages_bulk(self, gfp: int, nr: int, owner: str) -> list[Block]:
         """Order-0 frames one at a time until ``nr`` or the first failure; never warns."""
-        gfp |= GFP.NOWARN
+        gfp |= G.NOWARN
         out: list[Block] = []
         for _ in range(nr):
             block = self.alloc_pages(gfp, 0, owner)

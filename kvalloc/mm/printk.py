@@ -11,7 +11,7 @@ from __future__ import annotations
 import warnings
 
 from ..errors import KernelBug, KernelPanic, KernelWarning
-from ..gfp import GFP, format_gfp
+from ..gfp import G, format_gfp
 
 CUT_HERE = "------------[ cut here ]------------"
 
@@ -63,7 +63,7 @@ class KernelLog:
 
     def warn_alloc(self, gfp: int, message: str) -> None:
         """``warn_alloc()``: one line unless ``__GFP_NOWARN``; never panics."""
-        if gfp & GFP.NOWARN:
+        if gfp & G.NOWARN:
             return
         line = (f"{self.comm}: {message}, mode:{int(gfp):#x}({format_gfp(gfp)}), "
                 "nodemask=(null),cpuset=/,mems_allowed=0")

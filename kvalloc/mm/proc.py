@@ -10,14 +10,14 @@ from ..constants import (
     VMAP_RAM,
     is_vmalloc_addr,
 )
-from ..vm_flags import VM
+from ..vm_flags import V
 
 if TYPE_CHECKING:
     from .machine import Machine
 
 _M64 = (1 << 64) - 1
-_ITEMS = ((VM.IOREMAP, " ioremap"), (VM.SPARSE, " sparse"), (VM.ALLOC, " vmalloc"),
-          (VM.MAP, " vmap"), (VM.USERMAP, " user"), (VM.DMA_COHERENT, " dma-coherent"))
+_ITEMS = ((V.IOREMAP, " ioremap"), (V.SPARSE, " sparse"), (V.ALLOC, " vmalloc"),
+          (V.MAP, " vmap"), (V.USERMAP, " user"), (V.DMA_COHERENT, " dma-coherent"))
 
 
 def _range(start: int, end: int, size: int) -> str:
@@ -34,7 +34,7 @@ def vmallocinfo(k: Machine) -> str:
             if va.flags & VMAP_RAM:
                 lines.append(_range(va.va_start, va.va_end, va.va_end - va.va_start) + " vm_map_ram")
             continue
-        if vm.flags & VM.UNINITIALIZED:
+        if vm.flags & V.UNINITIALIZED:
             continue
         parts = [_range(vm.addr, vm.addr + vm.size, vm.size)]
         if vm.caller:

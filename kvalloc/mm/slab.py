@@ -34,7 +34,7 @@ from ..constants import (
     get_order,
 )
 from ..errors import KernelBug
-from ..gfp import GFP
+from ..gfp import G
 from .page_alloc import OWNER_LARGE_KMALLOC, OWNER_SLAB, Block
 
 if TYPE_CHECKING:
@@ -123,13 +123,13 @@ class SlabAllocator:
         if size > KMALLOC_MAX_CACHE_SIZE:
             return self._kmalloc_large(size, gfp)
         attr = self.fault.slab
-        if attr.armed and not gfp & GFP.NOFAIL and self.fault.should_fail(attr, bool(gfp & GFP.NOWARN)):
+        if attr.armed and not gfp & G.NOFAIL and self.fault.should_fail(attr, bool(gfp & G.NOWARN)):
             return None
         cache = self.caches[kmalloc_class(size)]
         if cache.partial:
             slab = cache.slabs[cache.partial[0]]
         else:
-            block = self.mem.alloc_pages(gfp & ~(GFP.ZERO | GFP.ACCOUNT), cache.order, OWNER_SLAB)
+            block = self.mem.alloc_pages(gfp & ~(G.ZERO | G.ACCOUNT), cache.order, OWNER_SLAB)
             if block is None:
                 return None
             slab = Slab(cache, block)
@@ -143,14 +143,14 @@ class SlabAllocator:
         if not slab.free:
             cache.partial.remove(slab.base)
         addr = slab.base + idx * cache.size
-        if self.init_on_alloc or gfp & GFP.ZERO:
+        if self.init_on_alloc or gfp & G.ZERO:
             self._zero(addr, cache.size)
         return addr
 
     def _kmalloc_large(self, size: int, gfp: int) -> int | None:
         order = get_order(size)
         if order > MAX_PAGE_ORDER:
-            if not gfp & GFP.NOWARN:
+            if not gfp & G.NOWARN:
                 self.log.WARN_ONCE("__alloc_pages_noprof", None, site="__alloc_pages_noprof:order")
             return None
         block = self.mem.alloc_pages(gfp, order, OWNER_LARGE_KMALLOC)

@@ -21,8 +21,8 @@ from ..constants import (
     VMALLOC_START,
     ZERO_SIZE_PTR,
 )
-from ..gfp import GFP, gfpflags_allow_blocking, want_init_on_alloc
-from ..vm_flags import VM
+from ..gfp import G, gfpflags_allow_blocking, want_init_on_alloc
+from ..vm_flags import V
 
 if TYPE_CHECKING:
     from .access import Access
@@ -35,10 +35,10 @@ if TYPE_CHECKING:
 def kmalloc_gfp_adjust(flags: int, size: int) -> int:
     """The kmalloc attempt of kvmalloc: above one page, no warning, no reclaim, no NOFAIL."""
     if size > PAGE_SIZE:
-        flags |= GFP.NOWARN
-        if not flags & GFP.RETRY_MAYFAIL:
-            flags &= ~GFP.DIRECT_RECLAIM
-        flags &= ~GFP.NOFAIL
+        flags |= G.NOWARN
+        if not flags & G.RETRY_MAYFAIL:
+            flags &= ~G.DIRECT_RECLAIM
+        flags &= ~G.NOFAIL
     return flags
 
 
@@ -66,7 +66,7 @@ class KvAlloc:
         if p == 0 or p == ZERO_SIZE_PTR:
             return slab.kmalloc(new_size, flags), 0
         ks = slab.ksize(p)
-        other_node = bool(flags & GFP.THISNODE) and nid not in (NUMA_NO_NODE, 0)
+        other_node = bool(flags & G.THISNODE) and nid not in (NUMA_NO_NODE, 0)
         if not other_node and new_size <= ks and IS_ALIGNED(p, align):
             if want_init_on_alloc(flags, self.init_on_alloc) and ks > new_size:
                 self.access.pgtable.memset(p + new_size, 0, ks - new_size)
@@ -84,10 +84,10 @@ class KvAlloc:
         if p is not None or size <= PAGE_SIZE:
             return p
         if size > INT_MAX:
-            if not flags & GFP.NOWARN:
+            if not flags & G.NOWARN:
                 self.log.WARN_ONCE("__kvmalloc_node_noprof", None, site="__kvmalloc_node_noprof")
             return None
-        vm_flags = VM.ALLOW_HUGE_VMAP if gfpflags_allow_blocking(flags) else 0
+        vm_flags = V.ALLOW_HUGE_VMAP if gfpflags_allow_blocking(flags) else 0
         return self.vmalloc.vmalloc_node_range(size, align, VMALLOC_START, VMALLOC_END, flags,
                                                vm_flags, caller)
 

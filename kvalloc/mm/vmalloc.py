@@ -24,13 +24,13 @@ from ..constants import (
     ilog2,
     is_vmalloc_addr,
 )
-from ..gfp import GFP, GFP_RECLAIM_MASK, GFP_VMALLOC_SUPPORTED, format_gfp, gfpflags_allow_blocking
-from ..vm_flags import KASAN_VMALLOC_PROT_NORMAL, KASAN_VMALLOC_VM_ALLOC, VM
+from ..gfp import GFP_RECLAIM_MASK, GFP_VMALLOC_SUPPORTED, G, format_gfp, gfpflags_allow_blocking
+from ..vm_flags import KASAN_VMALLOC_PROT_NORMAL, KASAN_VMALLOC_VM_ALLOC, V
 from .page_alloc import OWNER_VMALLOC, Block
 from .printk import fmt_p
 from .vmalloc_types import VmStruct
 
-_MAP_PUT_PAGES = int(VM.MAP_PUT_PAGES)
+_MAP_PUT_PAGES = int(V.MAP_PUT_PAGES)
 
 if TYPE_CHECKING:
     from ..config import KernelConfig
@@ -73,13 +73,13 @@ class VmallocFamily:
         size = ALIGN(size, 1 << shift)
         if not size:
             return None
-        if not flags & VM.NO_GUARD:
+        if not flags & V.NO_GUARD:
             size += PAGE_SIZE
         vm = VmStruct(flags, caller, requested)
         va = self.kva.alloc_vmap_area(size, align, start, end, gfp, 0, vm)
         if isinstance(va, int):
             return None
-        if self.kasan is not None and not flags & VM.ALLOC:
+        if self.kasan is not None and not flags & V.ALLOC:
             vm.addr = self.kasan.unpoison_vmalloc(vm.addr, requested, KASAN_VMALLOC_PROT_NORMAL)
         return vm
 
@@ -109,14 +109,14 @@ class VmallocFamily:
             return None
         shift = PAGE_SHIFT
         original_align = align
-        if self.config.huge_vmalloc and vm_flags & VM.ALLOW_HUGE_VMAP:
+        if self.config.huge_vmalloc and vm_flags & V.ALLOW_HUGE_VMAP:
             shift = PMD_SHIFT if size >= PMD_SIZE else PAGE_SHIFT
             align = max(original_align, 1 << shift)
         while True:
-            vm = self.get_vm_area_node(size, align, shift, VM.ALLOC | VM.UNINITIALIZED | vm_flags,
+            vm = self.get_vm_area_node(size, align, shift, V.ALLOC | V.UNINITIALIZED | vm_flags,
                                        start, end, gfp, caller)
             if vm is None:
-                nofail = bool(gfp & GFP.NOFAIL)
+                nofail = bool(gfp & G.NOFAIL)
                 self.log.warn_alloc(gfp, f"vmalloc error: size {size}, vm_struct allocation "
                                          f"failed{'. Retrying.' if nofail else ''}")
                 if nofail:
@@ -126,7 +126,7 @@ class VmallocFamily:
                 if self.kasan is not None:
                     vm.addr = self.kasan.unpoison_vmalloc(
                         vm.addr, size, KASAN_VMALLOC_PROT_NORMAL | KASAN_VMALLOC_VM_ALLOC)
-                vm.flags &= ~int(VM.UNINITIALIZED)
+                vm.flags &= ~int(V.UNINITIALIZED)
                 return vm.addr
             if shift > PAGE_SHIFT:
                 shift, align = PAGE_SHIFT, original_align
@@ -144,15 +144,15 @@ class VmallocFamily:
     def vmalloc_huge(self, size: int, gfp: int, caller: str) -> int | None:
         """``vmalloc_huge_node``: GFP filter, PMD mappings allowed."""
         return self.vmalloc_node_range(size, 1, VMALLOC_START, VMALLOC_END,
-                                       self.vmalloc_fix_flags(gfp), VM.ALLOW_HUGE_VMAP, caller)
+                                       self.vmalloc_fix_flags(gfp), V.ALLOW_HUGE_VMAP, caller)
 
     def vmalloc_area_node(self, vm: VmStruct, gfp: int, page_shift: int) -> bool:
         """``__vmalloc_area_node``: page array, pages, mapping; cleans up on failure."""
-        nested_gfp = (gfp & GFP_RECLAIM_MASK) | GFP.ZERO
+        nested_gfp = (gfp & GFP_RECLAIM_MASK) | G.ZERO
         nr_small_pages = vm.area_size >> PAGE_SHIFT
         array_size = nr_small_pages * 8
-        if not gfp & (GFP.DMA | GFP.DMA32):
-            gfp |= GFP.HIGHMEM
+        if not gfp & (G.DMA | G.DMA32):
+            gfp |= G.HIGHMEM
         pages_addr: int | None
         if array_size > PAGE_SIZE:
             pages_addr = self.vmalloc_node(array_size, 1, nested_gfp, vm.caller)
@@ -166,9 +166,9 @@ class VmallocFamily:
         vm.pages_addr = pages_addr
         vm.pages = [None] * nr_small_pages
         vm.page_order = page_shift - PAGE_SHIFT
-        page_gfp = gfp | GFP.NOWARN
+        page_gfp = gfp | G.NOWARN
         if vm.page_order or not gfpflags_allow_blocking(gfp):
-            page_gfp &= ~GFP.NOFAIL
+            page_gfp &= ~G.NOFAIL
         vm.nr_pages = self.vm_area_alloc_pages(page_gfp, vm.page_order, nr_small_pages, vm.pages)
         if vm.nr_pages != nr_small_pages:
             if not vm.page_order:
@@ -178,7 +178,7 @@ class VmallocFamily:
             return False
         pfns = [b.pfn for b in vm.pages if b is not None]
         if not self.pgtable.vmap_pages_range(self.untag(vm.addr), pfns, page_shift):
-            if gfp & GFP.NOFAIL and gfpflags_allow_blocking(gfp):
+            if gfp & G.NOFAIL and gfpflags_allow_blocking(gfp):
                 raise self.log.BUG("__vmalloc_area_node", "__GFP_NOFAIL mapping cannot succeed")
             self.log.warn_alloc(gfp, f"vmalloc error: size {vm.nr_pages * PAGE_SIZE}, "
                                      "failed to map pages")
@@ -213,7 +213,7 @@ class VmallocFamily:
 
         cap = MAX_PAGE_ORDER
         large = min(cap, ilog2(nr_pages))
-        large_gfp = gfp & ~(GFP.DIRECT_RECLAIM | GFP.NOFAIL)
+        large_gfp = gfp & ~(G.DIRECT_RECLAIM | G.NOFAIL)
         while large > order and nr < nr_pages:
             block = mem.alloc_pages(large_gfp, large, OWNER_VMALLOC)
             if block is None:
@@ -323,7 +323,7 @@ class VmallocFamily:
         if vm is None:
             self.log.WARN("vfree", f"Trying to vfree() nonexistent vm area ({fmt_p(addr)})\n")
             return
-        if vm.flags & VM.FLUSH_RESET_PERMS:
+        if vm.flags & V.FLUSH_RESET_PERMS:
             self._flush_reset_perms(vm)
         if vm.pages is not None:
             self.vm_area_free_pages(vm, 0, vm.nr_pages)
@@ -337,7 +337,7 @@ class VmallocFamily:
             else:
                 self.slab.kfree(vm.pages_addr)
             vm.pages_addr = 0
-        if not vm.flags & VM.MAP_PUT_PAGES:
+        if not vm.flags & V.MAP_PUT_PAGES:
             vm.pages = None
 
     def _flush_reset_perms(self, vm: VmStruct) -> None:
@@ -364,22 +364,22 @@ class VmallocFamily:
 
     def vmap(self, blocks: list[Block], vm_flags: int, caller: str) -> int | None:
         """``vmap``: map caller-owned pages (mm/vmalloc.c: vmap())."""
-        if vm_flags & VM.FLUSH_RESET_PERMS:
+        if vm_flags & V.FLUSH_RESET_PERMS:
             self.log.WARN_ONCE("vmap", None, site="vmap:flush_reset_perms")
             return None
-        if vm_flags & VM.NO_GUARD:
+        if vm_flags & V.NO_GUARD:
             self.log.WARN_ONCE("vmap", None, site="vmap:no_guard")
-            vm_flags &= ~VM.NO_GUARD
+            vm_flags &= ~V.NO_GUARD
         if len(blocks) > self.mem.nr_frames:
             return None
         vm = self.get_vm_area_node(len(blocks) * PAGE_SIZE, 1, PAGE_SHIFT, vm_flags,
-                                   VMALLOC_START, VMALLOC_END, GFP.KERNEL, caller)
+                                   VMALLOC_START, VMALLOC_END, G.KERNEL, caller)
         if vm is None:
             return None
         if not self.pgtable.vmap_pages_range(self.untag(vm.addr), [b.pfn for b in blocks], PAGE_SHIFT):
             self.vunmap(vm.addr)
             return None
-        if vm_flags & VM.MAP_PUT_PAGES:
+        if vm_flags & V.MAP_PUT_PAGES:
             vm.pages = list(blocks)
             vm.nr_pages = len(blocks)
             for b in blocks:
@@ -389,7 +389,7 @@ class VmallocFamily:
     def vm_map_ram(self, blocks: list[Block]) -> int | None:
         """``vm_map_ram`` through the direct path: no vm, no guard page."""
         size = len(blocks) * PAGE_SIZE
-        va = self.kva.alloc_vmap_area(size, PAGE_SIZE, VMALLOC_START, VMALLOC_END, GFP.KERNEL,
+        va = self.kva.alloc_vmap_area(size, PAGE_SIZE, VMALLOC_START, VMALLOC_END, G.KERNEL,
                                       VMAP_RAM, None)
         if isinstance(va, int):
             return None

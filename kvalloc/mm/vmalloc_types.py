@@ -14,12 +14,12 @@ from typing import TYPE_CHECKING
 from sortedcontainers import SortedList
 
 from ..constants import PAGE_SIZE
-from ..vm_flags import VM
+from ..vm_flags import V
 
 if TYPE_CHECKING:
     from .page_alloc import Block
 
-_NO_GUARD = int(VM.NO_GUARD)        # a plain int: ``int & IntFlag`` builds a flag per call
+_NO_GUARD = int(V.NO_GUARD)        # a plain int: ``int & IntFlag`` builds a flag per call
 
 
 class VmapArea:

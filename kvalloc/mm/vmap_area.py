@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING
 from sortedcontainers import SortedList
 
 from ..constants import ALIGN, PAGE_SHIFT, PAGE_SIZE, ULONG_MAX, is_power_of_2
-from ..gfp import GFP, GFP_RECLAIM_MASK
+from ..gfp import GFP_RECLAIM_MASK, G
 from .vmalloc_types import SortedVAs, VmapArea
 
 if TYPE_CHECKING:
@@ -448,7 +448,7 @@ class VmapAreaAllocator:
         if size <= 0 or size & (PAGE_SIZE - 1) or not is_power_of_2(align):
             return -EINVAL
         gfp &= GFP_RECLAIM_MASK
-        allow_block = bool(gfp & GFP.DIRECT_RECLAIM)
+        allow_block = bool(gfp & G.DIRECT_RECLAIM)
         purged = False
         free = self.free
         while True:
@@ -473,7 +473,7 @@ class VmapAreaAllocator:
                 self.purge(ULONG_MAX, 0)
                 purged = True
                 continue
-            if not gfp & GFP.NOWARN:
+            if not gfp & G.NOWARN:
                 self.log.pr(f"vmalloc_node_range for size {size} failed: Address range "
                             f"restricted to {vstart:#x} - {vend:#x}")
             return -EBUSY

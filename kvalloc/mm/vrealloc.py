@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Final, Literal, TypeAlias
 
 from ..constants import IS_ALIGNED, NUMA_NO_NODE, PAGE_ALIGN, PAGE_SHIFT, PAGE_SIZE
 from ..gfp import THISNODE, gfp_has_io_fs, want_init_on_alloc
-from ..vm_flags import KASAN_VMALLOC_KEEP_TAG, KASAN_VMALLOC_PROT_NORMAL, KASAN_VMALLOC_VM_ALLOC, VM
+from ..vm_flags import KASAN_VMALLOC_KEEP_TAG, KASAN_VMALLOC_PROT_NORMAL, KASAN_VMALLOC_VM_ALLOC, V
 from .printk import fmt_p
 
 if TYPE_CHECKING:
@@ -240,7 +240,7 @@ class Vrealloc:
     def _free_tail_pages(self, vm: VmStruct, size: int, flags: int) -> None:
         """Profile 9: unmap and free the pages past ``PAGE_ALIGN(size)`` (docs/vrealloc.md)."""
         new_nr, nr = PAGE_ALIGN(size) >> PAGE_SHIFT, vm.nr_pages
-        if (new_nr >= nr or vm.page_order or vm.flags & (VM.FLUSH_RESET_PERMS | VM.USERMAP)
+        if (new_nr >= nr or vm.page_order or vm.flags & (V.FLUSH_RESET_PERMS | V.USERMAP)
                 or not gfp_has_io_fs(flags)):
             return
         vm.nr_pages = new_nr
