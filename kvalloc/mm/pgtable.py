@@ -28,6 +28,23 @@ _PMD_VPN_MASK = _PTRS_PER_PMD - 1
 Segment = tuple[int, int, int]
 
 
+def _run_length(pfns: list[int], i: int, limit: int) -> int:
+    """How many of the ``limit`` frames from ``pfns[i]`` are consecutive: the longest
+    ``k`` with ``pfns[i:i + k] == range(pfns[i], pfns[i] + k)``. A whole-window compare,
+    then a binary search by slice compares: O(k log limit) at C speed."""
+    first = pfns[i]
+    if pfns[i:i + limit] == list(range(first, first + limit)):
+        return limit
+    lo, hi = 1, limit                   # pfns[i:i + lo] is a run, pfns[i:i + hi] is not
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        if pfns[i:i + mid] == list(range(first, first + mid)):
+            lo = mid
+        else:
+            hi = mid
+    return lo
+
+
 class PageTable:
     """Kernel page table plus ``read``/``write``/``memset``/``memcpy`` through it."""
 
@@ -234,16 +251,12 @@ class PageTable:
             else:
                 run(d0, start, n)[:] = src_run
 
-        # pages where either side stops being consecutive: each run between two is one copy
-        breaks = [j for j in range(1, np_)
-                  if spf[j] != spf[j - 1] + 1 or dpf[j] != dpf[j - 1] + 1]
-        breaks.append(np_)
-        for stop in breaks:
-            while i < stop:
-                s0, d0 = spf[i], dpf[i]
-                m = min(stop - i, run_frames(s0), run_frames(d0))
-                start = off if i == 0 else 0
-                n = min(m * PAGE_SIZE - start, size - pos)
-                copy(s0, d0, start, n)
-                pos += n
-                i += m
+        while i < np_:                    # one slice copy per run consecutive on both sides
+            s0, d0 = spf[i], dpf[i]
+            m = min(np_ - i, run_frames(s0), run_frames(d0))
+            m = min(_run_length(spf, i, m), _run_length(dpf, i, m))
+            start = off if i == 0 else 0
+            n = min(m * PAGE_SIZE - start, size - pos)
+            copy(s0, d0, start, n)
+            pos += n
+            i += m
