@@ -272,18 +272,49 @@ def _progress() -> Callable[[str], None] | None:
     return show
 
 
+def _duration(secs: float) -> str:
+    """``42 s``, ``3 min``, ``1.5 h``."""
+    if secs < 90:
+        return f"{secs:.0f} s"
+    if secs < 5400:
+        return f"{secs / 60:.0f} min"
+    return f"{secs / 3600:.1f} h"
+
+
 def _cmd_test_vmalloc(args: argparse.Namespace) -> int:
+    import time
+
     from ..kernel import Kernel
-    from .lib_test_vmalloc import run_test_vmalloc
+    from .lib_test_vmalloc import estimate_seconds, run_test_vmalloc
     k = Kernel(KernelConfig(kasan=args.kasan, vrealloc=args.profile, cpus=args.cpus))
     nr_threads = args.cpus if args.nr_threads is None else args.nr_threads
     show = _progress()
     before = len(k.dmesg)
-    results = run_test_vmalloc(
-        k, run_test_mask=args.run_test_mask, nr_threads=nr_threads,
-        sequential_test_order=args.sequential_test_order, test_repeat_count=args.test_repeat_count,
-        test_loop_count=args.test_loop_count, nr_pages=args.nr_pages, use_huge=args.use_huge,
-        progress=show)
+    params = {"run_test_mask": args.run_test_mask, "nr_threads": nr_threads,
+              "test_repeat_count": args.test_repeat_count,
+              "test_loop_count": args.test_loop_count, "nr_pages": args.nr_pages,
+              "use_huge": args.use_huge}
+    if args.test_loop_count > 10_000:
+        secs = estimate_seconds(k, **params)
+        if secs > 30:
+            sys.stderr.write(f"test-vmalloc: this will take about {_duration(secs)} here "
+                             "(--test-loop-count sets the loops; Ctrl-C stops)\n")
+    started = time.perf_counter()
+
+    def tell(text: str) -> None:
+        assert show is not None
+        show(f"{text} ({_duration(time.perf_counter() - started)} so far)")
+
+    try:
+        results = run_test_vmalloc(
+            k, sequential_test_order=args.sequential_test_order,
+            progress=None if show is None else tell, clock=time.perf_counter_ns, **params)
+    except KeyboardInterrupt:
+        if show is not None:
+            sys.stderr.write("\r\033[K")
+        sys.stderr.write("kvalloc: interrupted; test-vmalloc prints its Summary lines only "
+                         "when every test has run\n")
+        return 130
     if show is not None:
         sys.stderr.write("\r\033[K")
     k.check()

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import dataclasses
 import random
+import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
@@ -42,6 +43,8 @@ class TestResult:
     passed: int = 0
     failed: int = 0
     xfailed: int = 0
+    #: host microseconds per repeat of the test (``avg:``), when run with a clock
+    avg_us: float = 0.0
 
 
 @dataclasses.dataclass
@@ -283,6 +286,49 @@ TEST_CASES: tuple[tuple[str, TestFunc | None, bool], ...] = (
 )
 
 
+def _usec(us: float) -> str:
+    """An ``avg:`` value: whole microseconds, as the kernel prints them, or two decimals
+    below 1 (0 stays ``0``)."""
+    return f"{us:.2f}" if 0 < us < 1 else f"{us:.0f}"
+
+
+def estimate_seconds(k: Kernel, *, run_test_mask: int = 7, nr_threads: int = 0,
+                     test_repeat_count: int = 1, test_loop_count: int = 1000000,
+                     nr_pages: int = 0, use_huge: bool = False, sample: int = 1000,
+                     clock: Callable[[], float] = time.perf_counter) -> float:
+    """About how many seconds :func:`run_test_vmalloc` with these parameters takes on this
+    host. Each selected test runs on scratch kernels configured as ``k`` (``k`` itself is
+    not touched) with ``sample`` and ``2 * sample`` loops, timed by ``clock`` (seconds):
+    the difference is the cost of the loops, the rest the test's fixed setup (such as
+    ``long_busy_list_alloc_test``'s 15 000 areas); both are scaled to
+    ``test_loop_count``, the workers and the repeats. O(sample x tests)."""
+    from ..kernel import Kernel as _Kernel
+    loops = test_loop_count if test_loop_count > 0 else 1
+    n = max(1, sample)
+    if loops <= 2 * n:
+        n = loops
+    per_worker = 0.0
+    for bit in range(len(TEST_CASES)):
+        if not run_test_mask & (1 << bit) or TEST_CASES[bit][1] is None:
+            continue
+        times = []
+        for count in (n, 2 * n) if n < loops else (n,):
+            scratch = _Kernel(k.config)
+            t0 = clock()
+            run_test_vmalloc(scratch, run_test_mask=1 << bit, nr_threads=1,
+                             test_repeat_count=1, test_loop_count=count, nr_pages=nr_pages,
+                             use_huge=use_huge)
+            times.append(clock() - t0)
+        if len(times) == 1:
+            per_worker += times[0]
+        else:
+            per_loop = max(0.0, (times[1] - times[0]) / n)
+            per_worker += max(0.0, times[0] - per_loop * n) + per_loop * loops
+    workers = min(max(nr_threads, 1), 65535)
+    repeat = test_repeat_count if test_repeat_count > 0 else 1
+    return per_worker * workers * repeat
+
+
 def _shuffle(order: list[int], rng: random.Random) -> None:
     """``shuffle_array``: swap ``i`` with ``get_random_u32_below(i)`` for i = n-1 .. 1."""
     for i in range(len(order) - 1, 0, -1):
@@ -293,11 +339,17 @@ def _shuffle(order: list[int], rng: random.Random) -> None:
 def run_test_vmalloc(k: Kernel, *, run_test_mask: int = 7, nr_threads: int = 0,
                      sequential_test_order: bool = False, test_repeat_count: int = 1,
                      test_loop_count: int = 1000000, nr_pages: int = 0, use_huge: bool = False,
-                     progress: Callable[[str], None] | None = None) -> list[TestResult]:
+                     progress: Callable[[str], None] | None = None,
+                     clock: Callable[[], int] | None = None) -> list[TestResult]:
     """Load ``test_vmalloc`` with these module parameters; Summary lines go to ``k.dmesg``.
 
     Returns one :class:`TestResult` per worker and selected, non-skipped test, in the order of
     the Summary lines. O(loops x work per loop).
+
+    The simulated kernel has no clock of its own: with ``clock`` (nanoseconds, for example
+    :func:`time.perf_counter_ns`) the Summary lines report what the simulation took on the
+    host, ``avg:`` in microseconds per repeat (with two decimals below 1) and the worker's
+    "cycles" in host nanoseconds; without it they print 0 and the log stays deterministic.
     """
     for name, value in (("run_test_mask", run_test_mask), ("nr_threads", nr_threads),
                         ("test_repeat_count", test_repeat_count),
@@ -316,7 +368,9 @@ def run_test_vmalloc(k: Kernel, *, run_test_mask: int = 7, nr_threads: int = 0,
         log = m.log
         saved = (log.comm, log.pid)
         try:
+            took: list[int] = []
             for w in range(workers):
+                start = clock() if clock is not None else 0
                 log.comm, log.pid = f"vmalloc_test/{w}", 1000 + w
                 order = list(range(len(TEST_CASES)))
                 if not sequential_test_order:
@@ -329,6 +383,7 @@ def run_test_vmalloc(k: Kernel, *, run_test_mask: int = 7, nr_threads: int = 0,
                     if progress is not None:
                         progress(f"worker {w}: {name}")
                     res = mine[i]
+                    t0 = clock() if clock is not None else 0
                     for _ in range(repeat):
                         ctx = _Ctx(m, rng, params, name)
                         rv = func(ctx)
@@ -339,13 +394,16 @@ def run_test_vmalloc(k: Kernel, *, run_test_mask: int = 7, nr_threads: int = 0,
                             res.xfailed += 1
                         else:
                             res.failed += 1
+                    if clock is not None:
+                        res.avg_us = (clock() - t0) / repeat / 1000
                 results.append([mine[i] for i in range(len(TEST_CASES))
                                  if run_test_mask & (1 << i) and TEST_CASES[i][1] is not None])
+                took.append(clock() - start if clock is not None else 0)
         finally:
             log.comm, log.pid = saved
         for w, res_list in enumerate(results):
             for r in res_list:
                 log.pr(f"Summary: {r.name} passed: {r.passed} failed: {r.failed} xfailed: "
-                       f"{r.xfailed} repeat: {repeat} loops: {loops} avg: 0 usec")
-            log.pr(f"All test took worker{w}=0 cycles")
+                       f"{r.xfailed} repeat: {repeat} loops: {loops} avg: {_usec(r.avg_us)} usec")
+            log.pr(f"All test took worker{w}={took[w]} cycles")
     return [r for res_list in results for r in res_list]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from kvalloc import VREALLOC_HISTORY, Kernel, KernelConfig
@@ -15,10 +17,46 @@ def test_test_vmalloc_command(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["test-vmalloc", "--run-test-mask", "4097", "--test-loop-count", "3",
                  "--nr-threads", "1"]) == 0
     out = capsys.readouterr().out.splitlines()
-    assert out[-3:] == [
+    # the command times the simulation on the host: avg in microseconds (two decimals below 1),
+    # "cycles" in host nanoseconds
+    avg = r"avg: (0\.[0-9][0-9]|[1-9][0-9]*) usec"
+    assert re.fullmatch(r"Summary: fix_size_alloc_test passed: 1 failed: 0 xfailed: 0 repeat: 1 "
+                        r"loops: 3 " + avg, out[-3])
+    assert re.fullmatch(r"Summary: vrealloc_test passed: 1 failed: 0 xfailed: 0 repeat: 1 "
+                        r"loops: 3 " + avg, out[-2])
+    took = re.fullmatch(r"All test took worker0=([0-9]+) cycles", out[-1])
+    assert took is not None and int(took.group(1)) > 0
+
+
+def test_test_vmalloc_without_a_clock_prints_zero_times() -> None:
+    k = Kernel()
+    results = run_test_vmalloc(k, run_test_mask=1, test_loop_count=3)
+    assert results[0].avg_us == 0.0
+    assert k.dmesg[-2:] == [
         "Summary: fix_size_alloc_test passed: 1 failed: 0 xfailed: 0 repeat: 1 loops: 3 avg: 0 usec",
-        "Summary: vrealloc_test passed: 1 failed: 0 xfailed: 0 repeat: 1 loops: 3 avg: 0 usec",
         "All test took worker0=0 cycles"]
+
+
+def test_test_vmalloc_estimate_scales_a_sample_and_leaves_the_kernel_alone() -> None:
+    from kvalloc.tools.lib_test_vmalloc import estimate_seconds
+    k = Kernel()
+    before = (k.stats(), list(k.dmesg))
+    readings = iter([0.0, 3.0, 10.0, 14.0, 0.0, 1.0])
+
+    def clock() -> float:              # 100 loops take 3 s and 200 loops 4 s: 2 s of setup
+        return next(readings)
+    assert estimate_seconds(k, run_test_mask=1, test_loop_count=100_000, sample=100,
+                            clock=clock) == 2.0 + 100_000 * 0.01
+    # few loops: one run of each test with all of them, times the workers and the repeats
+    readings = iter([0.0, 1.0, 5.0, 6.0])
+    assert estimate_seconds(k, run_test_mask=3, nr_threads=2, test_repeat_count=3,
+                            test_loop_count=50, sample=100, clock=clock) == 2.0 * 2 * 3
+    assert (k.stats(), list(k.dmesg)) == before
+
+
+def test_usec_format() -> None:
+    from kvalloc.tools.lib_test_vmalloc import _usec
+    assert [_usec(x) for x in (0.0, 0.004, 0.426, 1.4, 1234.6)] == ["0", "0.00", "0.43", "1", "1235"]
 
 
 @pytest.mark.parametrize("kasan", ["off", "generic", "sw_tags"])
