@@ -708,8 +708,9 @@ class Vec(RawVec[T, A], Owner[T, A], MutableSequence[T]):
         return self
 
     def __iter__(self) -> Iterator[T]:
-        """Iterate over a snapshot of the elements (one bulk read)."""
-        return iter(self.to_list())
+        """Iterate over a snapshot of the elements (one bulk read). O(len)."""
+        self._alive()
+        return self._iter_many(self._len, "__iter__")
 
     def __contains__(self, value: object) -> bool:
         return value in self.to_list()
