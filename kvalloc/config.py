@@ -82,6 +82,11 @@ class KernelConfig:
     vrealloc: str = "latest"
     lazy_max_pages: int | None = None
     seed: int = 0
+    #: Give the host memory behind freed runs of at least 2 MiB of frames back to the host
+    #: OS (``madvise(MADV_DONTNEED)``), so a long run holds what it uses; such frames then
+    #: read as zeros. False keeps every freed frame's stale contents, as a real kernel
+    #: without ``init_on_free`` does (docs/mm.md#frame-contents).
+    release_host_memory: bool = True
 
     def __post_init__(self) -> None:
         block = PAGE_SIZE << MAX_PAGE_ORDER
@@ -91,7 +96,8 @@ class KernelConfig:
         _check_int("cpus", self.cpus, 1, 8193)
         _check_choice("kasan", self.kasan, ("off", "generic", "sw_tags"))
         _check_choice("kasan_fault", self.kasan_fault, ("report", "panic"))
-        for name in ("init_on_alloc", "init_on_free", "huge_vmalloc", "panic_on_warn"):
+        for name in ("init_on_alloc", "init_on_free", "huge_vmalloc", "panic_on_warn",
+                     "release_host_memory"):
             _check_bool(name, getattr(self, name))
         require_str("KernelConfig.vrealloc", self.vrealloc)
         vrealloc_profile_number(self.vrealloc)

@@ -55,7 +55,7 @@ class Machine:
         self.fault = FaultInjection(config.seed, self.log)
         self.memcg = MemCgroups()
         self.mem = PageAllocator(config.ram, config.init_on_alloc, config.init_on_free, self.log,
-                                 self.fault, self.memcg)
+                                 self.fault, self.memcg, config.release_host_memory)
         self.pgtable = PageTable(self.mem, self.log)
         busy = SortedVAs()
         self.kasan: Kasan | None = None

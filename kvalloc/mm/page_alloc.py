@@ -49,6 +49,14 @@ OWNER_USER = "user"
 CHUNK_SHIFT: Final = 14                     # frames per contents chunk: 16384 (64 MiB)
 CHUNK_FRAMES: Final = 1 << CHUNK_SHIFT
 CHUNK_BYTES: Final = CHUNK_FRAMES * PAGE_SIZE
+#: Private anonymous chunks where the platform has them: ``MADV_DONTNEED`` then really frees
+#: the host pages (a shared anonymous mapping would keep them as shmem).
+_PRIVATE: Final[dict[str, int]] = (
+    {"flags": mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS}
+    if hasattr(mmap, "MAP_PRIVATE") and hasattr(mmap, "MAP_ANONYMOUS") else {})
+#: The smallest freed run whose host memory is given back (2 MiB): smaller frees are reused
+#: soon, and a madvise plus a refault would cost more than the memory is worth.
+RELEASE_MIN_FRAMES: Final = 512
 ZERO_CHUNK: Final = memoryview(bytes(CHUNK_BYTES))
 _CHUNK_MASK: Final = CHUNK_FRAMES - 1
 
@@ -74,7 +82,7 @@ class PageAllocator:
     """Buddy allocator over orders 0..10 with the lowest-pfn rule; frames hold real bytes."""
 
     def __init__(self, ram: int, init_on_alloc: bool, init_on_free: bool, log: KernelLog,
-                 fault: FaultInjection, memcg: MemCgroups) -> None:
+                 fault: FaultInjection, memcg: MemCgroups, release_host: bool = False) -> None:
         self.nr_frames = ram // PAGE_SIZE
         self.start_pfn = FIRST_PFN
         self.end_pfn = FIRST_PFN + self.nr_frames
@@ -90,6 +98,10 @@ class PageAllocator:
         self.min_free = self.nr_frames             # low-water mark of nr_free (peak use)
         self.blocks: dict[int, Block] = {}         # allocated block head -> Block
         self.chunks: dict[int, memoryview] = {}    # pfn >> 14 -> 64 MiB of frame contents
+        self._maps: dict[int, mmap.mmap] = {}      # the same chunks' mappings (for madvise)
+        self.release_host = release_host and hasattr(mmap, "MADV_DONTNEED") and \
+            bool(_PRIVATE) and PAGE_SIZE % mmap.PAGESIZE == 0
+        self.host_released = 0                     # frames whose host memory was given back
         self.nr_vmalloc = 0                        # NR_VMALLOC
 
     # -- contents ---------------------------------------------------------------------
@@ -103,7 +115,8 @@ class PageAllocator:
         """The writable 64 MiB contents chunk ``idx`` (frames ``idx << 14`` ...), created zeroed."""
         mv = self.chunks.get(idx)
         if mv is None:
-            mv = self.chunks[idx] = memoryview(mmap.mmap(-1, CHUNK_BYTES))
+            mm = self._maps[idx] = mmap.mmap(-1, CHUNK_BYTES, **_PRIVATE)
+            mv = self.chunks[idx] = memoryview(mm)
         return mv
 
     @staticmethod
@@ -145,6 +158,22 @@ class PageAllocator:
                 pfns != list(range(pfns[0], pfns[0] + len(pfns))):
             return None
         return self.run(pfns[0], off, size)
+
+    def release_frames(self, pfn: int, n: int) -> None:
+        """Give the host memory of ``n`` free frames from ``pfn`` back to the host OS, when
+        enabled and the run is at least :data:`RELEASE_MIN_FRAMES`: the frames then read
+        as zeros (their views stay valid). O(chunks touched)."""
+        if not self.release_host or n < RELEASE_MIN_FRAMES:
+            return
+        while n > 0:
+            k = min(n, self.run_frames(pfn))
+            mm = self._maps.get(pfn >> CHUNK_SHIFT)
+            if mm is not None:
+                mm.madvise(mmap.MADV_DONTNEED, (pfn & _CHUNK_MASK) << PAGE_SHIFT,
+                           k << PAGE_SHIFT)
+                self.host_released += k
+            pfn += k
+            n -= k
 
     def zero_frames(self, pfn: int, n: int) -> None:
         """Zero ``n`` frames from ``pfn`` in place (views of them stay valid)."""
@@ -249,6 +278,7 @@ class PageAllocator:
             block.memcg = None
         if self.init_on_free:
             self.zero_frames(block.pfn, n)
+        self.release_frames(block.pfn, n)
         self._give_back(block.pfn, block.order)
 
     def free_pages_run(self, run: Sequence[Block]) -> None:
@@ -273,6 +303,7 @@ class PageAllocator:
             self.memcg.uncharge(cg, n)
         if self.init_on_free:
             self.zero_frames(first, n)
+        self.release_frames(first, n)
         pfn, end = first, first + n
         while pfn < end:
             order = min(MAX_PAGE_ORDER, (end - pfn).bit_length() - 1,

@@ -43,6 +43,9 @@ Metrics (``name  value  goal  PASS/MISS``, one line each):
    inside the area's pages) at 16 384 pages over at 1 page (at most 2: O(pages added));
    ``vrealloc_move_extra_us_per_page``: a vrealloc move of 2 048 pages minus a
    ``Kernel.memcpy`` of the same bytes, per page (at most 1 µs).
+10. ``vvec_256mib_rss_ratio``: the host memory (``VmRSS``, in a fresh process) a
+    ``VVec[u64]`` grown by push to 256 MiB holds, over its payload (at most 1.25; the quick
+    run grows 32 MiB).
 
 ``quick=True`` runs the same code with smaller sizes and fewer repeats (a smoke test for the
 test suite, a few seconds); its numbers are noisier and its 100 000-area metric is measured
@@ -115,6 +118,7 @@ GOALS: dict[str, Goal] = {
     "vmalloc_pair_vs_peer": Goal("<=", 6.0),
     "grow_in_place_scaling": Goal("<=", 2.0),
     "vrealloc_move_extra_us_per_page": Goal("<=", 1.0),
+    "vvec_256mib_rss_ratio": Goal("<=", 1.25),
 }
 
 _MiB = 1 << 20
@@ -736,6 +740,42 @@ def bench_resize(p: _Params) -> dict[str, float]:
             "vrealloc_move_extra_us_per_page": extra * 1e6}
 
 
+# -- 10. host memory ------------------------------------------------------------------
+
+_RSS_SCRIPT = """
+import sys
+from containers import VVec, u64
+from kvalloc import Kernel, KernelConfig
+def rss():
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) * 1024
+    return 0
+payload = int(sys.argv[1])
+k = Kernel(KernelConfig(ram=8 * payload if 8 * payload >= 1 << 30 else 1 << 30))
+base = rss()
+v = VVec(u64, kernel=k)
+push = v.push
+for i in range(payload // 8):
+    push(i)
+print((rss() - base) / payload)
+"""
+
+
+def bench_rss(p: _Params) -> dict[str, float]:
+    """Metric 10: the host memory a ``VVec[u64]`` grown by push to 256 MiB holds, over its
+    payload (a fresh process, ``VmRSS``; at most 1.25). Linux only (``/proc``)."""
+    import subprocess
+    if not os.path.exists("/proc/self/status"):
+        return {}
+    payload = (256 if not p.quick else 32) << 20
+    _progress(f"host memory of a {payload >> 20} MiB VVec ...")
+    out = subprocess.run([sys.executable, "-c", _RSS_SCRIPT, str(payload)], check=True,
+                         capture_output=True, text=True).stdout
+    return {"vvec_256mib_rss_ratio": float(out.split()[-1])}
+
+
 # -- driver ---------------------------------------------------------------------------
 
 _UNITS: dict[str, str] = {
@@ -806,7 +846,7 @@ def run(json_path: str | None = None, quick: bool = False) -> dict[str, float]:
     try:
         for bench in (bench_vmalloc, bench_lowest_match, bench_memcpy, bench_idle_kernel,
                       bench_direct_view, bench_kasan, bench_containers, bench_peer,
-                      bench_resize):
+                      bench_resize, bench_rss):
             part = bench(p)
             _progress_done()
             for name, value in part.items():
