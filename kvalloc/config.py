@@ -82,7 +82,7 @@ class KernelConfig:
     vrealloc: str = "latest"
     lazy_max_pages: int | None = None
     seed: int = 0
-    #: Give the host memory behind freed runs of at least 2 MiB of frames back to the host
+    #: Give the host memory behind freed runs of at least 16 MiB of frames back to the host
     #: OS (``madvise(MADV_DONTNEED)``), so a long run holds what it uses; such frames then
     #: read as zeros. False keeps every freed frame's stale contents, as a real kernel
     #: without ``init_on_free`` does (docs/mm.md#frame-contents).

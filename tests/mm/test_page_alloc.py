@@ -293,21 +293,21 @@ def test_free_pages_run_refuses_what_is_not_one_run_and_changes_nothing() -> Non
 
 
 @pytest.mark.parametrize("release", [True, False])
-def test_a_freed_2_mib_run_gives_its_host_memory_back_unless_asked_not_to(release: bool) -> None:
+def test_a_freed_16_mib_run_gives_its_host_memory_back_unless_asked_not_to(release: bool) -> None:
     k = Kernel(KernelConfig(ram=64 << 20, release_host_memory=release))
     mem = k.machine.mem
-    big, small = k.vmalloc(512 * PAGE_SIZE), k.vmalloc(511 * PAGE_SIZE)
+    big, small = k.vmalloc(4096 * PAGE_SIZE), k.vmalloc(4095 * PAGE_SIZE)
     assert big is not None and small is not None
-    k.memset(big, 0xAB, 512 * PAGE_SIZE)
-    k.memset(small, 0xCD, 511 * PAGE_SIZE)
+    k.memset(big, 0xAB, 4096 * PAGE_SIZE)
+    k.memset(small, 0xCD, 4095 * PAGE_SIZE)
     big_pfns = [p.pfn for p in nn(k.find_vm_area(big)).pages]
     small_pfns = [p.pfn for p in nn(k.find_vm_area(small)).pages]
     k.vfree(big)
     k.vfree(small)
     k.check()
-    # through the direct map: the 2 MiB run reads as zeros once released; 511 frames never are
+    # through the direct map: the 16 MiB run reads as zeros once released; 4095 frames never are
     first = mem.frame(big_pfns[0])[:4].tobytes()
     assert first == (b"\0" * 4 if release else b"\xab" * 4)
     assert mem.frame(small_pfns[7])[:2].tobytes() == b"\xcd\xcd"
-    assert mem.host_released == (512 if release else 0)
+    assert mem.host_released == (4096 if release else 0)
     assert k.stats().free_pages == k.stats().total_pages
