@@ -375,3 +375,77 @@ class VecMachineKasan(VecMachineBase):
 
 
 TestVecMachineKasan = VecMachineKasan.TestCase
+
+
+def _fragmented(kasan: Literal["off", "generic"]) -> Kernel:
+    """A kernel whose free frames are every other one: no two pages of a vmalloc area are
+    physically adjacent, so a VVec there takes the per-page path and its push runs."""
+    from kvalloc import GFP
+    k = Kernel(KernelConfig(ram=16 << 20, kasan=kasan))
+    taken = []
+    while (page := k.alloc_pages(0, GFP.KERNEL | GFP.NOWARN)) is not None:
+        taken.append(page)
+    for page in taken[::2]:
+        k.free_pages(page, 0)
+    return k
+
+
+class VecMachinePagedBase(VecMachineBase):
+    """The same, with the VVec on a kernel where its frames are never adjacent (the paged
+    path: per-run reads and writes, push runs) and bulk steps that cross pages."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.b.drop()
+        self.kb = _fragmented(self.kasan)
+        self.b = VVec(u64, kernel=self.kb)
+
+    @rule(n=st.integers(300, 1500), x=U32)
+    def extend_many(self, n: int, x: int) -> None:
+        xs = [(x + i) % 2**32 for i in range(n)]
+        self.a.extend(xs)
+        self.b.extend_from_slice(xs)
+        toks = [Token(v) for v in xs]
+        self.c.extend(toks)
+        self.m.extend(xs)
+        self.t.extend(toks)
+
+    @rule(n=st.integers(1, 1200))
+    def push_many(self, n: int) -> None:
+        for i in range(n):
+            self.a.push(i)
+            self.b.push(i)
+            tok = Token(i)
+            self.c.push(tok)
+            self.m.append(i)
+            self.t.append(tok)
+
+    @invariant()
+    def paged_and_clean(self) -> None:
+        if self.b.capacity > 512:
+            assert self.b._flat is None
+        self.kb.check()
+        assert self.kb.kasan_reports == []
+
+    def teardown(self) -> None:
+        super().teardown()
+        assert self.kb.stats().nr_vmalloc_pages == 0
+        self.kb.check()
+
+
+@settings(max_examples=40, stateful_step_count=30, deadline=None,
+          suppress_health_check=list(HealthCheck))
+class VecMachinePaged(VecMachinePagedBase):
+    kasan = "off"
+
+
+TestVecMachinePaged = VecMachinePaged.TestCase
+
+
+@settings(max_examples=15, stateful_step_count=30, deadline=None,
+          suppress_health_check=list(HealthCheck))
+class VecMachinePagedKasan(VecMachinePagedBase):
+    kasan = "generic"
+
+
+TestVecMachinePagedKasan = VecMachinePagedKasan.TestCase
