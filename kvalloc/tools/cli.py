@@ -287,7 +287,7 @@ def _cmd_test_vmalloc(args: argparse.Namespace) -> int:
     from ..kernel import Kernel
     from .lib_test_vmalloc import estimate_seconds, run_test_vmalloc
     k = Kernel(KernelConfig(kasan=args.kasan, vrealloc=args.profile, cpus=args.cpus))
-    nr_threads = args.cpus if args.nr_threads is None else args.nr_threads
+    nr_threads = args.nr_threads
     show = _progress()
     before = len(k.dmesg)
     params = {"run_test_mask": args.run_test_mask, "nr_threads": nr_threads,
@@ -383,8 +383,9 @@ def build_parser() -> argparse.ArgumentParser:
     sh.set_defaults(func=_cmd_study)
     t = sub.add_parser("test-vmalloc", help="run the lib/test_vmalloc.c workloads")
     t.add_argument("--run-test-mask", type=int, default=7, metavar="M")
-    t.add_argument("--nr-threads", type=int, default=None, metavar="N",
-                   help="workers (default: --cpus)")
+    t.add_argument("--nr-threads", type=int, default=0, metavar="N",
+                   help="workers: the module's nr_threads, clamped to [1, 65535] (default 0: "
+                        "one worker)")
     t.add_argument("--test-loop-count", type=int, default=1000000, metavar="L")
     t.add_argument("--test-repeat-count", type=int, default=1, metavar="R")
     t.add_argument("--nr-pages", type=int, default=0, metavar="P")

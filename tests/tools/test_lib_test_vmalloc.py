@@ -81,3 +81,12 @@ def test_vrealloc_test_workload_on_older_profiles(profile: str) -> None:
     assert results[0].passed == 1
     assert k.stats().vrealloc_pages_freed == 0
     k.check()
+
+
+def test_test_vmalloc_command_runs_one_worker_by_default(capsys: pytest.CaptureFixture[str]) -> None:
+    # lib/test_vmalloc.c: init_test_configurtion() clamps nr_threads (default 0) to [1, USHRT_MAX]
+    assert main(["test-vmalloc", "--run-test-mask", "1", "--test-loop-count", "2",
+                 "--cpus", "4"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert [line.split(" cycles")[0].split("=")[0] for line in out if "cycles" in line] == [
+        "All test took worker0"]
