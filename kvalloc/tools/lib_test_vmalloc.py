@@ -157,7 +157,7 @@ def random_size_alloc_test(c: _Ctx) -> int:
         ptr = c.vmalloc(c.rng.randint(1, 100) * PAGE_SIZE)
         if not ptr:
             return -1
-        c.store(ptr, ord("a"))
+        c.store(ptr, 1)                     # *((__u8 *)p) = 1;
         c.vfree(ptr)
     return 0
 

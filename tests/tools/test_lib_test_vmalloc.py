@@ -90,3 +90,21 @@ def test_test_vmalloc_command_runs_one_worker_by_default(capsys: pytest.CaptureF
     out = capsys.readouterr().out.splitlines()
     assert [line.split(" cycles")[0].split("=")[0] for line in out if "cycles" in line] == [
         "All test took worker0"]
+
+
+def test_each_test_stores_what_lib_test_vmalloc_stores(monkeypatch: pytest.MonkeyPatch) -> None:
+    # lib/test_vmalloc.c: fix_size_alloc_test stores 0, random_size_alloc_test and
+    # full_fit_alloc_test store 1, long_busy_list_alloc_test 0 then 1, the kvfree_rcu tests 'a'
+    from kvalloc.tools import lib_test_vmalloc as tv
+    seen: dict[str, set[int]] = {}
+    real = tv._Ctx.store
+
+    def store(self: tv._Ctx, addr: int, value: int) -> None:
+        seen.setdefault(self.name, set()).add(value)
+        real(self, addr, value)
+    monkeypatch.setattr(tv._Ctx, "store", store)
+    run_test_vmalloc(Kernel(), run_test_mask=1 | 2 | 4 | 8 | 256, test_loop_count=3,
+                     sequential_test_order=True)
+    assert seen == {"fix_size_alloc_test": {0}, "full_fit_alloc_test": {1},
+                    "long_busy_list_alloc_test": {0, 1}, "random_size_alloc_test": {1},
+                    "kvfree_rcu_1_arg_vmalloc_test": {ord("a")}}
