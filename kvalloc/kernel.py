@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Concatenate, ParamSpec, TypeVar
 from ._validate import require_int, require_str
 from .config import KernelConfig
 from .constants import NUMA_NO_NODE, PAGE_SHIFT, U64_LIMIT, ULONG_MAX, is_vmalloc_addr
-from .gfp import GFP
+from .gfp import GFP, G
 from .mm.access import DirectView
 from .mm.check import check_kernel
 from .mm.machine import Machine
@@ -208,7 +208,7 @@ class Kernel:
         b'\\x00\\x00\\x00\\x00'
         """
         size, _ = _uint("size", size), _node(node)
-        return self._vm.vmalloc_node(size, 1, GFP.KERNEL | GFP.ZERO, _caller(caller, "vzalloc"))
+        return self._vm.vmalloc_node(size, 1, G.KERNEL | G.ZERO, _caller(caller, "vzalloc"))
 
     @_locked
     def vmalloc_huge(self, size: int, gfp: int = GFP.KERNEL, *, node: int = NUMA_NO_NODE,
@@ -340,7 +340,7 @@ class Kernel:
                  caller: str | None = None) -> int | None:
         """``kvzalloc``: zeroed ``kvmalloc``."""
         size, gfp, _ = _uint("size", size), _gfp(gfp), _node(node)
-        return self.machine.kv.kvmalloc(size, gfp | GFP.ZERO, 1, _caller(caller, "kvzalloc"))
+        return self.machine.kv.kvmalloc(size, gfp | G.ZERO, 1, _caller(caller, "kvzalloc"))
 
     @_locked
     def kvrealloc(self, p: int | None, size: int, gfp: int = GFP.KERNEL, *, align: int = 1,
@@ -385,7 +385,7 @@ class Kernel:
         """``kzalloc``: zeroed ``kmalloc``."""
         size, gfp, _ = _uint("size", size), _gfp(gfp), _node(node)
         _caller(caller, "kzalloc")
-        return self.machine.slab.kmalloc(size, gfp | GFP.ZERO)
+        return self.machine.slab.kmalloc(size, gfp | G.ZERO)
 
     @_locked
     def kfree(self, p: int | None) -> None:

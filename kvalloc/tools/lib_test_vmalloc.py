@@ -28,6 +28,10 @@ from ..constants import NUMA_NO_NODE, PAGE_SIZE, fls
 from ..gfp import GFP
 from ..mm.page_alloc import OWNER_USER
 
+#: GFP masks as plain ints: the simulated kernel computes with ints (see kvalloc.gfp.G).
+_KERNEL, _ZERO, _ATOMIC, _NOWAIT = (int(GFP.KERNEL), int(GFP.ZERO), int(GFP.ATOMIC),
+                                    int(GFP.NOWAIT))
+
 if TYPE_CHECKING:
     from ..kernel import Kernel
     from ..mm.machine import Machine
@@ -64,7 +68,7 @@ class _Ctx:
         self.rcu_queue: list[int] = []
 
     def vmalloc(self, size: int) -> int | None:
-        return self.vm.vmalloc_node(size, 1, GFP.KERNEL, self.name)
+        return self.vm.vmalloc_node(size, 1, _KERNEL, self.name)
 
     def vfree(self, p: int | None) -> None:
         if p:
@@ -92,7 +96,7 @@ def fix_size_alloc_test(c: _Ctx) -> int:
     size = max(c.p.nr_pages, 1) * PAGE_SIZE
     for _ in range(c.p.loops):
         if c.p.use_huge:
-            ptr = c.vm.vmalloc_huge(size, GFP.KERNEL, c.name)
+            ptr = c.vm.vmalloc_huge(size, _KERNEL, c.name)
         else:
             ptr = c.vmalloc(size)
         if not ptr:
@@ -163,7 +167,7 @@ def random_size_alloc_test(c: _Ctx) -> int:
 
 
 def _vmalloc_node(c: _Ctx, size: int, align: int) -> int | None:
-    return c.vm.vmalloc_node(size, align, GFP.KERNEL | GFP.ZERO, c.name)
+    return c.vm.vmalloc_node(size, align, _KERNEL | _ZERO, c.name)
 
 
 def fix_align_alloc_test(c: _Ctx) -> int:
@@ -220,8 +224,8 @@ def kvfree_rcu_2_arg_vmalloc_test(c: _Ctx) -> int:
 def vm_map_ram_test(c: _Ctx) -> int:
     n = max(c.p.nr_pages, 1)
     m = c.m
-    array = m.slab.kmalloc(n * 8, GFP.KERNEL | GFP.ZERO)
-    blocks = m.mem.alloc_pages_bulk(GFP.KERNEL, n, OWNER_USER)
+    array = m.slab.kmalloc(n * 8, _KERNEL | _ZERO)
+    blocks = m.mem.alloc_pages_bulk(_KERNEL, n, OWNER_USER)
     if len(blocks) < n:
         for b in blocks:
             m.mem.free_pages(b)
@@ -240,7 +244,7 @@ def vm_map_ram_test(c: _Ctx) -> int:
 def no_block_alloc_test(c: _Ctx) -> int:
     size = max(c.p.nr_pages, 1) * PAGE_SIZE
     for _ in range(c.p.loops):
-        gfp = GFP.ATOMIC if c.rng.getrandbits(8) % 2 else GFP.NOWAIT
+        gfp = _ATOMIC if c.rng.getrandbits(8) % 2 else _NOWAIT
         ptr = c.vm.vmalloc(size, gfp, c.name)
         if not ptr:
             return -1
@@ -252,12 +256,12 @@ def no_block_alloc_test(c: _Ctx) -> int:
 def vrealloc_test(c: _Ctx) -> int:
     vr = c.m.vrealloc
     for _ in range(c.p.loops):
-        p = vr.vrealloc(0, PAGE_SIZE, GFP.KERNEL, 1, NUMA_NO_NODE, c.name)[0]
+        p = vr.vrealloc(0, PAGE_SIZE, _KERNEL, 1, NUMA_NO_NODE, c.name)[0]
         if not p:
             return -1
         c.store(p, ord("a"))
         for size in (4 * PAGE_SIZE, PAGE_SIZE, PAGE_SIZE // 2, PAGE_SIZE):
-            n = vr.vrealloc(p, size, GFP.KERNEL, 1, NUMA_NO_NODE, c.name)[0]
+            n = vr.vrealloc(p, size, _KERNEL, 1, NUMA_NO_NODE, c.name)[0]
             if not n or c.load(n) != ord("a"):
                 c.vfree(n or p)
                 return -1

@@ -311,3 +311,31 @@ def test_a_freed_16_mib_run_gives_its_host_memory_back_unless_asked_not_to(relea
     assert mem.frame(small_pfns[7])[:2].tobytes() == b"\xcd\xcd"
     assert mem.host_released == (4096 if release else 0)
     assert k.stats().free_pages == k.stats().total_pages
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_free_list_hands_out_the_lowest_free_head_like_a_sorted_set(seed: int) -> None:
+    import random
+
+    from kvalloc.mm.page_alloc import FreeList
+
+    rng = random.Random(seed)
+    fl, ref = FreeList(), set()
+    for _ in range(5000):
+        op = rng.random()
+        if op < 0.45:
+            pfn = rng.randrange(300)           # re-adding removed heads leaves stale entries
+            if pfn not in ref:
+                fl.add(pfn)
+                ref.add(pfn)
+        elif op < 0.8 and ref:
+            pfn = rng.choice(sorted(ref))
+            fl.remove(pfn)
+            ref.discard(pfn)
+        elif ref:
+            assert fl.lowest() == min(ref)
+            assert fl.pop_lowest() == min(ref)
+            ref.discard(min(ref))
+        assert len(fl) == len(ref) and bool(fl) == bool(ref)
+        assert len(fl.heap) <= 2 * len(ref) + 65 and ref <= set(fl.heap)
+    assert list(fl) == sorted(ref)
