@@ -206,12 +206,19 @@ class Vec(RawVec[T, A], Owner[T, A], MutableSequence[T]):
     def _push_slow(self, value: T, flags: GFP) -> None:
         self._alive()
         flags = _gfp(flags)
-        self._elem.validate(value)
+        elem = self._elem
+        elem.validate(value)
         n = self._len
         if n == self._cap:
             self._grow_amortized(n, 1, flags)
-        self._store(n, value, "push")
-        self._elem.incref(value)
+        if self._kasan is not None:                 # _store(n, value), validated above
+            self._kasan_ok(n, 1, True, "push")
+        mv = self._mv
+        if mv is not None:
+            mv[n] = value
+        else:
+            self._write(n * elem.size, elem.pack(value))
+        elem.incref(value)
         self._len = n + 1
         if not self._tbase <= n + 1 < self._tend:
             self._retarget(n + 1)           # a paged buffer: the next run takes the pushes

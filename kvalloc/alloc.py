@@ -38,6 +38,8 @@ from .kernel import Kernel, default_kernel
 from .mm.machine import ReallocKind
 
 ISIZE_MAX = 2**63 - 1
+_GFP_KERNEL = GFP.KERNEL
+_KERNEL = int(GFP.KERNEL)
 #: ``ARCH_KMALLOC_MINALIGN`` on x86_64.
 ARCH_KMALLOC_MINALIGN = 8
 
@@ -134,7 +136,8 @@ def _observed(alloc: _KernelAllocator | MoveOnly, ptr: int | None, layout: Layou
     """``alloc._realloc_counted`` with one :class:`ReallocEvent` to ``alloc.observer``."""
     observer = alloc.observer
     assert observer is not None
-    if not isinstance(layout, Layout) or not isinstance(old_layout, Layout):
+    if (type(layout) is not Layout or type(old_layout) is not Layout) and \
+            (not isinstance(layout, Layout) or not isinstance(old_layout, Layout)):
         raise TypeError("layout and old_layout must be Layout instances")
     m = alloc.kernel.machine
     had = ptr is not None and old_layout.size > 0
@@ -244,7 +247,9 @@ class ReallocFunc:
             raise TypeError("layout and old_layout must be Layout instances")
         if ptr is not None and (type(ptr) is not int or not 0 <= ptr < U64_LIMIT):
             ptr = require_int("ptr", ptr, 0, U64_LIMIT)
-        if type(flags) is not int or not 0 <= flags < 1 << 32:
+        if flags is _GFP_KERNEL:
+            flags = _KERNEL                 # the usual flags, without the IntFlag conversion
+        elif type(flags) is not int or not 0 <= flags < 1 << 32:
             flags = require_int("flags", flags, 0, 1 << 32)
         if type(nid) is not int or (nid != NUMA_NO_NODE and nid != 0):
             nid = require_int("nid", nid)
@@ -311,7 +316,7 @@ class _KernelAllocator(Allocator):
 
     def _realloc_counted(self, ptr: int | None, layout: Layout, old_layout: Layout,
                          flags: GFP, nid: int) -> tuple[int, int]:
-        if not isinstance(layout, Layout):
+        if type(layout) is not Layout and not isinstance(layout, Layout):
             raise TypeError("layout and old_layout must be Layout instances")
         size = layout.pad_to_align().size
         if size >= U64_LIMIT:

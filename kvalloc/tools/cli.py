@@ -158,7 +158,8 @@ def _cmd_study(args: argparse.Namespace) -> int:
                      _split(args.profile or "latest"), progress=bar, sweep=sweep,
                      workload=args.workload, vectors=args.vectors, interleave=args.interleave,
                      seed=args.seed, churn=args.churn, churn_steps=args.churn_steps,
-                     background=args.background, on_rows=on_rows)
+                     background=args.background, on_rows=on_rows,
+                     keep_events=bool(args.events or args.plot or args.plot_timeline))
     except KeyboardInterrupt:
         interrupted = True
     finally:

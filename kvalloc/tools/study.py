@@ -217,18 +217,35 @@ class Run:
     failed_at: int | None                 # length of the refused buffer, or None
     dmesg: list[str] = dataclasses.field(default_factory=list)   # what the kernel logged
 
+    released: bool = False                # release_events() was called
+
     def __len__(self) -> int:
         """The number of events."""
         return len(self.steps)
 
+    def release_events(self) -> None:
+        """Drop the event columns (a study that has made its rows no longer needs them);
+        :attr:`dmesg`, :attr:`length` and :attr:`failed_at` stay. Afterwards the events,
+        rows and snapshots raise ValueError."""
+        self.ev, self.ptrs, self.snaps = array.array("q"), array.array("Q"), array.array("q")
+        self.steps = array.array("q")
+        self.__dict__.pop("events", None)
+        self.released = True
+
+    def _need_events(self) -> None:
+        if self.released:
+            raise ValueError("this run's events were released (growth_study(keep_events=False))")
+
     def record(self, i: int) -> tuple[Any, ...]:
         """Event ``i`` as the values of :data:`EVENT_KEYS`, in order. O(1)."""
+        self._need_events()
         f = self.ev[i * _EV_FIELDS:(i + 1) * _EV_FIELDS]
         return (i, f[0], f[1], f[2], f[3], f[4], f[5], f[6], OUTCOMES[f[7]], f[8],
                 BACKINGS[f[9]], self.ptrs[2 * i], self.ptrs[2 * i + 1], self.buffers[f[10]])
 
     def snap(self, i: int) -> tuple[int, ...]:
         """The kernel snapshot after event ``i`` (``base`` for ``i == -1``). O(1)."""
+        self._need_events()
         if i < 0:
             return self.base
         w = len(self.base)
@@ -237,10 +254,12 @@ class Run:
     @functools.cached_property
     def events(self) -> list[dict[str, Any]]:
         """The events as dicts keyed by :data:`EVENT_KEYS` (built on first use)."""
+        self._need_events()
         return [dict(zip(EVENT_KEYS, self.record(i))) for i in range(len(self))]
 
     def row(self) -> dict[str, Any]:
         """The summary row of the whole run (:data:`GROWTH_COLUMNS`)."""
+        self._need_events()
         tally = _Tally(self)
         tally.advance(len(self))
         return _summarise(self, tally, self.length, self.spec.elements)
@@ -341,20 +360,21 @@ class _Recorder:
         outcome_of, backing_of = _OUTCOME, _BACKING
         buf = len(self.buffers)
         self.buffers.append(buffer)
+        snap, add_ev, add_ptrs, add_snap = self.snap, ev.extend, ptrs.extend, snaps.extend
+        add_step = steps.append
 
         def observe(e: ReallocEvent) -> None:
-            old_bytes, new_bytes = e.old_bytes, e.new_bytes
-            ev.extend((length(), old_bytes // s, new_bytes // s, old_bytes, new_bytes,
-                       e.old_allocated, e.new_allocated, outcome_of[e.outcome], e.bytes_copied,
-                       backing_of[e.backing], buf))
-            ptrs.append(e.old_ptr)
-            ptrs.append(e.new_ptr)
-            steps.append(self.step)
+            old_ptr, new_ptr, old_bytes, new_bytes, old_alloc, new_alloc, outcome, copied, \
+                backing = e
+            add_ev((length(), old_bytes // s, new_bytes // s, old_bytes, new_bytes, old_alloc,
+                    new_alloc, outcome_of[outcome], copied, backing_of[backing], buf))
+            add_ptrs((old_ptr, new_ptr))
+            add_step(self.step)
             churn = self.churn
             if churn is not None:
                 for _ in range(self.churn_steps):
                     churn.step()
-            snaps.extend(self.snap())
+            add_snap(snap())
         return observe
 
 
@@ -595,6 +615,7 @@ def sweep_rows(run: Run, points: Iterable[int]) -> list[dict[str, Any]]:
     """The row of ``run`` at each N of ``points``, derived from its events: equal to a run of
     N elements. Only for the ``push`` workload, interleaved round-robin (so that the state
     at N is a prefix of the run). O(events + points)."""
+    run._need_events()
     spec = run.spec
     _check_sweepable(spec.workload, spec.vectors, spec.interleave)
     points = list(points)
@@ -621,11 +642,14 @@ def growth_study(elements: int = 50_000, elem: str = "u64",
                  vectors: int = 1, interleave: str = "round-robin", seed: int = 0,
                  churn: str = "", churn_steps: int = 4, background: str = "",
                  on_rows: Callable[[list[dict[str, Any]], Run], None] | None = None,
+                 keep_events: bool = True,
                  ) -> tuple[list[dict[str, Any]], list[Run]]:
     """Every combination of allocator x policy x profile: the rows and the runs.
 
     ``progress(done, total, label)`` is called before each configuration and once at the
     end; ``on_rows(rows, run)`` as each configuration finishes (rows printed as they come).
+    With ``keep_events=False`` each run's events are released once its rows are made
+    (:meth:`Run.release_events`): a long study then holds one run's events at a time.
 
     With ``sweep``, each run goes to ``max(sweep)`` elements and yields one row per point.
     Allocators that do not depend on the profile (:data:`PROFILE_FREE_ALLOCS`) run once and
@@ -663,8 +687,8 @@ def growth_study(elements: int = 50_000, elem: str = "u64",
     rows: list[dict[str, Any]] = []
     runs: list[Run] = []
     done: dict[tuple[str, str], Run] = {}
-    configs = [(c, a, p) for c in commits for a in allocs for p in policies]
-    for i, (commit, a, p) in enumerate(configs):
+    configs = [(ci, c, a, p) for ci, c in enumerate(commits) for a in allocs for p in policies]
+    for i, (ci, commit, a, p) in enumerate(configs):
         if progress is not None:
             progress(i, len(configs), f"{a} {p} {profile_alias(commit) or commit}")
         spec = RunSpec(a, p, commit, elem, n, workload, vectors, interleave, seed, churn,
@@ -677,6 +701,12 @@ def growth_study(elements: int = 50_000, elem: str = "u64",
         rows.extend(new)
         if on_rows is not None:
             on_rows(new, run)
+        if not keep_events and a not in PROFILE_FREE_ALLOCS:
+            run.release_events()
+        elif not keep_events and ci == len(commits) - 1:     # no later profile shares it
+            for r in runs:
+                if (r.spec.alloc, r.spec.policy) == (a, p) and not r.released:
+                    r.release_events()
     if progress is not None:
         progress(len(configs), len(configs), "")
     return rows, runs

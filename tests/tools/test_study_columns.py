@@ -303,3 +303,18 @@ def test_the_readme_workload_table(workload: str, expect: dict[str, tuple[int, i
     if workload == "burst":
         km, vm = rows
         assert round(vm["bytes_copied"] / km["bytes_copied"], 1) == 2.6
+
+
+def test_released_runs_keep_their_rows_and_log_and_refuse_their_events() -> None:
+    kept, runs = growth_study(2000, allocs=["kmalloc", "vmalloc"], policies=["exact"],
+                              profiles=["latest", "v6.12"])
+    rows, light = growth_study(2000, allocs=["kmalloc", "vmalloc"], policies=["exact"],
+                               profiles=["latest", "v6.12"], keep_events=False)
+    assert rows == kept
+    assert [r.dmesg for r in light] == [r.dmesg for r in runs]
+    assert all(r.released and len(r) == 0 for r in light)
+    with pytest.raises(ValueError, match=r"^this run's events were released "
+                                         r"\(growth_study\(keep_events=False\)\)$"):
+        light[0].row()
+    with pytest.raises(ValueError, match="released"):
+        _ = light[1].events
