@@ -6,20 +6,10 @@ from __future__ import annotations
 import pytest
 
 from containers import Elem, VVec, u16, u64
-from kvalloc import GFP, Kernel, KernelConfig
+from kvalloc import Kernel
 from kvalloc.config import KasanMode
 
-
-def fragmented_kernel() -> Kernel:
-    """A kernel whose free frames are every other one: no two pages of a new vmalloc area
-    are physically adjacent, so its vectors take the per-page path."""
-    k = Kernel(KernelConfig(ram=8 << 20))
-    taken = []
-    while (page := k.alloc_pages(0, GFP.KERNEL | GFP.NOWARN)) is not None:
-        taken.append(page)
-    for page in taken[::2]:
-        k.free_pages(page, 0)
-    return k
+from ..helpers import fragmented_kernel
 
 
 def paged(elem: Elem[int], n: int) -> tuple[VVec[int], Kernel]:
@@ -83,13 +73,7 @@ def test_extend_from_slice_takes_buffers_of_the_elements_format_as_they_are(flat
 
 @pytest.mark.parametrize("kasan", ["off", "generic"])
 def test_pushes_into_a_paged_buffer_fill_one_run_at_a_time(kasan: KasanMode) -> None:
-    k = Kernel(KernelConfig(ram=8 << 20, kasan=kasan))
-    taken = []
-    while (page := k.alloc_pages(0, GFP.KERNEL | GFP.NOWARN)) is not None:
-        taken.append(page)
-    for i, page in enumerate(taken):               # every other frame, and one run of 64
-        if i % 2 == 0 or i >= len(taken) - 64:
-            k.free_pages(page, 0)
+    k = fragmented_kernel(kasan=kasan, run=64)     # every other frame, and one run of 64
     v = VVec.with_capacity(u64, 100 * 512, kernel=k)
     assert v._flat is None
     for i in range(100 * 512):

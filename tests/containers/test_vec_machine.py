@@ -11,7 +11,7 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, 
 from containers import InsertError, KVec, PushError, Vec, VVec, pyobj, u32, u64
 from kvalloc import Kernel, KernelConfig, Kmalloc
 
-from ..helpers import DUPLICATIONS, duplicate
+from ..helpers import DUPLICATIONS, duplicate, fragmented_kernel
 
 pytestmark = [pytest.mark.spec, pytest.mark.filterwarnings("ignore::kvalloc.KernelWarning")]
 
@@ -377,19 +377,6 @@ class VecMachineKasan(VecMachineBase):
 TestVecMachineKasan = VecMachineKasan.TestCase
 
 
-def _fragmented(kasan: Literal["off", "generic"]) -> Kernel:
-    """A kernel whose free frames are every other one: no two pages of a vmalloc area are
-    physically adjacent, so a VVec there takes the per-page path and its push runs."""
-    from kvalloc import GFP
-    k = Kernel(KernelConfig(ram=16 << 20, kasan=kasan))
-    taken = []
-    while (page := k.alloc_pages(0, GFP.KERNEL | GFP.NOWARN)) is not None:
-        taken.append(page)
-    for page in taken[::2]:
-        k.free_pages(page, 0)
-    return k
-
-
 class VecMachinePagedBase(VecMachineBase):
     """The same, with the VVec on a kernel where its frames are never adjacent (the paged
     path: per-run reads and writes, push runs) and bulk steps that cross pages."""
@@ -397,7 +384,7 @@ class VecMachinePagedBase(VecMachineBase):
     def __init__(self) -> None:
         super().__init__()
         self.b.drop()
-        self.kb = _fragmented(self.kasan)
+        self.kb = fragmented_kernel(16 << 20, self.kasan)
         self.b = VVec(u64, kernel=self.kb)
 
     @rule(n=st.integers(300, 1500), x=U32)
