@@ -54,15 +54,18 @@ class VecMachineBase(RuleBasedStateMachine):
     def _norm(self, i: int) -> int:
         return i % len(self.m)
 
-    # rules
-    @rule(x=U32)
-    def push(self, x: int) -> None:
+    def _push(self, x: int) -> None:
         self.a.push(x)
         self.b.push(x)
         tok = Token(x)
         self.c.push(tok)
         self.m.append(x)
         self.t.append(tok)
+
+    # rules
+    @rule(x=U32)
+    def push(self, x: int) -> None:
+        self._push(x)
 
     @rule(x=U32)
     def append(self, x: int) -> None:
@@ -359,22 +362,20 @@ class VecMachineBase(RuleBasedStateMachine):
         self.k.check()
 
 
-@settings(max_examples=200, stateful_step_count=50, deadline=None,
-          suppress_health_check=list(HealthCheck))
-class VecMachine(VecMachineBase):
-    kasan = "off"
+def machine_case(base: type[VecMachineBase], kasan: Literal["off", "generic"],
+                 examples: int, steps: int) -> Any:
+    """The pytest-collected TestCase of ``base`` run with ``kasan``, ``examples`` examples of
+    at most ``steps`` steps each."""
+    machine: Any = type(base.__name__ + ("Kasan" if kasan != "off" else ""), (base,),
+                        {"kasan": kasan})
+    case = machine.TestCase
+    case.settings = settings(max_examples=examples, stateful_step_count=steps, deadline=None,
+                             suppress_health_check=list(HealthCheck))
+    return case
 
 
-TestVecMachine = VecMachine.TestCase
-
-
-@settings(max_examples=60, stateful_step_count=50, deadline=None,
-          suppress_health_check=list(HealthCheck))
-class VecMachineKasan(VecMachineBase):
-    kasan = "generic"
-
-
-TestVecMachineKasan = VecMachineKasan.TestCase
+TestVecMachine = machine_case(VecMachineBase, "off", 200, 50)
+TestVecMachineKasan = machine_case(VecMachineBase, "generic", 60, 50)
 
 
 class VecMachinePagedBase(VecMachineBase):
@@ -400,12 +401,7 @@ class VecMachinePagedBase(VecMachineBase):
     @rule(n=st.integers(1, 1200))
     def push_many(self, n: int) -> None:
         for i in range(n):
-            self.a.push(i)
-            self.b.push(i)
-            tok = Token(i)
-            self.c.push(tok)
-            self.m.append(i)
-            self.t.append(tok)
+            self._push(i)
 
     @invariant()
     def paged_and_clean(self) -> None:
@@ -420,19 +416,5 @@ class VecMachinePagedBase(VecMachineBase):
         self.kb.check()
 
 
-@settings(max_examples=40, stateful_step_count=30, deadline=None,
-          suppress_health_check=list(HealthCheck))
-class VecMachinePaged(VecMachinePagedBase):
-    kasan = "off"
-
-
-TestVecMachinePaged = VecMachinePaged.TestCase
-
-
-@settings(max_examples=15, stateful_step_count=30, deadline=None,
-          suppress_health_check=list(HealthCheck))
-class VecMachinePagedKasan(VecMachinePagedBase):
-    kasan = "generic"
-
-
-TestVecMachinePagedKasan = VecMachinePagedKasan.TestCase
+TestVecMachinePaged = machine_case(VecMachinePagedBase, "off", 40, 30)
+TestVecMachinePagedKasan = machine_case(VecMachinePagedBase, "generic", 15, 30)
