@@ -184,7 +184,7 @@ class RawVec(Generic[T, A]):
             if fmt is not None:
                 if view.flat is not None:
                     mv = _cast(view.flat, fmt)
-                elif old is not None and type(old_mv) is _Paged:
+                elif type(old_mv) is _Paged and old_mv.pages is view.typed_pages(fmt).cache:
                     mv = old_mv            # its page cache was handed over with the frames
                 elif PAGE_SIZE % size == 0 and view.offset % size == 0:
                     mv = _Paged(view, fmt, view.offset // size, PAGE_SIZE // size)
