@@ -388,21 +388,3 @@ def duplicate(c: Any, how: str) -> Any:
 
 def snapshot(v: Vec[Any, Any]) -> tuple[int, int, int, list[Any], bytes]:
     return len(v), v.capacity, v.ptr, v.to_list(), v.as_bytes()
-
-
-# --------------------------------------------------------------------------- paged buffers
-
-
-def fragmented_kernel(ram: int = 8 << 20, kasan: Literal["off", "generic", "sw_tags"] = "off",
-                      run: int = 0) -> Kernel:
-    """A kernel whose free frames are every other one, plus its last ``run`` frames as one
-    physical run: no two pages of a vmalloc area taken from the singles are adjacent, so
-    vectors there take the per-page path (push runs, per-run reads and writes)."""
-    k = Kernel(KernelConfig(ram=ram, kasan=kasan))
-    taken = []
-    while (page := k.alloc_pages(0, GFP.KERNEL | GFP.NOWARN)) is not None:
-        taken.append(page)
-    for i, page in enumerate(taken):
-        if i % 2 == 0 or i >= len(taken) - run:
-            k.free_pages(page, 0)
-    return k

@@ -79,7 +79,7 @@ from ..constants import PAGE_SIZE, VMALLOC_START
 from ..kernel import Kernel
 from ..mm.vmap_area import FreeAreaTree, find_vmap_lowest_linear_match
 
-__all__ = ["Goal", "GOALS", "run", "main"]
+__all__ = ["GOALS", "Goal", "MiniVmalloc", "fragmented_kernel", "main", "run"]
 
 
 @dataclass(frozen=True)
@@ -538,18 +538,23 @@ def bench_containers(p: _Params) -> dict[str, float]:
     }
 
 
-def _fragmented() -> Kernel:
-    """A kernel whose free frames are every other one (and a last run of 256 for slabs):
-    a vmalloc area's pages there are never physically adjacent."""
+def fragmented_kernel(ram: int = 8 << 20, kasan: KasanMode = "off", run: int = 0) -> Kernel:
+    """A kernel whose free frames are every other one, plus its last ``run`` frames as one
+    physical run (room for slabs): no two pages of a vmalloc area taken from the singles
+    are adjacent, so vectors there take the paged path (push runs, per-run copies)."""
     from ..gfp import GFP
-    k = Kernel(KernelConfig(ram=64 << 20))
+    k = Kernel(KernelConfig(ram=ram, kasan=kasan))
     taken = []
     while (page := k.alloc_pages(0, GFP.KERNEL | GFP.NOWARN)) is not None:
         taken.append(page)
     for i, page in enumerate(taken):
-        if i % 2 == 0 or i >= len(taken) - 256:
+        if i % 2 == 0 or i >= len(taken) - run:
             k.free_pages(page, 0)
     return k
+
+
+def _fragmented() -> Kernel:
+    return fragmented_kernel(64 << 20, run=256)
 
 
 def _push_into(k: Kernel, n: int, p: _Params) -> float:

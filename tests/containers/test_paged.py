@@ -8,8 +8,7 @@ import pytest
 from containers import Elem, VVec, u16, u64
 from kvalloc import Kernel
 from kvalloc.config import KasanMode
-
-from ..helpers import fragmented_kernel
+from kvalloc.tools.bench import fragmented_kernel
 
 
 def paged(elem: Elem[int], n: int) -> tuple[VVec[int], Kernel]:

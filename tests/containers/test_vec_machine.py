@@ -10,8 +10,9 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, 
 
 from containers import InsertError, KVec, PushError, Vec, VVec, pyobj, u32, u64
 from kvalloc import Kernel, KernelConfig, Kmalloc
+from kvalloc.tools.bench import fragmented_kernel
 
-from ..helpers import DUPLICATIONS, duplicate, fragmented_kernel
+from ..helpers import DUPLICATIONS, duplicate
 
 pytestmark = [pytest.mark.spec, pytest.mark.filterwarnings("ignore::kvalloc.KernelWarning")]
 
