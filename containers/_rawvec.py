@@ -171,9 +171,7 @@ class RawVec(Generic[T, A]):
         old = self._view if ptr == self._ptr else None     # resized in place: same frames
         old_mv = self._mv if old is not None else None
         self._ptr, self._cap = ptr, cap
-        self._view = self._mv = self._flat = self._kasan = self._tmv = None   # _unmap(), inlined
-        self._room = self._kgen = self._tend = -1
-        self._tbase = 0
+        self._unmap()
         if cap == 0:
             return
         elem, size = self._elem, self._elem.size
@@ -373,10 +371,12 @@ class RawVec(Generic[T, A]):
         snapshot = memoryview(self._read(0, n * elem.size))
         return iter(cast("Iterator[T]", _cast(snapshot, cast(str, elem.fmt))))
 
-    def _store(self, i: int, value: T, label: str = "store") -> None:
-        """Validate and write one value into slot ``i`` (no reference bookkeeping)."""
+    def _store(self, i: int, value: T, label: str = "store", validated: bool = False) -> None:
+        """Validate (unless ``validated``) and write one value into slot ``i`` (no reference
+        bookkeeping)."""
         elem = self._elem
-        elem.validate(value)
+        if not validated:
+            elem.validate(value)
         if self._kasan is not None:
             self._kasan_ok(i, 1, True, label)
         mv = self._mv

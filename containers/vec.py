@@ -211,13 +211,7 @@ class Vec(RawVec[T, A], Owner[T, A], MutableSequence[T]):
         n = self._len
         if n == self._cap:
             self._grow_amortized(n, 1, flags)
-        if self._kasan is not None:                 # _store(n, value), validated above
-            self._kasan_ok(n, 1, True, "push")
-        mv = self._mv
-        if mv is not None:
-            mv[n] = value
-        else:
-            self._write(n * elem.size, elem.pack(value))
+        self._store(n, value, "push", validated=True)
         elem.incref(value)
         self._len = n + 1
         if not self._tbase <= n + 1 < self._tend:

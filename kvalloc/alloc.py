@@ -33,13 +33,12 @@ from typing import Any, ClassVar, NamedTuple, Protocol, runtime_checkable
 from ._validate import require_int
 from .constants import NUMA_NO_NODE, PAGE_SIZE, U64_LIMIT, is_power_of_2
 from .errors import AllocError, LayoutError
-from .gfp import GFP
+from .gfp import GFP, G
 from .kernel import Kernel, default_kernel
 from .mm.machine import ReallocKind
 
 ISIZE_MAX = 2**63 - 1
 _GFP_KERNEL = GFP.KERNEL
-_KERNEL = int(GFP.KERNEL)
 #: ``ARCH_KMALLOC_MINALIGN`` on x86_64.
 ARCH_KMALLOC_MINALIGN = 8
 
@@ -248,7 +247,7 @@ class ReallocFunc:
         if ptr is not None and (type(ptr) is not int or not 0 <= ptr < U64_LIMIT):
             ptr = require_int("ptr", ptr, 0, U64_LIMIT)
         if flags is _GFP_KERNEL:
-            flags = _KERNEL                 # the usual flags, without the IntFlag conversion
+            flags = G.KERNEL                # the usual flags, without the IntFlag conversion
         elif type(flags) is not int or not 0 <= flags < 1 << 32:
             flags = require_int("flags", flags, 0, 1 << 32)
         if type(nid) is not int or (nid != NUMA_NO_NODE and nid != 0):

@@ -104,9 +104,6 @@ class FreeList:
         """The free heads in pfn order. O(n log n)."""
         return iter(sorted(self.live))
 
-    def __contains__(self, pfn: object) -> bool:
-        return pfn in self.live
-
     def add(self, pfn: int) -> None:
         self.live.add(pfn)
         heapq.heappush(self.heap, pfn)

@@ -261,25 +261,19 @@ class PageTable:
                 run(d0, start, n)[:] = src_run
 
         np_ = ((src + size - 1) >> PAGE_SHIFT) - (src >> PAGE_SHIFT) + 1
-        s0, d0 = self._run_of_ptes(src, np_), self._run_of_ptes(dst, np_)
-        if s0 is not None and d0 is not None:  # both sides one physical run: no pfn lists
-            i = pos = 0
-            while i < np_:
-                m = min(np_ - i, run_frames(s0 + i), run_frames(d0 + i))
-                start = off if i == 0 else 0
-                n = min(m * PAGE_SIZE - start, size - pos)
-                copy(s0 + i, d0 + i, start, n)
-                pos += n
-                i += m
-            return
-        spf = self.pfns(src, size, False)
-        dpf = self.pfns(dst, size, True)
-        np_, i, pos = len(spf), 0, 0
-
+        s_run, d_run = self._run_of_ptes(src, np_), self._run_of_ptes(dst, np_)
+        lists = s_run is None or d_run is None       # else both sides are one physical run
+        if lists:
+            spf, dpf = self.pfns(src, size, False), self.pfns(dst, size, True)
+        i = pos = 0
         while i < np_:                    # one slice copy per run consecutive on both sides
-            s0, d0 = spf[i], dpf[i]
-            m = min(np_ - i, run_frames(s0), run_frames(d0))
-            m = min(_run_length(spf, i, m), _run_length(dpf, i, m))
+            if lists:
+                s0, d0 = spf[i], dpf[i]
+                m = min(np_ - i, run_frames(s0), run_frames(d0))
+                m = min(_run_length(spf, i, m), _run_length(dpf, i, m))
+            else:
+                s0, d0 = cast(int, s_run) + i, cast(int, d_run) + i
+                m = min(np_ - i, run_frames(s0), run_frames(d0))
             start = off if i == 0 else 0
             n = min(m * PAGE_SIZE - start, size - pos)
             copy(s0, d0, start, n)

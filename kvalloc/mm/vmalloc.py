@@ -30,8 +30,6 @@ from .page_alloc import OWNER_VMALLOC, Block
 from .printk import fmt_p
 from .vmalloc_types import VmStruct
 
-_MAP_PUT_PAGES = int(V.MAP_PUT_PAGES)
-
 if TYPE_CHECKING:
     from ..config import KernelConfig
     from .kasan import Kasan
@@ -126,7 +124,7 @@ class VmallocFamily:
                 if self.kasan is not None:
                     vm.addr = self.kasan.unpoison_vmalloc(
                         vm.addr, size, KASAN_VMALLOC_PROT_NORMAL | KASAN_VMALLOC_VM_ALLOC)
-                vm.flags &= ~int(V.UNINITIALIZED)
+                vm.flags &= ~V.UNINITIALIZED
                 return vm.addr
             if shift > PAGE_SHIFT:
                 shift, align = PAGE_SHIFT, original_align
@@ -283,7 +281,7 @@ class VmallocFamily:
         assert vm.pages is not None
         pages = vm.pages
         mem = self.mem
-        put = bool(vm.flags & _MAP_PUT_PAGES)
+        put = bool(vm.flags & V.MAP_PUT_PAGES)
         i = start
         while i < end:
             b = pages[i]

@@ -19,7 +19,6 @@ from ..vm_flags import V
 if TYPE_CHECKING:
     from .page_alloc import Block
 
-_NO_GUARD = int(V.NO_GUARD)        # a plain int: ``int & IntFlag`` builds a flag per call
 
 
 class VmapArea:
@@ -66,7 +65,7 @@ class VmStruct:
     @property
     def area_size(self) -> int:
         """``get_vm_area_size``: the size without the guard page."""
-        return self.size if self.flags & _NO_GUARD else self.size - PAGE_SIZE
+        return self.size if self.flags & V.NO_GUARD else self.size - PAGE_SIZE
 
 
 class SortedVAs:

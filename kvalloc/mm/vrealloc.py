@@ -23,7 +23,7 @@ import dataclasses
 from typing import TYPE_CHECKING, Final, Literal, TypeAlias
 
 from ..constants import IS_ALIGNED, NUMA_NO_NODE, PAGE_ALIGN, PAGE_SHIFT, PAGE_SIZE
-from ..gfp import THISNODE, gfp_has_io_fs, want_init_on_alloc
+from ..gfp import G, gfp_has_io_fs, want_init_on_alloc
 from ..vm_flags import KASAN_VMALLOC_KEEP_TAG, KASAN_VMALLOC_PROT_NORMAL, KASAN_VMALLOC_VM_ALLOC, V
 from .printk import fmt_p
 
@@ -179,7 +179,7 @@ class Vrealloc:
                 return None, 0
             # THISNODE with another node skips both in-place paths; one node here, so only
             # a nid the API rejects could trigger it.
-            other_node = (prof.align_and_node and bool(flags & THISNODE)
+            other_node = (prof.align_and_node and bool(flags & G.THISNODE)
                           and nid not in (NUMA_NO_NODE, 0))
             if not other_node:
                 if size <= old:

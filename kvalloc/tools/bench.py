@@ -514,7 +514,8 @@ def bench_containers(p: _Params) -> dict[str, float]:
     efs_from_array()                      # the frames are touched once, as the array's are
     t_arr2 = _best(arr_from_array, p.write_repeats)
     t_efs2 = _best(efs_from_array, p.write_repeats)
-    flat_push, paged_push = _push_into(warm, n, p), _push_into(_fragmented(), n // 8, p)
+    flat_push = _push_into(warm, n, p)
+    paged_push = _push_into(fragmented_kernel(64 << 20, run=256), n // 8, p)
     t_list8 = _best(lambda: _append_list(n // 8), p.write_repeats)
     sums = _bulk_reads(warm, n, p)
     kv = KVec(u64, kernel=Kernel())
@@ -553,9 +554,6 @@ def fragmented_kernel(ram: int = 8 << 20, kasan: KasanMode = "off", run: int = 0
     return k
 
 
-def _fragmented() -> Kernel:
-    return fragmented_kernel(64 << 20, run=256)
-
 
 def _push_into(k: Kernel, n: int, p: _Params) -> float:
     """Seconds for ``n`` pushes into a ``VVec[u64]`` reserved beforehand on ``k``."""
@@ -579,7 +577,7 @@ def _bulk_reads(k: Kernel, n: int, p: _Params) -> dict[str, float]:
     from containers import KVVec, VVec, u64
     items = list(range(n))
     flat = KVVec(u64, items[:n // 4], kernel=k)          # kmalloc'd: one physical run
-    paged = VVec(u64, items[:n // 16], kernel=_fragmented())
+    paged = VVec(u64, items[:n // 16], kernel=fragmented_kernel(64 << 20, run=256))
     assert flat._flat is not None and paged._flat is None
     out: dict[str, float] = {}
     for name, v, ref in (("flat", flat, items[:n // 4]), ("paged", paged, items[:n // 16])):

@@ -25,12 +25,8 @@ from typing import TYPE_CHECKING
 
 from .._validate import require_int
 from ..constants import NUMA_NO_NODE, PAGE_SIZE, fls
-from ..gfp import GFP
+from ..gfp import G
 from ..mm.page_alloc import OWNER_USER
-
-#: GFP masks as plain ints: the simulated kernel computes with ints (see kvalloc.gfp.G).
-_KERNEL, _ZERO, _ATOMIC, _NOWAIT = (int(GFP.KERNEL), int(GFP.ZERO), int(GFP.ATOMIC),
-                                    int(GFP.NOWAIT))
 
 if TYPE_CHECKING:
     from ..kernel import Kernel
@@ -68,7 +64,7 @@ class _Ctx:
         self.rcu_queue: list[int] = []
 
     def vmalloc(self, size: int) -> int | None:
-        return self.vm.vmalloc_node(size, 1, _KERNEL, self.name)
+        return self.vm.vmalloc_node(size, 1, G.KERNEL, self.name)
 
     def vfree(self, p: int | None) -> None:
         if p:
@@ -96,7 +92,7 @@ def fix_size_alloc_test(c: _Ctx) -> int:
     size = max(c.p.nr_pages, 1) * PAGE_SIZE
     for _ in range(c.p.loops):
         if c.p.use_huge:
-            ptr = c.vm.vmalloc_huge(size, _KERNEL, c.name)
+            ptr = c.vm.vmalloc_huge(size, G.KERNEL, c.name)
         else:
             ptr = c.vmalloc(size)
         if not ptr:
@@ -167,7 +163,7 @@ def random_size_alloc_test(c: _Ctx) -> int:
 
 
 def _vmalloc_node(c: _Ctx, size: int, align: int) -> int | None:
-    return c.vm.vmalloc_node(size, align, _KERNEL | _ZERO, c.name)
+    return c.vm.vmalloc_node(size, align, G.KERNEL | G.ZERO, c.name)
 
 
 def fix_align_alloc_test(c: _Ctx) -> int:
@@ -224,8 +220,8 @@ def kvfree_rcu_2_arg_vmalloc_test(c: _Ctx) -> int:
 def vm_map_ram_test(c: _Ctx) -> int:
     n = max(c.p.nr_pages, 1)
     m = c.m
-    array = m.slab.kmalloc(n * 8, _KERNEL | _ZERO)
-    blocks = m.mem.alloc_pages_bulk(_KERNEL, n, OWNER_USER)
+    array = m.slab.kmalloc(n * 8, G.KERNEL | G.ZERO)
+    blocks = m.mem.alloc_pages_bulk(G.KERNEL, n, OWNER_USER)
     if len(blocks) < n:
         for b in blocks:
             m.mem.free_pages(b)
@@ -244,7 +240,7 @@ def vm_map_ram_test(c: _Ctx) -> int:
 def no_block_alloc_test(c: _Ctx) -> int:
     size = max(c.p.nr_pages, 1) * PAGE_SIZE
     for _ in range(c.p.loops):
-        gfp = _ATOMIC if c.rng.getrandbits(8) % 2 else _NOWAIT
+        gfp = G.ATOMIC if c.rng.getrandbits(8) % 2 else G.NOWAIT
         ptr = c.vm.vmalloc(size, gfp, c.name)
         if not ptr:
             return -1
@@ -256,12 +252,12 @@ def no_block_alloc_test(c: _Ctx) -> int:
 def vrealloc_test(c: _Ctx) -> int:
     vr = c.m.vrealloc
     for _ in range(c.p.loops):
-        p = vr.vrealloc(0, PAGE_SIZE, _KERNEL, 1, NUMA_NO_NODE, c.name)[0]
+        p = vr.vrealloc(0, PAGE_SIZE, G.KERNEL, 1, NUMA_NO_NODE, c.name)[0]
         if not p:
             return -1
         c.store(p, ord("a"))
         for size in (4 * PAGE_SIZE, PAGE_SIZE, PAGE_SIZE // 2, PAGE_SIZE):
-            n = vr.vrealloc(p, size, _KERNEL, 1, NUMA_NO_NODE, c.name)[0]
+            n = vr.vrealloc(p, size, G.KERNEL, 1, NUMA_NO_NODE, c.name)[0]
             if not n or c.load(n) != ord("a"):
                 c.vfree(n or p)
                 return -1
