@@ -32,14 +32,16 @@ from .elem import (
     u64,
     usize,
 )
-from .errors import AllocError, InsertError, PushError
+from .errors import AllocError, InsertError, PushError, RemoveError
 from .growth import CPYTHON_LIST, EXACT, FACTOR_1_5, RUST_KVEC, RUST_STD, GrowthPolicy
 from .kbox import Box, KBox, KVBox, VBox
-from .vec import KVec, KVVec, Vec, VecStats, VVec
+from .vec import KVec, KVVec, SearchResult, Vec, VecStats, VVec
+from .view import Slice, SpareSlots
 
 __all__ = [
     "AllocError", "Array", "Box", "CPYTHON_LIST", "EXACT", "Elem", "FACTOR_1_5", "GrowthPolicy",
     "InsertError", "KBox", "KVBox", "KVVec", "KVec", "PushError", "RUST_KVEC", "RUST_STD",
+    "RemoveError", "SearchResult", "Slice", "SpareSlots",
     "Struct", "VBox", "VVec", "Vec", "VecStats", "boolean", "elem", "f32", "f64", "growth",
     "i16", "i32", "i64", "i8", "isize", "pyobj", "u16", "u32", "u64", "u8", "usize",
 ]

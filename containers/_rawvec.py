@@ -43,6 +43,7 @@ from kvalloc.gfp import GFP
 from ._typing import A, T
 from .elem import Elem
 from .growth import GrowthPolicy
+from .view import Exports
 
 if TYPE_CHECKING:
     from kvalloc.kernel import Kernel
@@ -115,7 +116,7 @@ class RawVec(Generic[T, A]):
 
     __slots__ = ("_elem", "_alloc", "_growth", "_kernel", "_ptr", "_cap", "_view", "_mv",
                  "_flat", "_room", "_kasan", "_kgen", "_ftype", "_stats", "_elay", "_lay",
-                 "_lay_cap", "_tmv", "_tbase", "_tend")
+                 "_lay_cap", "_tmv", "_tbase", "_tend", "_exports")
 
     _alias = "RawVec"
     _view: DirectView | None
@@ -140,6 +141,7 @@ class RawVec(Generic[T, A]):
         self._ftype: type | None = elem.fast_type
         self._stats = _Counters(0, 0, 0, 0)
         self._ptr, self._view = 0, None
+        self._exports: Exports | None = None
         self._elay = Layout(elem.size, elem.align)
         self._lay, self._lay_cap = self._elay, -1
         self._set_buffer(Layout(0, elem.align).dangling(), 0)
@@ -223,6 +225,8 @@ class RawVec(Generic[T, A]):
 
         Atomic: AllocError (a refused request or a capacity overflow) changes nothing.
         """
+        if self._exports:
+            self._exports.release(self._alias)
         old_cap = self._cap
         old_layout = self._layout(old_cap)          # usually the kept one: no new Layout
         try:
@@ -258,6 +262,8 @@ class RawVec(Generic[T, A]):
 
     def _free_buffer(self) -> None:
         """Give the memory back to the allocator; the buffer is then empty."""
+        if self._exports:
+            self._exports.release(self._alias)
         if self._cap:
             self._alloc.free(self._ptr, self._layout(self._cap))
         self._set_buffer(Layout(0, self._elem.align).dangling(), 0)
@@ -360,15 +366,15 @@ class RawVec(Generic[T, A]):
         data = self._read(start * size, n * size)
         return [elem.unpack(data[i * size:(i + 1) * size]) for i in range(0, n, step)]
 
-    def _iter_many(self, n: int, label: str) -> Iterator[T]:
-        """An iterator over a snapshot of slots ``[0, n)``: one bulk copy of the bytes, the
-        values made one by one as they are taken (about half the cost of a list)."""
+    def _iter_many(self, n: int, label: str, start: int = 0) -> Iterator[T]:
+        """An iterator over a snapshot of slots ``[start, start + n)``: one bulk copy of the
+        bytes, the values made one by one as they are taken (about half the cost of a list)."""
         elem, mv = self._elem, self._mv
         if n <= 0 or mv is None or not elem.raw_ok:
-            return iter(self._load_many(n, label))
+            return iter(self._load_many(n, label, start))
         if self._kasan is not None:
-            self._kasan_ok(0, n, False, label)
-        snapshot = memoryview(self._read(0, n * elem.size))
+            self._kasan_ok(start, n, False, label)
+        snapshot = memoryview(self._read(start * elem.size, n * elem.size))
         return iter(cast("Iterator[T]", _cast(snapshot, cast(str, elem.fmt))))
 
     def _store(self, i: int, value: T, label: str = "store", validated: bool = False) -> None:
@@ -424,8 +430,9 @@ class RawVec(Generic[T, A]):
             for _ in range(n):
                 elem.incref(value)
 
-    def _release(self, start: int, stop: int) -> None:
-        """Drop the references held by slots ``[start, stop)`` (pyobj only).
+    def _release(self, start: int, stop: int, decref: bool = True) -> None:
+        """Drop the references held by slots ``[start, stop)`` (pyobj only; ``decref=False``
+        when they were handed to another owner).
 
         Every decrease of the owner's length goes through here first, with ``start`` at
         most the new length: a push run starting past it is dropped, so that the push fast
@@ -436,7 +443,7 @@ class RawVec(Generic[T, A]):
             if self._room > 0:
                 self._room = 0
         elem = self._elem
-        if elem.holds_refs and stop > start:
+        if decref and elem.holds_refs and stop > start:
             size = elem.size
             data = self._read(start * size, (stop - start) * size)
             for i in range(stop - start):

@@ -26,4 +26,16 @@ class InsertError(Exception, Generic[T]):
         self.reason = reason
 
 
-__all__ = ["AllocError", "InsertError", "PushError"]
+class RemoveError(IndexError):
+    """``Vec.remove_at`` was given an index outside ``[0, len)`` (Rust's ``RemoveError``).
+
+    An ``IndexError``, so code written for lists catches it too.
+    """
+
+    def __init__(self, index: int, length: int) -> None:
+        super().__init__(f"removal index (is {index}) should be < len (is {length})")
+        self.index = index
+        self.length = length
+
+
+__all__ = ["AllocError", "InsertError", "PushError", "RemoveError"]

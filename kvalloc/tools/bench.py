@@ -72,6 +72,7 @@ import time
 import tracemalloc
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from typing import Any
 
 from .. import __version__
 from ..config import KasanMode, KernelConfig
@@ -594,6 +595,54 @@ def _bulk_reads(k: Kernel, n: int, p: _Params) -> dict[str, float]:
     return out
 
 
+def bench_vec_ops(p: _Params) -> dict[str, float]:
+    """Vector operations against the matching ``list`` ones (informational), each timed on
+    its own after the vector or list is built: ``sort`` of 100 000 random ``u64``,
+    ``extend_from_within`` of half the vector (``l.extend(l[:m])``), ``split_off`` at the
+    middle (``l[m:]`` then ``del l[m:]``). Growth goes through kvrealloc, so the
+    ``extend_from_within`` figure includes moving the vector into a larger vmalloc area."""
+
+    from containers import KVVec, u64
+    n = p.writes // 10
+    _progress(f"vector operations on {n} u64 ...")
+    k = Kernel(KernelConfig(ram=1 << 30))
+    rng = random.Random(0)
+    items = [rng.getrandbits(64) for _ in range(n)]
+    m = n // 2
+
+    def timed(setup: Callable[[], Any], op: Callable[[Any], object]) -> float:
+        best = float("inf")
+        for _ in range(p.write_repeats):
+            x = setup()
+            with _no_gc():
+                t0 = time.perf_counter()
+                op(x)
+                best = min(best, time.perf_counter() - t0)
+            if isinstance(x, KVVec):
+                x.drop()
+        return best
+
+    def vec() -> KVVec[int]:
+        return KVVec(u64, items, kernel=k)
+
+    def lst() -> list[int]:
+        return list(items)
+
+    def lsplit(a: list[int]) -> None:
+        b = a[m:]
+        del a[m:]
+        assert b
+
+    cases: dict[str, tuple[Callable[[Any], object], Callable[[Any], object]]] = {
+        "sort": (lambda v: v.sort(), lambda a: a.sort()),
+        "extend_from_within": (lambda v: v.extend_from_within(slice(0, m)),
+                               lambda a: a.extend(a[:m])),
+        "split_off": (lambda v: v.split_off(m).drop(), lsplit),
+    }
+    return {f"vec_{name}_ratio": timed(vec, vop) / timed(lst, lop)
+            for name, (vop, lop) in cases.items()}
+
+
 # -- 8. the peer: a minimal vmalloc --------------------------------------------------
 
 
@@ -848,7 +897,8 @@ def run(json_path: str | None = None, quick: bool = False) -> dict[str, float]:
     results: dict[str, float] = {}
     try:
         for bench in (bench_vmalloc, bench_lowest_match, bench_memcpy, bench_idle_kernel,
-                      bench_direct_view, bench_kasan, bench_containers, bench_peer,
+                      bench_direct_view, bench_kasan, bench_containers, bench_vec_ops,
+                      bench_peer,
                       bench_resize, bench_rss):
             part = bench(p)
             _progress_done()
