@@ -255,8 +255,7 @@ class ReallocFunc:
             if nid not in (NUMA_NO_NODE, 0):
                 raise ValueError(f"nid must be NUMA_NO_NODE (-1) or 0 on this one-node machine, "
                                  f"got {nid}")
-        align = layout.align
-        size = (layout.size + align - 1) & ~(align - 1)          # pad_to_align
+        size = layout.size                   # as asked: Kmalloc and KVmalloc padded it first
         if size >= U64_LIMIT:
             return None, 0
         p = 0 if ptr is None or old_layout.size == 0 else ptr
@@ -275,6 +274,9 @@ class _KernelAllocator(Allocator):
 
     MIN_ALIGN: int = ARCH_KMALLOC_MINALIGN
     FUNC: ClassVar[ReallocFunc]
+    #: Pad the size to the alignment first (``Kmalloc::aligned_layout``), which the slab
+    #: needs to return an aligned object; vrealloc aligns by itself and gets the size asked.
+    PAD: ClassVar[bool] = True
     #: Called with a :class:`ReallocEvent` after every resize when set (the studies' probe).
     observer: Observer | None = None
     #: (pointer, bytes held, backing) after the last observed call: the next call's "old".
@@ -324,7 +326,9 @@ class _KernelAllocator(Allocator):
             raw: int | None = None
             copied = 0
         else:
-            raw, copied = self.FUNC.call(self.kernel, ptr, layout, old_layout, flags, nid)
+            raw, copied = self.FUNC.call(self.kernel, ptr,
+                                         layout.pad_to_align() if self.PAD else layout,
+                                         old_layout, flags, nid)
         if layout.size == 0:
             return layout.dangling(), copied
         if not raw:
@@ -357,7 +361,8 @@ class _PageAlignedBefore6(_KernelAllocator):
 
 
 class Vmalloc(_PageAlignedBefore6):
-    """Virtually contiguous memory through ``vrealloc``.
+    """Virtually contiguous memory through ``vrealloc``, with the size asked for: only
+    ``Kmalloc`` and ``KVmalloc`` pad it to the alignment (``Kmalloc::aligned_layout``).
 
     Before vrealloc took an alignment (profiles older than 4c5d3365882d) alignments above
     ``PAGE_SIZE`` are refused, as Rust-for-Linux did then.
@@ -365,6 +370,7 @@ class Vmalloc(_PageAlignedBefore6):
 
     MIN_ALIGN = PAGE_SIZE
     FUNC = ReallocFunc.VREALLOC
+    PAD = False                 # allocator.rs: Vmalloc passes layout.size() unpadded
 
 
 class KVmalloc(_PageAlignedBefore6):

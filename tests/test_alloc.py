@@ -425,3 +425,22 @@ def test_allocators_refuse_non_int_flags(cls: type[Kmalloc], flags: object) -> N
         cls(k).alloc(Layout(8), flags)  # type: ignore[arg-type]
     assert stats_without_warnings(k) == before
     k.check()
+
+
+def test_only_kmalloc_and_kvmalloc_pad_the_layout() -> None:
+    """rust/kernel/alloc/allocator.rs (since fde578c86281, "replace aligned_size() with
+    Kmalloc::aligned_layout()"): ``ReallocFunc::call`` passes ``layout.size()`` as it is;
+    ``Kmalloc`` and ``KVmalloc`` pad it first with ``Kmalloc::aligned_layout``, ``Vmalloc``
+    does not."""
+    k = Kernel()
+    p = Vmalloc(k).alloc(Layout(5, 8))
+    area = k.find_vm_area(p)
+    assert area is not None and area.requested_size == 5
+    q = KVmalloc(k).alloc(Layout(5, 8))
+    assert not k.is_vmalloc_addr(q) and k.ksize(q) == 8
+    r = Kmalloc(k).alloc(Layout(12, 16))
+    assert k.ksize(r) == 16 and r % 16 == 0
+    big = KVmalloc(k).alloc(Layout(5 << 20 | 5, 8))              # past KMALLOC_MAX_SIZE
+    area = k.find_vm_area(big)
+    assert area is not None and area.requested_size == (5 << 20) + 8
+    k.check()
