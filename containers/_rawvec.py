@@ -5,7 +5,9 @@ fields inside ``kvec.rs``). It knows the element type and the allocator, never a
 ``Vec`` owns the length and the meaning of the elements, ``RawVec`` owns the bytes.
 
 The buffer changes only through :meth:`RawVec._realloc`, which calls
-``alloc.realloc_counted`` (so krealloc, vrealloc or kvrealloc) and never copies by itself.
+``alloc.realloc_counted`` (so krealloc, vrealloc or kvrealloc) and never copies by itself,
+and :meth:`RawVec._move_to_fresh`, the allocate-copy-free of ``KVVec.shrink_to`` on a vmalloc
+buffer, as Rust-for-Linux does it.
 After every change :meth:`RawVec._set_buffer` rebuilds the views: it is the one place the
 cached fields below are written, so they cannot disagree with the pointer.
 
@@ -247,6 +249,25 @@ class RawVec(Generic[T, A]):
                 st.bytes_copied += copied
         if new_cap == 0:
             new_ptr = Layout(0, self._elem.align).dangling()
+        self._set_buffer(new_ptr, new_cap)
+
+    def _move_to_fresh(self, new_cap: int, keep: int, flags: GFP) -> None:
+        """Copy the buffer's first ``keep`` slots into a fresh allocation of ``new_cap`` slots
+        and free the old
+        one (``KVVec.shrink_to`` on a vmalloc buffer, after Rust-for-Linux): the one place a
+        vector copies its own bytes. Atomic: AllocError changes nothing."""
+        if self._exports:
+            self._exports.release(self._alias)
+        old_ptr, old_layout = self._ptr, Layout.array(self._elay, self._cap)
+        new_ptr = self._alloc.alloc(self._layout(new_cap), flags)
+        nbytes = keep * self._elem.size
+        if nbytes:
+            self._kernel.memcpy(new_ptr, old_ptr, nbytes)
+        self._alloc.free(old_ptr, old_layout)
+        st = self._stats
+        st.reallocs += 2                         # an allocation and a free
+        st.moved += 1
+        st.bytes_copied += nbytes
         self._set_buffer(new_ptr, new_cap)
 
     def _grow_amortized(self, length: int, additional: int, flags: GFP) -> None:

@@ -161,7 +161,8 @@ class Vec(RawVec[T, A], Owner[T, A], MutableSequence[T]):
     def __init__(self, elem: Elem[T], iterable: Iterable[T] = (), *, alloc: A,
                  flags: GFP = _KERNEL, growth: GrowthPolicy = RUST_KVEC) -> None:
         if getattr(self, "_state", DROPPED) == ALIVE:
-            self.drop()                        # as list.__init__: the old contents go first
+            self._reinit(elem, iterable, alloc, flags, growth)
+            return
         self._len = 0
         self._pending = None
         self._state = DROPPED                  # owns nothing until the buffer exists
@@ -169,6 +170,28 @@ class Vec(RawVec[T, A], Owner[T, A], MutableSequence[T]):
         self._flags = _gfp(flags)
         self._state = ALIVE
         self._init_items(list(iterable), self._flags)
+
+    def _reinit(self, elem: Elem[T], iterable: Iterable[T], alloc: A, flags: GFP,
+                growth: GrowthPolicy) -> None:
+        """``list.__init__`` on a live vector: the new contents are built first, in a buffer
+        of their own (an error leaves this vector as it was), then replace the old ones."""
+        if self._exports:
+            self._exports.release(self._alias)
+        if alloc == self._alloc:
+            alloc = self._alloc                 # the same allocator object: its observer stays
+        new = object.__new__(type(self))
+        Vec.__init__(new, elem, iterable, alloc=alloc, flags=flags, growth=growth)
+        stats, new_flags, counters = new._stats, new._flags, self._stats
+        ptr, n, cap = new.into_raw_parts()
+        self.drop()
+        self._len = 0
+        self._pending = None
+        self._init_buffer(elem, alloc, growth)
+        self._flags = new_flags
+        self._state = ALIVE
+        self._adopt(ptr, n, cap)
+        counters.reallocs += stats.reallocs        # the counters only grow
+        self._stats = counters
 
     def _init_items(self, items: list[T], flags: GFP) -> None:
         """Fill an empty vector with ``items``, in a buffer of exactly ``len(items)``."""
@@ -1221,7 +1244,8 @@ class Vec(RawVec[T, A], Owner[T, A], MutableSequence[T]):
         """A writable ``memoryview`` of the elements ``[0, len)``, sharing the buffer's host
         memory (no copy): format ``elem.fmt``, shape ``(len,)``; for ``Array(e, n)`` of a plain
         ``e``, shape ``(len, n)``; for ``Struct`` and other records, unsigned bytes of shape
-        ``(len, size)``. ``numpy.frombuffer`` accepts it. O(1).
+        ``(len, size)`` (an empty vector gives an empty read-only 1-D view).
+        ``numpy.frombuffer`` accepts it. O(1).
 
         The view is released when the buffer is resized, dropped or given away, so a use
         after that raises ValueError; if an object made from it (a numpy array, a slice of
@@ -1252,7 +1276,7 @@ class Vec(RawVec[T, A], Owner[T, A], MutableSequence[T]):
             fmt, shape = "B", [n, elem.size]
         nbytes = n * elem.size
         if not nbytes:
-            empty: memoryview = _cast(memoryview(b""), fmt).cast("B").cast(fmt, [0] + shape[1:])
+            empty: memoryview = _cast(memoryview(b""), fmt)   # 1-D: no zeros in a shape
             return empty
         flat = self._flat
         if flat is None:
@@ -1806,6 +1830,41 @@ class KVVec(_KernelVec[T, KVmalloc]):
     __slots__ = ()
     _alias = "KVVec"
     _ALLOC = KVmalloc
+
+    def shrink_to(self, min_capacity: int, flags: GFP = _KERNEL) -> None:
+        """Shrink the capacity to ``max(len, min_capacity)``, as Rust-for-Linux's
+        ``impl Vec<T, KVmalloc>`` does (``rust/kernel/alloc/kvec.rs``): a kmalloc buffer goes
+        through ``kvrealloc``; a vmalloc buffer changes only when the number of pages drops,
+        and then the elements are copied into a fresh ``KVmalloc`` allocation (which may be
+        kmalloc memory) and the old buffer is freed, because vrealloc did not shrink in place
+        when this was written. A target of 0 frees the buffer. AllocError (nothing changed)
+        if the new allocation fails. ``KVec`` and ``VVec`` (which upstream has no
+        ``shrink_to`` for) resize through ``realloc``.
+
+        >>> k = Kernel(); v = KVVec.with_capacity(u32, 4 << 20, kernel=k); v.push(1)
+        >>> v.shrink_to(2 << 20); v.capacity, k.is_vmalloc_addr(v.ptr)   # 16 MiB -> 8 MiB
+        (2097152, True)
+        >>> v.shrink_to((2 << 20) - 10); v.capacity                       # no page freed
+        2097152
+        >>> v.shrink_to(0); v.capacity, k.is_vmalloc_addr(v.ptr)         # 4 bytes: kmalloc
+        (1, False)
+        """
+        self._alive()
+        require_int("min_capacity", min_capacity, 0)
+        flags = _gfp(flags)
+        target, cap = max(self._len, min_capacity), self._cap
+        if cap <= target:
+            return
+        if not self._kernel.is_vmalloc_addr(self._ptr):
+            self._realloc(target, flags)
+            return
+        size = self._elem.size
+        if -(-cap * size // PAGE_SIZE) <= -(-target * size // PAGE_SIZE):
+            return                              # no page would be freed
+        if target == 0:
+            self._free_buffer()
+            return
+        self._move_to_fresh(target, self._len, flags)
 
     @classmethod
     def with_capacity(cls, elem: Elem[U], capacity: int, *,  # type: ignore[override]

@@ -18,15 +18,32 @@ from __future__ import annotations
 
 import pickle
 from collections.abc import Iterable, Iterator, Sequence
-from typing import TYPE_CHECKING, Any, Generic, overload
+from typing import TYPE_CHECKING, Any, Generic, Protocol, overload
 
 from ._typing import T
 
 if TYPE_CHECKING:
-    from .vec import Vec
+    from .elem import Elem
 
 
-def _stamp(v: Vec[Any, Any]) -> tuple[int, int, int, int]:
+class _Vec(Protocol[T]):
+    """What a view needs of the ``Vec`` it borrows from (a protocol: ``vec`` imports this
+    module, not the other way round)."""
+
+    _state: int
+    _ptr: int
+    _cap: int
+    _len: int
+    _alias: str
+    _elem: Elem[T]
+
+    def _alive(self) -> None: ...
+    def _load(self, i: int, label: str = ...) -> T: ...
+    def _load_many(self, n: int, label: str, start: int = ..., step: int = ...) -> list[T]: ...
+    def _write_spare(self, slot: int, value: T) -> None: ...
+
+
+def _stamp(v: _Vec[Any]) -> tuple[int, int, int, int]:
     return v._state, v._ptr, v._cap, v._len
 
 
@@ -36,13 +53,13 @@ class _Borrow(Generic[T]):
     __slots__ = ("_vec", "_stamp", "_start", "_stop")
     _what = "view"
 
-    def __init__(self, vec: Vec[T, Any], start: int, stop: int) -> None:
+    def __init__(self, vec: _Vec[T], start: int, stop: int) -> None:
         vec._alive()
         self._vec = vec
         self._stamp = _stamp(vec)
         self._start, self._stop = start, stop
 
-    def _fresh(self) -> Vec[T, Any]:
+    def _fresh(self) -> _Vec[T]:
         v = self._vec
         if _stamp(v) != self._stamp:
             raise ValueError(f"this {self._what} view is stale: its {v._alias} changed "

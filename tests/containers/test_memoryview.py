@@ -32,10 +32,10 @@ def test_format_shape_and_sharing(k: Kernel) -> None:
     f = vf.as_memoryview()
     assert (f.format, f.tolist()) == ("d", [0.5])
     va = KVec(Array(u16, 3), [[1, 2, 3], [4, 5, 6]], kernel=k)
-    a = va.as_memoryview()
+    a: Any = va.as_memoryview()
     assert (a.format, a.shape, a.tolist()) == ("H", (2, 3), [[1, 2, 3], [4, 5, 6]])
     vs = KVec(Struct("<IH"), [(1, 2)], kernel=k)
-    s = vs.as_memoryview()
+    s: Any = vs.as_memoryview()
     assert (s.format, s.shape, bytes(s)) == ("B", (1, 6), b"\x01\x00\x00\x00\x02\x00")
     e = KVec(u32, kernel=k).as_memoryview()
     assert (e.format, e.shape, len(e)) == ("I", (0,), 0)
@@ -84,8 +84,8 @@ def test_no_view_reads_freed_memory() -> None:
     m = v.as_memoryview()
     ptr = v.ptr
     v.drop()
-    w = VVec(u8, b"\xee" * 6000, kernel=k)       # likely the same frames, reused
-    assert w.ptr != ptr or True
+    w = VVec(u8, b"\xee" * 6000, kernel=k)       # new contents, maybe in the old frames
+    assert w.ptr != 0 and ptr != 0
     with pytest.raises(ValueError, match=RELEASED):
         bytes(m)
     with pytest.raises(ValueError, match=RELEASED):
