@@ -59,6 +59,8 @@ class VecApiMachineBase(RuleBasedStateMachine):
         self.c: Vec[object, Kmalloc] = KVec(pyobj, kernel=self.k)
         self.m: list[int] = []
         self.t: list[Token] = []
+        # (vector, reallocs, ptr, capacity, view) for every as_memoryview taken
+        self.views: list[tuple[Vec[int, Any], int, int, int, memoryview]] = []
 
     # -- helpers ---------------------------------------------------------------------
 
@@ -509,6 +511,31 @@ class VecApiMachineBase(RuleBasedStateMachine):
         self.c = KVec(pyobj, boxes[2].value, kernel=self.k)
         for bx in boxes:
             bx.drop()
+
+    @rule()
+    def as_memoryview(self) -> None:
+        for v in self._ints():
+            if v._flat is None and len(v):
+                with pytest.raises(BufferError, match="not physically contiguous"):
+                    v.as_memoryview()
+                continue
+            mv = v.as_memoryview()
+            assert mv.tolist() == self.m
+            if len(v):
+                self.views.append((v, v.stats.reallocs, v.ptr, v.capacity, mv))
+
+    @invariant()
+    def views_valid_or_released(self) -> None:
+        """A view reads the live buffer until that buffer is resized, replaced or dropped;
+        after that every use raises."""
+        for v, reallocs, ptr, cap, mv in self.views:
+            live = (v._state == 0 and (v is self.a or v is self.b) and v.stats.reallocs == reallocs
+                    and v.ptr == ptr and v.capacity == cap)
+            if live:
+                assert mv.tolist() == v._load_many(len(mv), "check")
+            else:
+                with pytest.raises(ValueError, match="released memoryview"):
+                    mv.tolist()
 
     # -- after every step ------------------------------------------------------------------
 
