@@ -253,9 +253,8 @@ class RawVec(Generic[T, A]):
 
     def _move_to_fresh(self, new_cap: int, keep: int, flags: GFP) -> None:
         """Copy the buffer's first ``keep`` slots into a fresh allocation of ``new_cap`` slots
-        and free the old
-        one (``KVVec.shrink_to`` on a vmalloc buffer, after Rust-for-Linux): the one place a
-        vector copies its own bytes. Atomic: AllocError changes nothing."""
+        and free the old one (``KVVec.shrink_to`` on a vmalloc buffer, after Rust-for-Linux):
+        the one place a vector copies its own bytes. Atomic: AllocError changes nothing."""
         if self._exports:
             self._exports.release(self._alias)
         old_ptr, old_layout = self._ptr, Layout.array(self._elay, self._cap)
