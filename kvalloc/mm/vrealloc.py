@@ -213,7 +213,8 @@ class Vrealloc:
     def _new_area(self, size: int, flags: int, align: int, caller: str) -> int | None:
         if self.profile.align_and_node:
             return self.vmalloc.vmalloc_node(size, align, flags, caller)
-        return self.vmalloc.vmalloc(size, flags, "vrealloc_noprof")   # __vmalloc: GFP filter
+        # __vmalloc_noprof(): its GFP filter (vmalloc_fix_flags) came after these commits
+        return self.vmalloc.vmalloc_node(size, 1, flags, "vrealloc_noprof")
 
     def _shrink(self, vm: VmStruct, p: int, old: int, size: int, flags: int) -> None:
         prof, kasan = self.profile, self.kasan
