@@ -7,9 +7,6 @@ exactly the marked lines, or pass.
 
 from __future__ import annotations
 
-import os
-import pathlib
-import re
 import textwrap
 from collections.abc import Iterator
 
@@ -38,7 +35,8 @@ from containers.view import Slice, SpareSlots
 from kvalloc import Kernel, Kmalloc, KVmalloc, MoveOnly, Vmalloc
 from kvalloc.kernel import Page
 
-ROOT = pathlib.Path(__file__).resolve().parent.parent
+from . import mypy_snippets
+
 
 
 # ---------------------------------------------------------------------------------------------
@@ -325,49 +323,18 @@ SNIPPETS: dict[str, str] = {
         """,
 }
 
-_ERR = re.compile(r"^(?P<path>.+?):(?P<line>\d+): error: (?P<msg>.*?)(?:  \[(?P<code>[a-z-]+)\])?$")
-_MARK = re.compile(r"#\s*E:\s*(?P<code>[a-z-]+)")
+@pytest.fixture(scope="module")
+def mypy_api_results(tmp_path_factory: pytest.TempPathFactory) -> mypy_snippets.Results:
+    """One ``mypy --strict`` run over every snippet."""
+    return mypy_snippets.run(SNIPPETS, tmp_path_factory.mktemp("mypy_api_snippets"))
 
 
 def _expected(src: str) -> set[tuple[int, str]]:
-    return {(i, m.group("code")) for i, line in enumerate(src.splitlines(), 1)
-            if (m := _MARK.search(line))}
+    return mypy_snippets.expected(src)
 
 
-@pytest.fixture(scope="module")
-def mypy_api_results(tmp_path_factory: pytest.TempPathFactory) -> dict[str, set[tuple[int, str]]]:
-    """One ``mypy --strict`` run over every snippet: file stem -> {(line, error code)}."""
-    api = pytest.importorskip("mypy.api")
-    d = tmp_path_factory.mktemp("mypy_api_snippets")
-    paths = []
-    for name, src in SNIPPETS.items():
-        p = d / f"{name}.py"
-        p.write_text(textwrap.dedent(src).lstrip("\n"))
-        paths.append(str(p))
-    with pytest.MonkeyPatch.context() as mp:
-        mp.chdir(ROOT)                                  # pyproject's mypy_path is cwd-relative
-        mp.setenv("MYPYPATH", os.pathsep.join([str(ROOT), str(ROOT / "typings")]))
-        stdout, stderr, status = api.run(["--strict", "--config-file", str(ROOT / "pyproject.toml"),
-                                          "--show-error-codes", "--no-pretty",
-                                          "--no-error-summary", *paths])
-    assert status in (0, 1), stdout + stderr           # 2 would be a crash or bad usage
-    found: dict[str, set[tuple[int, str]]] = {name: set() for name in SNIPPETS}
-    for line in stdout.splitlines():
-        m = _ERR.match(line)
-        if m is None:
-            continue
-        stem = pathlib.Path(m.group("path")).stem
-        assert stem in found, line                      # errors only in the snippets
-        found[stem].add((int(m.group("line")), m.group("code") or "?"))
-    found["__stdout__"] = {(0, stdout)}
-    return found
-
-
-def _check(results: dict[str, set[tuple[int, str]]], name: str) -> None:
-    got = results[name]
-    want = _expected(textwrap.dedent(SNIPPETS[name]).lstrip("\n"))
-    out = next(iter(results["__stdout__"]))[1]
-    assert got == want, f"{name}: expected {sorted(want)}, got {sorted(got)}\n{out}"
+def _check(results: mypy_snippets.Results, name: str) -> None:
+    mypy_snippets.check(results, SNIPPETS, name)
 
 
 @pytest.mark.parametrize("name", ["apisnip_fail_elements", "apisnip_fail_results", "apisnip_fail_box"])
