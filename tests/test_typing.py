@@ -46,8 +46,6 @@ from kvalloc import Allocator, Kernel, Kmalloc, KVmalloc, Layout, MoveOnly, Vmal
 
 from . import mypy_snippets
 
-
-
 # ---------------------------------------------------------------------------------------------
 # assert_type
 # ---------------------------------------------------------------------------------------------
