@@ -136,6 +136,7 @@ class KernelStats:
     nr_vmalloc_pages: int
     vmap_areas: int
     free_vmap_areas: int
+    vmap_pooled: int
     vmap_lazy_nr: int
     lazy_max_pages: int
     nr_purges: int
@@ -287,8 +288,25 @@ class Kernel:
 
     @_locked
     def vm_unmap_aliases(self) -> None:
-        """Purge every lazily freed area now (one TLB flush if there were any)."""
+        """Purge every lazily freed area now (one TLB flush if there were any). With more
+        than one CPU, freed areas of up to 256 pages go to the vmap nodes' pools, not back to
+        the free tree (``purge_vmap_node``); :meth:`vmap_node_shrink` empties those."""
         self.machine.kva.purge(ULONG_MAX, 0)
+
+    @_locked
+    def vmap_node_shrink(self) -> int:
+        """The vmap-node shrinker (``vmap_node_shrink_scan``), as memory pressure runs it:
+        every node pool goes back to the free tree. Returns how many areas it returned. O(n).
+
+        >>> k = Kernel(KernelConfig(cpus=2)); k.vfree(k.vmalloc(4096)); k.vm_unmap_aliases()
+        >>> k.stats().vmap_pooled, k.vmap_node_shrink(), k.stats().vmap_pooled
+        (1, 1, 0)
+        """
+        kva = self.machine.kva
+        n = kva.nr_pooled
+        for node in range(kva.nr_nodes):
+            kva.decay(node, True)
+        return n
 
     # -- resizing ---------------------------------------------------------------------
 
@@ -552,7 +570,7 @@ class Kernel:
         mem, kva, v = m.mem, m.kva, m.vrealloc.stats
         return KernelStats(
             total_pages=mem.nr_frames, free_pages=mem.nr_free, nr_vmalloc_pages=mem.nr_vmalloc,
-            vmap_areas=len(kva.busy), free_vmap_areas=len(kva.free),
+            vmap_areas=len(kva.busy), free_vmap_areas=len(kva.free), vmap_pooled=kva.nr_pooled,
             vmap_lazy_nr=kva.vmap_lazy_nr, lazy_max_pages=kva.lazy_max_pages,
             nr_purges=kva.nr_purges, nr_tlb_flushes=m.pgtable.nr_tlb_flushes,
             slab_pages=m.slab.nr_slab_pages, vrealloc_calls=v.calls, vrealloc_shrink=v.shrink,

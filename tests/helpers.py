@@ -362,8 +362,10 @@ def fail_everything(kern: Kernel) -> None:
 
 
 def memory_state(kern: Kernel) -> dict[str, int]:
-    """The memory-owning counters, after purging lazily freed vmap areas."""
+    """The memory-owning counters, after purging lazily freed vmap areas and emptying the
+    vmap node pools."""
     kern.vm_unmap_aliases()
+    kern.vmap_node_shrink()
     s = kern.stats()
     return {"free_pages": s.free_pages, "nr_vmalloc_pages": s.nr_vmalloc_pages,
             "vmap_areas": s.vmap_areas, "free_vmap_areas": s.free_vmap_areas,

@@ -36,6 +36,7 @@ def check_address_space(k: Machine) -> None:
     spans += [(va.va_start, va.va_end, "busy") for va in kva.busy]
     spans += [(va.va_start, va.va_end, "lazy") for va in kva.lazy]
     spans += [(va.va_start, va.va_end, "leaked") for va in kva.leaked]
+    spans += [(va.va_start, va.va_end, "pooled") for _, va in kva.pooled()]
     spans.sort()
     pos = 1
     prev_kind = ""
@@ -63,6 +64,18 @@ def check_address_space(k: Machine) -> None:
         raise _fail("INV-KVA-4", f"vmap_lazy_nr {kva.vmap_lazy_nr} != {lazy_pages} lazy pages")
     if busy_bytes != kva.busy_bytes:
         raise _fail("INV-KVA-4", f"busy_bytes {kva.busy_bytes} != {busy_bytes} bytes of busy areas")
+    pooled = kva.pooled()
+    if len(pooled) != kva.nr_pooled:
+        raise _fail("INV-KVA-6", f"nr_pooled {kva.nr_pooled} != {len(pooled)} pooled areas")
+    for node, pools in enumerate(kva.pools):
+        for idx, pool in pools.items():
+            for va in pool:
+                if (va.va_end - va.va_start - 1) >> PAGE_SHIFT != idx or not pool:
+                    raise _fail("INV-KVA-6", f"pooled area {va.va_start:#x}-{va.va_end:#x} "
+                                             f"in the pool of {idx + 1} pages")
+                if va.flags >> 8 != node + 1 or va.vm is not None:
+                    raise _fail("INV-KVA-6", f"pooled area {va.va_start:#x}-{va.va_end:#x} "
+                                             f"of node {(va.flags >> 8) - 1} in node {node}'s pool")
     if kva.vmap_lazy_nr > kva.lazy_max_pages:
         raise _fail("INV-KVA-4", f"vmap_lazy_nr {kva.vmap_lazy_nr} > lazy_max_pages {kva.lazy_max_pages}")
     untag = k.untag

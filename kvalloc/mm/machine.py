@@ -36,7 +36,7 @@ from .trace import Trace
 from .util import KvAlloc
 from .vmalloc import VmallocFamily
 from .vmalloc_types import SortedVAs
-from .vmap_area import VmapAreaAllocator
+from .vmap_area import VmapAreaAllocator, nr_vmap_nodes
 from .vrealloc import Resized, Vrealloc, profile_of
 
 #: The three resize functions of the kernel, as ``rust/kernel/alloc/allocator.rs`` names them.
@@ -63,7 +63,7 @@ class Machine:
             self.kasan = Kasan(config, self.log, busy, self.pgtable, self.mem,
                                exact=self.profile.kasan_exact)
         self.kva = VmapAreaAllocator(self.log, self.trace, self.pgtable, config.lazy_max, busy,
-                                     self.kasan)
+                                     self.kasan, nr_vmap_nodes(config.cpus))
         self.slab = SlabAllocator(self.mem, self.fault, self.log, config.init_on_alloc,
                                   config.init_on_free)
         self.access = Access(self.pgtable, self.mem, self.kasan, self.lock)

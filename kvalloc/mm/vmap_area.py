@@ -26,11 +26,11 @@ from __future__ import annotations
 from bisect import bisect_left, bisect_right
 from collections.abc import Iterable, Iterator
 from itertools import compress, islice
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Final
 
 from sortedcontainers import SortedList
 
-from ..constants import ALIGN, PAGE_SHIFT, PAGE_SIZE, ULONG_MAX, is_power_of_2
+from ..constants import ALIGN, PAGE_SHIFT, PAGE_SIZE, ULONG_MAX, VMALLOC_END, VMALLOC_START, is_power_of_2
 from ..gfp import GFP_RECLAIM_MASK, G
 from .vmalloc_types import SortedVAs, VmapArea
 
@@ -399,16 +399,34 @@ ERANGE = 34
 EBUSY = 16
 
 
-class VmapAreaAllocator:
-    """``alloc_vmap_area`` / ``free_vmap_area_noflush`` / ``__purge_vmap_area_lazy``.
+#: ``MAX_VA_SIZE_PAGES``: a node pools freed areas of up to this many pages (guard included).
+MAX_VA_SIZE_PAGES: Final = 256
 
-    Invariants (``Kernel.check``): free, busy, lazy and leaked areas are disjoint and cover
-    ``[1, ULONG_MAX)``; free blocks are never adjacent; ``vmap_lazy_nr`` is the page count
-    of the lazy areas.
+
+def nr_vmap_nodes(cpus: int) -> int:
+    """``vmap_init_nodes``: one vmap node per possible CPU, at most 128."""
+    return min(max(cpus, 1), 128)
+
+
+class VmapAreaAllocator:
+    """``alloc_vmap_area`` / ``free_vmap_area_noflush`` / ``__purge_vmap_area_lazy``, with
+    the vmap nodes of v6.9 and later (``struct vmap_node``).
+
+    With more than one node, an area allocated in ``[VMALLOC_START, VMALLOC_END)`` records
+    its node (``encode_vn_id``: the allocating CPU's, here CPU 0's, node) in ``va.flags``; a
+    purge gives such an area of at most ``MAX_VA_SIZE_PAGES`` pages to that node's pool of
+    its size (``node_pool_add_va``) instead of the free tree, and a later request of exactly
+    that size takes the most recently pooled one first (``node_alloc``). Every purge first
+    decays each pool by a quarter (``decay_va_pool_node``), all of it when the allocator is
+    out of space; pools never hold address ranges the free tree holds.
+
+    Invariants (``Kernel.check``): free, busy, lazy, pooled and leaked areas are disjoint
+    and cover ``[1, ULONG_MAX)``; free blocks are never adjacent; ``vmap_lazy_nr`` is the
+    page count of the lazy areas; each pooled area has its pool's size and node.
     """
 
     def __init__(self, log: KernelLog, trace: Trace, pgtable: PageTable, lazy_max: int,
-                 busy: SortedVAs, kasan: Kasan | None) -> None:
+                 busy: SortedVAs, kasan: Kasan | None, nodes: int = 1) -> None:
         self.log = log
         self.trace = trace
         self.pgtable = pgtable
@@ -424,6 +442,60 @@ class VmapAreaAllocator:
         self.nr_purges = 0
         self.fit_types = dict.fromkeys(
             (NOTHING_FIT, FL_FIT_TYPE, LE_FIT_TYPE, RE_FIT_TYPE, NE_FIT_TYPE), 0)
+        self.nr_nodes = nodes
+        #: per node: pool index (pages - 1) -> areas, the list's end being the pool's head
+        self.pools: list[dict[int, list[VmapArea]]] = [{} for _ in range(nodes)]
+        self.nr_pooled = 0                       # areas in all pools
+        self.pool_hits = 0                       # allocations served from a pool
+
+    # -- vmap nodes -------------------------------------------------------------------
+
+    def _pool_del(self, node: int, size: int, align: int, vstart: int,
+                  vend: int) -> VmapArea | None:
+        """``node_pool_del_va``: the head of the node's pool of ``size``, if it is aligned;
+        an unaligned head goes to the pool's tail and nothing is returned."""
+        pool = self.pools[node].get((size - 1) >> PAGE_SHIFT)
+        if not pool:
+            return None
+        va = pool[-1]
+        if va.va_start & (align - 1):
+            pool.insert(0, pool.pop())            # list_move_tail
+            return None
+        if va.va_end - va.va_start != size or va.va_start < vstart or va.va_end > vend:
+            self.log.WARN_ONCE("node_pool_del_va", "", site="node_pool_del_va")
+            return None
+        pool.pop()
+        self.nr_pooled -= 1
+        return va
+
+    def _pool_add(self, node: int, va: VmapArea) -> bool:
+        """``node_pool_add_va``: put ``va`` at the head of its size's pool, if it has one."""
+        idx = (va.va_end - va.va_start - 1) >> PAGE_SHIFT
+        if idx >= MAX_VA_SIZE_PAGES:
+            return False
+        self.pools[node].setdefault(idx, []).append(va)
+        self.nr_pooled += 1
+        return True
+
+    def decay(self, node: int, full: bool) -> None:
+        """``decay_va_pool_node``: return a quarter of each pool (all with ``full``), from
+        the head, to the free tree."""
+        pools = self.pools[node]
+        for idx in sorted(pools):
+            pool = pools[idx]
+            n = len(pool) if full else len(pool) >> 2
+            for _ in range(n):
+                self._merge(pool.pop())
+            if n:
+                self.nr_pooled -= n
+                self.generation += 1
+            if not pool:
+                del pools[idx]
+
+    def pooled(self) -> list[tuple[int, VmapArea]]:
+        """Every pooled area with its node, by node then pool."""
+        return [(n, va) for n, pools in enumerate(self.pools) for idx in sorted(pools)
+                for va in pools[idx]]
 
     def insert_vmap_area(self, tree: SortedVAs, va: VmapArea) -> bool:
         """``insert_vmap_area``: link ``va`` unless it overlaps (then WARN and leak it)."""
@@ -451,6 +523,18 @@ class VmapAreaAllocator:
         allow_block = bool(gfp & G.DIRECT_RECLAIM)
         purged = False
         free = self.free
+        vn_id = 0                                # encode_vn_id: 0 is "no node"
+        if self.nr_nodes > 1 and vstart == VMALLOC_START and vend == VMALLOC_END:
+            node = 0                             # raw_smp_processor_id() % nr_vmap_nodes
+            vn_id = (node + 1) << 8
+            pooled = self._pool_del(node, size, align, vstart, vend)
+            if pooled is not None:
+                self.pool_hits += 1
+                if "alloc_vmap_area" in self.trace.enabled:
+                    self.trace.emit("alloc_vmap_area", addr=pooled.va_start, size=size,
+                                    align=align, vstart=vstart, vend=vend, failed=0)
+                return self._take(pooled.va_start, size, align, vstart, vend, va_flags | vn_id,
+                                  vm)
         while True:
             match = free.find_lowest_match(size, align, vstart)
             if match is None:
@@ -470,13 +554,18 @@ class VmapAreaAllocator:
             if not allow_block:
                 return -EBUSY
             if not purged:
-                self.purge(ULONG_MAX, 0)
+                self.purge(ULONG_MAX, 0, full_decay=True)     # reclaim_and_purge_vmap_areas
                 purged = True
                 continue
             if not gfp & G.NOWARN:
                 self.log.pr(f"vmalloc_node_range for size {size} failed: Address range "
                             f"restricted to {vstart:#x} - {vend:#x}")
             return -EBUSY
+        return self._take(nva, size, align, vstart, vend, va_flags | vn_id, vm)
+
+    def _take(self, nva: int, size: int, align: int, vstart: int, vend: int, va_flags: int,
+              vm: VmStruct | None) -> VmapArea:
+        """Make ``[nva, nva + size)`` a busy area (for ``vm`` if given)."""
         va = VmapArea(nva, nva + size, vm, va_flags)
         if vm is not None:
             vm.addr = nva
@@ -520,7 +609,7 @@ class VmapAreaAllocator:
         self.trace.emit("free_vmap_area_noflush", va_start=va.va_start, nr_lazy=nr_lazy,
                         nr_lazy_max=self.lazy_max_pages)
         if nr_lazy > self.lazy_max_pages:
-            self.purge(ULONG_MAX, 0)
+            self.purge(ULONG_MAX, 0)               # drain_vmap_area_work: pools are kept
 
     def free_vmap_area(self, va: VmapArea) -> None:
         """Immediate free (error paths): unlink from busy and merge into free, no flush."""
@@ -534,11 +623,16 @@ class VmapAreaAllocator:
         if other is not None:
             self._overlap_bug(va, *other)
 
-    def purge(self, start: int, end: int) -> int:
-        """``__purge_vmap_area_lazy``: one TLB flush, then every lazy area goes back to free.
+    def purge(self, start: int, end: int, full_decay: bool = False) -> int:
+        """``__purge_vmap_area_lazy``: decay the node pools, one TLB flush, then every lazy
+        area goes to its node's pool (``purge_vmap_node``) or back to free; ``full_decay``
+        (``reclaim_and_purge_vmap_areas``) empties the pools and pools nothing.
 
         Returns the number of areas purged.
         """
+        if self.nr_pooled:
+            for node in range(self.nr_nodes):
+                self.decay(node, full_decay)
         vas = self.lazy.pop_all() if len(self.lazy) else []
         if vas:
             self.generation += 1
@@ -546,9 +640,13 @@ class VmapAreaAllocator:
             end = max(end, vas[-1].va_end)
             self.pgtable.flush_tlb_kernel_range(start, end)
             kasan = self.kasan
+            pool = self.nr_nodes > 1 and not full_decay
             for va in vas:
                 if kasan is not None:
                     kasan.release_vmalloc(va.va_start, va.va_end)
+                vn_id = va.flags >> 8
+                if pool and 0 < vn_id <= self.nr_nodes and self._pool_add(vn_id - 1, va):
+                    continue
                 self._merge(va)
             self.vmap_lazy_nr = 0
             self.nr_purges += 1

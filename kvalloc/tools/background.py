@@ -18,7 +18,8 @@ so the file order is not the address order; the lazily freed areas come last.
 
 Fragmentation columns (:func:`fragmentation`; the vmalloc range is
 ``[VMALLOC_START, VMALLOC_END)``, a *free block* is a maximal free range of kernel virtual
-addresses as the KVA allocator keeps it, always merged with its free neighbours):
+addresses no busy or lazily freed area holds: the KVA allocator's free blocks, with the
+areas waiting in the vmap nodes' pools counted as free, as ``/proc/vmallocinfo`` shows them):
 
 ``free_areas``
     The number of free blocks that intersect the vmalloc range, the untouched block above
@@ -747,8 +748,8 @@ class Churn:
 
 def fragmentation(k: Kernel) -> dict[str, int]:
     """The fragmentation columns of the module docstring, in :data:`FRAGMENTATION_COLUMNS`
-    order. Reads ``k.machine`` under the kernel lock, changes nothing. O(free blocks + lazy
-    areas).
+    order. Reads ``k.machine`` under the kernel lock, changes nothing. O(free blocks + pooled
+    and lazy areas).
 
     >>> from kvalloc import Kernel
     >>> fragmentation(Kernel())
@@ -764,7 +765,14 @@ def fragmentation(k: Kernel) -> dict[str, int]:
             if va is not None:
                 top = max(top, min(va.va_end, VMALLOC_END))
         free_areas = largest = 0
-        for s, e in kva.free:
+        spans = sorted([*kva.free, *((va.va_start, va.va_end) for _, va in kva.pooled())])
+        blocks: list[tuple[int, int]] = []
+        for s, e in spans:                     # a pooled area joins its free neighbours
+            if blocks and blocks[-1][1] == s:
+                blocks[-1] = (blocks[-1][0], e)
+            else:
+                blocks.append((s, e))
+        for s, e in blocks:
             if e <= VMALLOC_START or s >= VMALLOC_END:
                 continue
             free_areas += 1

@@ -122,25 +122,74 @@ def test_indexed_lowest_fit_agrees_with_linear_reference(seq: list[tuple[str, in
         FreeAreaTree.LOAD = 128
 
 
+class _KvaModel:
+    """An independent model of the KVA allocator with vmap nodes (mm/vmalloc.c, v6.9+):
+    the free list (linear lowest fit), the lazy list, and with more than one CPU node 0's
+    pools (``node_alloc`` takes an exact-size pool's head if aligned, else moves it to the
+    tail; ``__purge_vmap_area_lazy`` decays each pool by a quarter from its head, then
+    pools every purged area of at most 256 pages)."""
+
+    def __init__(self, cpus: int, lazy_max: int) -> None:
+        self.free = [(1, ULONG_MAX)]
+        self.lazy: list[tuple[int, int]] = []
+        self.pools: dict[int, list[tuple[int, int]]] = {}
+        self.nodes = min(cpus, 128)
+        self.lazy_max = lazy_max
+
+    def alloc(self, size: int, align: int) -> int:
+        pool = self.pools.get(size) if self.nodes > 1 else None
+        if pool:
+            s, e = pool[-1]
+            if s % align == 0:
+                pool.pop()
+                return s
+            pool.insert(0, pool.pop())
+        got = find_vmap_lowest_linear_match(self.free, size, align, VMALLOC_START)
+        assert got is not None
+        self.free = _model_clip(self.free, got[0], got[1], got[2], size)
+        return got[2]
+
+    def vfree(self, s: int, e: int) -> None:
+        self.lazy.append((s, e))
+        if sum(b - a for a, b in self.lazy) // PAGE > self.lazy_max:
+            for size in sorted(self.pools):
+                pool = self.pools[size]
+                for _ in range(len(pool) >> 2):
+                    self.free = _model_free(self.free, *pool.pop())
+            for s2, e2 in sorted(self.lazy):
+                if self.nodes > 1 and e2 - s2 <= 256 * PAGE:
+                    self.pools.setdefault(e2 - s2, []).append((s2, e2))
+                else:
+                    self.free = _model_free(self.free, s2, e2)
+            self.lazy = []
+
+
+@pytest.mark.parametrize("cpus", [1, 4])
 @settings(max_examples=40, deadline=None)
-@given(st.lists(st.tuples(st.integers(1, 24), st.integers(0, 9), st.booleans(), st.integers(0, 999)),
-                min_size=1, max_size=60))
-def test_kernel_places_every_area_at_the_linear_lowest_fit(seq: list[tuple[int, int, bool, int]]) -> None:
-    k = Kernel(KernelConfig(ram=64 << 20, lazy_max_pages=64))
-    live: list[int] = []
+@given(seq=st.lists(st.tuples(st.integers(1, 24), st.integers(0, 9), st.booleans(),
+                              st.integers(0, 999)), min_size=1, max_size=60))
+def test_kernel_places_every_area_as_the_model(cpus: int,
+                                               seq: list[tuple[int, int, bool, int]]) -> None:
+    """With one CPU every area lands at the linear lowest fit; with four, a freed and purged
+    area waits in its node's pool for a request of its exact size."""
+    k = Kernel(KernelConfig(ram=64 << 20, lazy_max_pages=64, cpus=cpus))
+    model = _KvaModel(cpus, 64)
+    live: list[tuple[int, int]] = []
     for pages, align_shift, free, pick in seq:
         if free and live:
-            k.vfree(live.pop(pick % len(live)))
+            p, size = live.pop(pick % len(live))
+            k.vfree(p)
+            model.vfree(p, p + size)
         else:
             align = PAGE << align_shift
-            ref = find_vmap_lowest_linear_match(list(k.machine.kva.free), (pages + 1) * PAGE, align,
-                                                VMALLOC_START)
-            p = k.vmalloc(pages * PAGE, GFP.KERNEL, align=align)
-            assert p is not None and ref is not None
-            assert p == ref[2]      # the vmalloc range never runs out here: no purge retry
-            assert p % align == 0 and VMALLOC_START <= p < VMALLOC_END
-            live.append(p)
+            want = model.alloc((pages + 1) * PAGE, align)
+            got = k.vmalloc(pages * PAGE, GFP.KERNEL, align=align)
+            assert got == want      # the vmalloc range never runs out here: no purge retry
+            assert got % align == 0 and VMALLOC_START <= got < VMALLOC_END
+            live.append((got, (pages + 1) * PAGE))
         k.check()
+    pooled = sorted((va.va_start, va.va_end) for _, va in k.machine.kva.pooled())
+    assert pooled == sorted(x for pool in model.pools.values() for x in pool)
 
 
 def test_large_random_sequence_matches_reference() -> None:
@@ -170,7 +219,8 @@ def test_large_random_sequence_matches_reference() -> None:
 
 @pytest.mark.spec
 def test_lowest_fit_alignment_and_fit_types() -> None:
-    k = Kernel()
+    # one CPU: one vmap node, so purged areas merge (tests/mm/test_vmap_nodes.py: pools)
+    k = Kernel(KernelConfig(cpus=1))
     assert k.stats().free_vmap_areas == 1  # 6.2: [1, 2**64-1)
     a = nn(ck(k, k.vmalloc(4096)))
     assert a == VS and k.stats().free_vmap_areas == 2  # NE fit
@@ -261,7 +311,8 @@ def test_lazy_areas_are_not_reused_before_a_purge_and_are_after() -> None:
 @pytest.mark.spec
 def test_purge_runs_when_lazy_pages_exceed_the_threshold() -> None:
     # from tests/test_core.py::test_purge_runs_when_lazy_pages_exceed_the_threshold
-    k = Kernel(KernelConfig(lazy_max_pages=5))
+    # one CPU: one vmap node, so purged areas merge (tests/mm/test_vmap_nodes.py: pools)
+    k = Kernel(KernelConfig(lazy_max_pages=5, cpus=1))
     ptrs = [k.vmalloc(4096) for _ in range(4)]
     for i, p in enumerate(ptrs[:2]):
         k.vfree(p)
@@ -273,7 +324,7 @@ def test_purge_runs_when_lazy_pages_exceed_the_threshold() -> None:
     assert k.vmalloc(3 * 4096) == K       # the merged space is reusable at once
     k.check()
     # then, on a fresh kernel, from tests/test_spec_core.py::test_lazy_threshold_triggers_purge
-    k = Kernel(KernelConfig(lazy_max_pages=8))
+    k = Kernel(KernelConfig(lazy_max_pages=8, cpus=1))
     assert k.stats().lazy_max_pages == 8
     ps = [nn(ck(k, k.vmalloc(4096))) for _ in range(5)]
     assert ps == [VS + 0x2000 * i for i in range(5)]
