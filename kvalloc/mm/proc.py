@@ -25,10 +25,17 @@ def _range(start: int, end: int, size: int) -> str:
 
 
 def vmallocinfo(k: Machine) -> str:
-    """Busy areas in address order, then lazily freed ones."""
+    """Busy areas, then lazily freed ones, node by node, each node's in address order
+    (``vmalloc_info_show``, ``show_purge_info``: one node without vmap nodes)."""
     lines: list[str] = []
     untag = k.untag
-    for va in k.kva.busy:
+    kva = k.kva
+    busy = list(kva.busy)
+    lazy = list(kva.lazy)
+    if kva.nr_nodes > 1:                          # stable sorts: address order inside a node
+        busy.sort(key=lambda va: kva.addr_to_node(va.va_start))
+        lazy.sort(key=kva.lazy_node)
+    for va in busy:
         vm = va.vm
         if vm is None:
             if va.flags & VMAP_RAM:
@@ -48,7 +55,7 @@ def vmallocinfo(k: Machine) -> str:
             step = 1 << vm.page_order
             parts.append(f" N0={-(-vm.nr_pages // step) * step}")
         lines.append("".join(parts))
-    for va in k.kva.lazy:
+    for va in lazy:
         lines.append(_range(va.va_start, va.va_end, va.va_end - va.va_start) + " unpurged vm_area")
     return "".join(line + "\n" for line in lines)
 

@@ -492,6 +492,17 @@ class VmapAreaAllocator:
             if not pool:
                 del pools[idx]
 
+    def addr_to_node(self, addr: int) -> int:
+        """``addr_to_node_id``: the node whose busy tree holds an area starting at ``addr``
+        (16-page zones dealt round the nodes; ``vmap_zone_size``)."""
+        return (addr >> (PAGE_SHIFT + 4)) % self.nr_nodes
+
+    def lazy_node(self, va: VmapArea) -> int:
+        """The node whose lazy list holds ``va`` (``free_vmap_area_noflush``): the node it
+        was allocated for, else the one of its address."""
+        vn_id = va.flags >> 8
+        return vn_id - 1 if 0 < vn_id <= self.nr_nodes else self.addr_to_node(va.va_start)
+
     def pooled(self) -> list[tuple[int, VmapArea]]:
         """Every pooled area with its node, by node then pool."""
         return [(n, va) for n, pools in enumerate(self.pools) for idx in sorted(pools)

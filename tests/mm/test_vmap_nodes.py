@@ -8,6 +8,7 @@ import pytest
 
 from kvalloc import GFP, VMALLOC_END, VMALLOC_START, Kernel, KernelBug, KernelConfig
 from kvalloc.mm.vmalloc_types import VmapArea
+from kvalloc.tools.workloads import fragment
 
 PAGE = 4096
 
@@ -151,3 +152,21 @@ def test_check_finds_a_pooled_area_that_is_also_free() -> None:
     kva.nr_pooled += 1
     with pytest.raises(KernelBug, match="INV-KVA-1"):
         k.check()
+
+
+def test_vmallocinfo_lists_node_by_node() -> None:
+    """vmalloc_info_show(): for_each_vmap_node, the node's busy list in address order; a
+    busy area's node is addr_to_node_id(va_start) = (va_start / (16 * PAGE_SIZE)) % nodes.
+    show_purge_info() then lists each node's lazy areas the same way."""
+    k = Kernel(KernelConfig(cpus=2))
+    fragment(k)                                     # 32 one-page areas, every other one
+    starts = [int(line.split("-")[0], 16) for line in k.vmallocinfo().splitlines()]
+    zone = 16 * PAGE
+    nodes = [(a - VMALLOC_START) // zone % 2 for a in starts]
+    assert nodes == sorted(nodes) and nodes.count(0) == nodes.count(1) == 16
+    assert starts[:4] == [VMALLOC_START + 0x2000 + 0x4000 * i for i in range(4)]
+    assert starts[16] == VMALLOC_START + 0x12000    # node 1's first area
+    one = Kernel(KernelConfig(cpus=1))
+    fragment(one)
+    assert [int(line.split("-")[0], 16) for line in one.vmallocinfo().splitlines()] == \
+        sorted(starts)
