@@ -245,9 +245,10 @@ Mode = Literal["off", "generic", "sw_tags"]
 
 def instrumented_kernel(kasan: Mode = "off", *, fault: Literal["report", "panic"] = "report",
                         seed: int = 0, ram: int = 4 << 30, lazy: int | None = None,
-                        panic_on_warn: bool = False) -> Kernel:
+                        panic_on_warn: bool = False, multi_shot: bool = False) -> Kernel:
     return Kernel(KernelConfig(kasan=kasan, kasan_fault=fault, seed=seed, ram=ram,
-                               lazy_max_pages=lazy, panic_on_warn=panic_on_warn))
+                               lazy_max_pages=lazy, panic_on_warn=panic_on_warn,
+                               kasan_multi_shot=multi_shot))
 
 
 def untag(a: int) -> int:

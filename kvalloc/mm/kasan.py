@@ -75,6 +75,9 @@ class KasanReport:
     addr: int
     size: int
     text: str
+    #: Whether the kernel printed it: always with ``kasan_multi_shot``, else only the first
+    #: report (a suppressed one is not in dmesg, and its access went ahead).
+    printed: bool = True
 
 
 class Kasan:
@@ -87,6 +90,7 @@ class Kasan:
         self.granule = 1 << self.shift
         self.invalid = KASAN_TAG_INVALID if self.sw_tags else KASAN_VMALLOC_INVALID
         self.panic = config.kasan_fault == "panic"
+        self.multi_shot = config.kasan_multi_shot
         self.exact = exact           # the vrealloc profile keeps shadow == requested_size
         self.log = log
         self.busy = busy             # the busy vmap areas, to describe a bad address
@@ -349,8 +353,12 @@ class Kasan:
 
     def report(self, bug: str, addr: int, size: int, write: bool, label: str,
                bad: int | None) -> bool:
-        """Print a KASAN report (docs/kasan.md#reports); returns False (the access was bad)."""
+        """``kasan_report``: print a report (docs/kasan.md#reports) and return False (the
+        access was bad); once one was printed and ``kasan_multi_shot`` is off,
+        ``report_enabled()`` is false: nothing is printed and True is returned, so the
+        access goes ahead. Either way the report is kept in :attr:`reports`."""
         log = self.log
+        printed = self.multi_shot or not self.reports
         access = "Write" if write else "Read"
         what = f"{access} of size {size}" if size else access
         lines = [_BAR, f"BUG: KASAN: {bug} in {label}",
@@ -368,6 +376,9 @@ class Kasan:
             lines += self._rows(bad)
         lines.append(_BAR)
         text = "\n".join(lines)
+        if not printed:
+            self.reports.append(KasanReport(bug, access, addr, size, text, printed=False))
+            return True
         first = not self.reports
         log.lines.extend(lines)
         if first:

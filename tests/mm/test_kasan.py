@@ -170,7 +170,7 @@ def split_reports(lines: list[str]) -> list[list[str]]:
 
 def test_generic_example_report_exact() -> None:
     # KERNEL.md 12.6 example: fresh kernel, generic, p = vmalloc(5001), write(p + 5001, b"x").
-    k = mk("generic")
+    k = mk("generic", multi_shot=True)  # every report printed
     p = ok(k, k.vmalloc(5001))
     assert p == VS  # 8.8
     # 8.8 / 14.1
@@ -368,7 +368,7 @@ def test_generic_guard_page_panic_mode_raises_before_access() -> None:
 
 def test_generic_use_after_vfree_before_and_after_purge() -> None:
     # 64 KiB at VS: VA [VS, VS + 0x11000); generic shadow pages cover 32 KiB (1.4)
-    k = mk("generic")
+    k = mk("generic", multi_shot=True)  # every report printed
     p = ok(k, k.vmalloc(64 << 10))
     assert p == VS
     k.vfree(p)
@@ -483,7 +483,7 @@ def test_generic_memcpy_both_bad_reports_the_source_first() -> None:
 
 
 def test_generic_read_write_still_happen_after_report() -> None:
-    k = mk("generic")
+    k = mk("generic", multi_shot=True)  # every report printed
     p = ok(k, k.vmalloc(100))
     with kasan_warnings(0):
         k.write(p + 90, b"\x11" * 10)
@@ -500,7 +500,7 @@ def test_generic_read_write_still_happen_after_report() -> None:
 def test_panic_mode_raises_with_report_and_skips_access() -> None:
     # 12.5: after printing the report, log the panic line and raise KasanError (.report holds
     # the text, API 6); KasanWarning is for "report" mode only (API 6).
-    k = mk("generic", fault="panic")
+    k = mk("generic", fault="panic", multi_shot=True)  # each bad access panics
     p = ok(k, k.vmalloc(5001))
     n0 = len(k.dmesg)
     with warnings.catch_warnings(record=True) as rec:
@@ -950,3 +950,25 @@ def test_kasan_shadow_of_a_1_gib_area_is_lazy(kasan: str) -> None:
         return int(out.stdout)
 
     assert cost(kasan) - cost("off") < 16 << 20
+
+
+def test_single_shot_prints_the_first_report_and_lets_later_accesses_go_ahead() -> None:
+    """mm/kasan/report.c: kasan_report() -> report_enabled(): without kasan_multi_shot only
+    the first report is printed (test_and_set_bit(KASAN_BIT_REPORTED)); a later one returns
+    false, so kasan_check_range() passes and __asan_memset / __asan_memcpy perform the bad
+    access. Every report stays in Kernel.kasan_reports, marked printed or not."""
+    k = mk("generic")
+    p = ok(k, k.vmalloc(100))
+    n = len(k.dmesg)
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always")
+        k.memset(p + 100, 0xAA, 1)           # first: printed, the memset skipped
+        first = k.dmesg[n:]
+        k.memset(p + 100, 0xBB, 1)           # second: suppressed, the memset done
+        k.memcpy(p + 101, p, 1)              # third: suppressed, the copy done
+    assert [r.printed for r in k.kasan_reports] == [True, False, False]
+    assert k.dmesg[n:] == first and any("BUG: KASAN: vmalloc-out-of-bounds" in x for x in first)
+    assert raw(k, p + 100, 2) == bytes([0xBB, raw(k, p, 1)[0]])
+    assert sum(isinstance(w.message, KasanWarning) for w in seen) == 1
+    assert k.stats().kasan_reports == 3
+    k.check()
