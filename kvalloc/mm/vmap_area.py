@@ -446,7 +446,6 @@ class VmapAreaAllocator:
         #: per node: pool index (pages - 1) -> areas, the list's end being the pool's head
         self.pools: list[dict[int, list[VmapArea]]] = [{} for _ in range(nodes)]
         self.nr_pooled = 0                       # areas in all pools
-        self.pool_hits = 0                       # allocations served from a pool
 
     # -- vmap nodes -------------------------------------------------------------------
 
@@ -540,7 +539,6 @@ class VmapAreaAllocator:
             vn_id = (node + 1) << 8
             pooled = self._pool_del(node, size, align, vstart, vend)
             if pooled is not None:
-                self.pool_hits += 1
                 if "alloc_vmap_area" in self.trace.enabled:
                     self.trace.emit("alloc_vmap_area", addr=pooled.va_start, size=size,
                                     align=align, vstart=vstart, vend=vend, failed=0)
