@@ -36,6 +36,7 @@ from typing import Any, Generic, Protocol, TypeVar
 
 from containers import KVec, u64
 from containers.elem import Elem
+from examples.events import print_events
 from kvalloc import Kernel, ReallocEvent
 from kvalloc.alloc import Observer
 
@@ -165,23 +166,6 @@ class BinaryHeap(Generic[OrdT]):
             parent = (i - 1) >> 1
             assert not items[i] < items[parent], \
                 f"heap order: slot {i} ({items[i]!r}) < its parent {parent} ({items[parent]!r})"
-
-
-def print_events(events: list[ReallocEvent]) -> None:
-    """One line per allocator event, then the totals (the same in every example)."""
-    for i, e in enumerate(events):
-        print(f"  #{i:<2} {e.outcome:<8} {e.old_bytes:>6} -> {e.new_bytes:>6} B  "
-              f"held {e.new_allocated:>6} B  {e.backing:<8} copied {e.bytes_copied:>5} B")
-    print_total(events)
-
-
-def print_total(events: list[ReallocEvent]) -> None:
-    """The totals of :func:`print_events`."""
-    n = {o: sum(e.outcome == o for e in events) for o in ("fresh", "in_place", "moved", "freed")}
-    plural = "" if len(events) == 1 else "s"
-    print(f"  total: {len(events)} event{plural} ({n['fresh']} fresh, {n['in_place']} in place, "
-          f"{n['moved']} moved, {n['freed']} freed), "
-          f"{sum(e.bytes_copied for e in events)} bytes copied")
 
 
 def main() -> None:

@@ -43,6 +43,7 @@ from contextlib import contextmanager
 from typing import Any, Final
 
 from containers import Box, KBox, Struct
+from examples.events import print_events, print_total
 from kvalloc import Kernel, Kmalloc, ReallocEvent
 from kvalloc.alloc import Observer
 
@@ -186,23 +187,6 @@ class LinkedList:
                 _, ptr = node.value
             count += 1
         assert count == self._len, f"{count} nodes, len {self._len}"
-
-
-def print_events(events: list[ReallocEvent]) -> None:
-    """One line per allocator event, then the totals (the same in every example)."""
-    for i, e in enumerate(events):
-        print(f"  #{i:<2} {e.outcome:<8} {e.old_bytes:>6} -> {e.new_bytes:>6} B  "
-              f"held {e.new_allocated:>6} B  {e.backing:<8} copied {e.bytes_copied:>5} B")
-    print_total(events)
-
-
-def print_total(events: list[ReallocEvent]) -> None:
-    """The totals of :func:`print_events`."""
-    n = {o: sum(e.outcome == o for e in events) for o in ("fresh", "in_place", "moved", "freed")}
-    plural = "" if len(events) == 1 else "s"
-    print(f"  total: {len(events)} event{plural} ({n['fresh']} fresh, {n['in_place']} in place, "
-          f"{n['moved']} moved, {n['freed']} freed), "
-          f"{sum(e.bytes_copied for e in events)} bytes copied")
 
 
 def main() -> None:

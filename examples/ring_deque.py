@@ -37,6 +37,7 @@ from typing import Generic, TypeVar
 
 from containers import VVec, u64
 from containers.elem import Elem
+from examples.events import print_events
 from kvalloc import Kernel, ReallocEvent
 from kvalloc.alloc import Observer
 
@@ -198,23 +199,6 @@ class RingDeque(Generic[T]):
         assert len(self._buf) == self._cap, f"ring of {self._cap} slots, vector of {len(self._buf)}"
         assert 0 <= self._len <= self._cap, f"len {self._len}, capacity {self._cap}"
         assert self._cap == 0 or 0 <= self._head < self._cap, f"head {self._head}, cap {self._cap}"
-
-
-def print_events(events: list[ReallocEvent]) -> None:
-    """One line per allocator event, then the totals (the same in every example)."""
-    for i, e in enumerate(events):
-        print(f"  #{i:<2} {e.outcome:<8} {e.old_bytes:>6} -> {e.new_bytes:>6} B  "
-              f"held {e.new_allocated:>6} B  {e.backing:<8} copied {e.bytes_copied:>5} B")
-    print_total(events)
-
-
-def print_total(events: list[ReallocEvent]) -> None:
-    """The totals of :func:`print_events`."""
-    n = {o: sum(e.outcome == o for e in events) for o in ("fresh", "in_place", "moved", "freed")}
-    plural = "" if len(events) == 1 else "s"
-    print(f"  total: {len(events)} event{plural} ({n['fresh']} fresh, {n['in_place']} in place, "
-          f"{n['moved']} moved, {n['freed']} freed), "
-          f"{sum(e.bytes_copied for e in events)} bytes copied")
 
 
 def main() -> None:

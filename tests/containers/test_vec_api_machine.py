@@ -16,24 +16,14 @@ from containers import KVec, Vec, VVec, pyobj, u32, u64
 from containers.errors import RemoveError
 from kvalloc import PAGE_SIZE, Kernel, KernelConfig, Kmalloc, KVmalloc, Vmalloc
 
+from .test_vec_machine import Token
+
 pytestmark = [pytest.mark.spec, pytest.mark.filterwarnings("ignore::kvalloc.KernelWarning")]
 
 U32 = st.integers(0, 2**32 - 1)
 SMALL_U32 = st.integers(0, 6)                 # few distinct values: dedup and search find runs
 IDX = st.integers(-12, 12)
 Kasan = Literal["off", "generic", "sw_tags"]
-
-
-class Token:
-    """A distinct object per stored value, so identity is checked for the pyobj vector."""
-
-    __slots__ = ("n", "__weakref__")
-
-    def __init__(self, n: int) -> None:
-        self.n = n
-
-    def __repr__(self) -> str:
-        return f"T{self.n}"
 
 
 def _n(o: object) -> int:

@@ -11,7 +11,7 @@ from examples.hash_map import EMPTY, FULL, MIN_CAPACITY, SLOT, TOMBSTONE, HashMa
 from kvalloc import Kernel, ReallocEvent
 
 from ..helpers import memory_state
-from . import event_blocks, run_doctests, run_entry_points
+from . import event_blocks, run_doctests, run_entry_point
 
 
 def colliding_keys(m: HashMap, n: int) -> list[int]:
@@ -183,7 +183,7 @@ def test_main_prints_the_real_events(capsys: pytest.CaptureFixture[str]) -> None
 def test_entry_points_print_the_same_log(capsys: pytest.CaptureFixture[str]) -> None:
     hash_map.main()
     here = capsys.readouterr().out
-    assert run_entry_points("hash_map") == (here, here)
+    assert run_entry_point("hash_map") == here
 
 
 def test_docstring_examples_hold() -> None:

@@ -13,7 +13,7 @@ from examples.linked_list import NODE, LinkedList
 from kvalloc import Kernel, KernelBug, ReallocEvent
 
 from ..helpers import memory_state
-from . import event_blocks, run_doctests, run_entry_points
+from . import event_blocks, run_doctests, run_entry_point
 
 
 def test_push_pop_peek_iterate_like_a_list() -> None:
@@ -160,7 +160,7 @@ def test_main_prints_the_real_events(capsys: pytest.CaptureFixture[str]) -> None
 def test_entry_points_print_the_same_log(capsys: pytest.CaptureFixture[str]) -> None:
     linked_list.main()
     here = capsys.readouterr().out
-    assert run_entry_points("linked_list") == (here, here)
+    assert run_entry_point("linked_list") == here
 
 
 def test_docstring_examples_hold() -> None:

@@ -13,7 +13,7 @@ from examples.ring_deque import MIN_CAPACITY, RingDeque
 from kvalloc import Kernel, ReallocEvent
 
 from ..helpers import memory_state
-from . import event_blocks, run_doctests, run_entry_points, shown
+from . import event_blocks, run_doctests, run_entry_point, shown
 
 
 def test_both_ends_index_and_iterate_like_a_deque() -> None:
@@ -191,7 +191,7 @@ def test_main_prints_the_real_events(capsys: pytest.CaptureFixture[str]) -> None
 def test_entry_points_print_the_same_log(capsys: pytest.CaptureFixture[str]) -> None:
     ring_deque.main()
     here = capsys.readouterr().out
-    assert run_entry_points("ring_deque") == (here, here)
+    assert run_entry_point("ring_deque") == here
 
 
 def test_docstring_examples_hold() -> None:
