@@ -178,7 +178,8 @@ M_KZ = "0xdc0(GFP_KERNEL|__GFP_ZERO)"
 
 
 def pages_fail(size: int, mode: str) -> str:
-    """KERNEL.md 8.4 step 6."""
+    """The page-allocation failure of ``__vmalloc_area_node()``: ``size`` is that of the pages
+    obtained before the failure (``area->nr_pages * PAGE_SIZE``)."""
     return walloc(f"vmalloc error: size {size}, failed to allocate pages", mode)
 
 

@@ -169,8 +169,8 @@ class VmallocFamily:
             page_gfp &= ~G.NOFAIL
         vm.nr_pages = self.vm_area_alloc_pages(page_gfp, vm.page_order, nr_small_pages, vm.pages)
         if vm.nr_pages != nr_small_pages:
-            if not vm.page_order:
-                self.log.warn_alloc(gfp, f"vmalloc error: size {nr_small_pages * PAGE_SIZE}, "
+            if not vm.page_order:             # the size of the pages it did get
+                self.log.warn_alloc(gfp, f"vmalloc error: size {vm.nr_pages * PAGE_SIZE}, "
                                          "failed to allocate pages")
             self._fail(vm)
             return False

@@ -34,7 +34,7 @@ def test_memcg_hierarchy_and_sibling_limits() -> None:
         assert k.vmalloc(8 * PAGE, GFP.KERNEL_ACCOUNT) is None
     k.check()
     _limits_hold(*allcg)
-    assert norm(k.dmesg[n0:]) == [pages_fail(32768, M_KA)]
+    assert norm(k.dmesg[n0:]) == [pages_fail(16384, M_KA)]
     assert (c1.usage, parent.usage, c2.usage) == (0, 0, 0)
     assert (c1.events()["max"], parent.events()["max"], c2.events()["max"]) == (5, 5, 0)
     # c2 (unlimited) is unaffected by its sibling's limit: one order-3 block
@@ -56,7 +56,7 @@ def test_memcg_hierarchy_and_sibling_limits() -> None:
         assert k.vmalloc(8 * PAGE, GFP.KERNEL_ACCOUNT) is None
     k.check()
     _limits_hold(*allcg)
-    assert norm(k.dmesg[n1:]) == [pages_fail(32768, M_KA)]
+    assert norm(k.dmesg[n1:]) == [pages_fail(16384, M_KA)]
     assert (c1.usage, c2.usage, parent.usage) == (4 * PAGE, 8 * PAGE, 12 * PAGE)
     assert (c1.events()["max"], c2.events()["max"], parent.events()["max"]) == (5, 0, 10)
     # a cgroup outside the tree is unaffected by both
@@ -85,7 +85,7 @@ def test_memcg_over_limit_fails_and_gives_everything_back() -> None:
         assert k.vmalloc(4 * PAGE, GFP.KERNEL_ACCOUNT) is None
     k.check()
     s1 = k.stats()
-    assert norm(k.dmesg[n0:]) == [pages_fail(16384, M_KA)]
+    assert norm(k.dmesg[n0:]) == [pages_fail(12288, M_KA)]
     assert cg.usage == 0 and cg.stat()["vmalloc"] == 0
     assert cg.events()["max"] == 4
     assert (s1.free_pages, s1.vmap_areas, s1.slab_pages, s1.nr_vmalloc_pages) == (
@@ -116,7 +116,7 @@ def test_memcg_huge_over_limit_events() -> None:
     with k.memcg.charge_to(cg), quiet():
         assert k.vmalloc_huge(PMD_SIZE, GFP.KERNEL_ACCOUNT) is None
     k.check()
-    assert norm(k.dmesg[n0:]) == [pages_fail(2097152, M_KA)]
+    assert norm(k.dmesg[n0:]) == [pages_fail(1048576, M_KA)]
     assert cg.events()["max"] == 12
     assert cg.usage == 0
     assert k.stats().free_pages == k.stats().total_pages
@@ -196,7 +196,7 @@ def test_memcg_max_zero_events_and_large_kmalloc_charge_failure() -> None:
     n0 = len(k.dmesg)
     with k.memcg.charge_to(cg), quiet():
         assert k.vmalloc(PAGE, GFP.KERNEL_ACCOUNT) is None
-    assert norm(k.dmesg[n0:]) == [pages_fail(4096, M_KA)]
+    assert norm(k.dmesg[n0:]) == [pages_fail(0, M_KA)]
     assert cg.events() == {"low": 0, "high": 0, "max": 2, "oom": 0, "oom_kill": 0,
                            "oom_group_kill": 0}
     # 4.7: a large kmalloc whose charge fails frees the block and fails without a message

@@ -208,7 +208,8 @@ def test_page_allocation_failure_frees_everything_and_leaves_va_lazy() -> None:
     free_before = k.stats().free_pages
     with quiet():
         assert k.vmalloc(1023 * 4096) is None     # 1024 frames, 3 taken by the page array
-    assert k.dmesg[-1] == "kvalloc: vmalloc error: size 4190208, failed to allocate pages, " + \
+    # the size of the pages obtained (area->nr_pages): 1021 frames were left
+    assert k.dmesg[-1] == "kvalloc: vmalloc error: size 4182016, failed to allocate pages, " + \
         mode(0xCC2, "GFP_KERNEL|__GFP_HIGHMEM")
     s = k.stats()
     assert s.free_pages == free_before and s.vmap_areas == 0 and s.nr_vmalloc_pages == 0
@@ -227,7 +228,7 @@ def test_vmalloc_page_shortage_fails_and_cleans_up() -> None:
     k.check()
     # 8.4 step 1 adds __GFP_HIGHMEM to gfp; whether "the caller's gfp" of the warn_alloc
     # includes it is ambiguous (the kernel prints 0xcc2), so both renderings are accepted.
-    msg = "vmalloc error: size 4194304, failed to allocate pages"
+    msg = "vmalloc error: size 4182016, failed to allocate pages"     # the 1021 pages obtained
     assert k.dmesg[n:] in (
         [warn_alloc(msg, 0xCC0, "GFP_KERNEL")],
         [warn_alloc(msg, 0xCC2, "GFP_KERNEL|__GFP_HIGHMEM")],
