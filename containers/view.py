@@ -175,8 +175,7 @@ class SpareSlots(_Borrow[T]):
         v = self._fresh()
         if isinstance(i, slice):
             start, stop, step = i.indices(self._stop - self._start)
-            slots = range(self._start + start, self._start + stop, step) if step > 0 \
-                else range(self._start + start, self._start + stop, step)
+            slots = range(self._start + start, self._start + stop, step)
             items = list(value)
             if len(items) != len(slots):
                 raise ValueError(f"cannot write {len(items)} values into {len(slots)} spare slots")

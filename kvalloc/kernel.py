@@ -302,11 +302,7 @@ class Kernel:
         >>> k.stats().vmap_pooled, k.vmap_node_shrink(), k.stats().vmap_pooled
         (1, 1, 0)
         """
-        kva = self.machine.kva
-        n = kva.nr_pooled
-        for node in range(kva.nr_nodes):
-            kva.decay(node, True)
-        return n
+        return self.machine.kva.decay(True)
 
     # -- resizing ---------------------------------------------------------------------
 

@@ -363,6 +363,28 @@ def fail_everything(kern: Kernel) -> None:
     kern.fault.failslab(probability=1.0, times=-1)
 
 
+@contextmanager
+def no_memory(kern: Kernel) -> Iterator[None]:
+    """Every page and slab allocation fails inside the block."""
+    fail_everything(kern)
+    try:
+        yield
+    finally:
+        kern.fault.clear()
+
+
+class Token:
+    """A distinct object per stored value, so that a pyobj container's identity is checked."""
+
+    __slots__ = ("n", "__weakref__")
+
+    def __init__(self, n: int) -> None:
+        self.n = n
+
+    def __repr__(self) -> str:
+        return f"T{self.n}"
+
+
 def memory_state(kern: Kernel) -> dict[str, int]:
     """The memory-owning counters, after purging lazily freed vmap areas and emptying the
     vmap node pools."""

@@ -476,9 +476,16 @@ class VmapAreaAllocator:
         self.nr_pooled += 1
         return True
 
-    def decay(self, node: int, full: bool) -> None:
-        """``decay_va_pool_node``: return a quarter of each pool (all with ``full``), from
-        the head, to the free tree."""
+    def decay(self, full: bool) -> int:
+        """``decay_va_pool_node`` on every node: return a quarter of each pool (all with
+        ``full``), from the head, to the free tree. Returns how many areas went back."""
+        before = self.nr_pooled
+        if before:
+            for node in range(self.nr_nodes):
+                self._decay_node(node, full)
+        return before - self.nr_pooled
+
+    def _decay_node(self, node: int, full: bool) -> None:
         pools = self.pools[node]
         for idx in sorted(pools):
             pool = pools[idx]
@@ -639,9 +646,7 @@ class VmapAreaAllocator:
 
         Returns the number of areas purged.
         """
-        if self.nr_pooled:
-            for node in range(self.nr_nodes):
-                self.decay(node, full_decay)
+        self.decay(full_decay)
         vas = self.lazy.pop_all() if len(self.lazy) else []
         if vas:
             self.generation += 1

@@ -6,8 +6,6 @@ from __future__ import annotations
 import gc
 import struct
 import weakref
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 import pytest
@@ -33,31 +31,17 @@ from ..helpers import (
     BOX_CLASSES,
     VEC_CLASSES,
     BoxClass,
+    Token,
     VecClass,
     class_name,
-    fail_everything,
     memory_state,
+    no_memory,
 )
 
 pytestmark = [pytest.mark.spec, pytest.mark.filterwarnings("ignore::kvalloc.KernelWarning")]
 
 BIG = Struct("5242880s")                  # 5 MiB: more than KMALLOC_MAX_SIZE
 
-
-class Token:
-    __slots__ = ("n", "__weakref__")
-
-    def __init__(self, n: int) -> None:
-        self.n = n
-
-
-@contextmanager
-def no_memory(k: Kernel) -> Iterator[None]:
-    fail_everything(k)
-    try:
-        yield
-    finally:
-        k.fault.clear()
 
 
 def gone(r: weakref.ref[Any]) -> bool:

@@ -12,8 +12,7 @@ import collections.abc
 import gc
 import re
 import weakref
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -39,26 +38,17 @@ from kvalloc.tools.bench import fragmented_kernel
 
 from ..helpers import (
     VEC_CLASSES,
+    Token,
     VecClass,
     class_name,
-    fail_everything,
     finish_kernel,
     memory_state,
+    no_memory,
 )
 
 pytestmark = [pytest.mark.spec, pytest.mark.filterwarnings("ignore::kvalloc.KernelWarning")]
 
 
-class Token:
-    """A distinct object per value: identity is what a pyobj vector must keep."""
-
-    __slots__ = ("n", "__weakref__")
-
-    def __init__(self, n: int) -> None:
-        self.n = n
-
-    def __repr__(self) -> str:
-        return f"T{self.n}"
 
 
 def toks(n: int) -> list[Token]:
@@ -87,14 +77,6 @@ def assert_unchanged(k: Kernel, v: Vec[Any, Any], before: Snap) -> None:
     k.check()
 
 
-@contextmanager
-def no_memory(k: Kernel) -> Iterator[None]:
-    """Every page and slab allocation fails inside the block."""
-    fail_everything(k)
-    try:
-        yield
-    finally:
-        k.fault.clear()
 
 
 def events(v: Vec[Any, Any]) -> list[ReallocEvent]:

@@ -9,14 +9,15 @@ import functools
 from typing import Any, Literal
 
 import pytest
-from hypothesis import HealthCheck, settings, strategies as st
+from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
 from containers import KVec, Vec, VVec, pyobj, u32, u64
 from containers.errors import RemoveError
 from kvalloc import PAGE_SIZE, Kernel, KernelConfig, Kmalloc, KVmalloc, Vmalloc
 
-from .test_vec_machine import Token
+from ..helpers import Token
+from .test_vec_machine import machine_case
 
 pytestmark = [pytest.mark.spec, pytest.mark.filterwarnings("ignore::kvalloc.KernelWarning")]
 
@@ -547,17 +548,6 @@ class VecApiMachineBase(RuleBasedStateMachine):
         assert self.k.stats().nr_vmalloc_pages == 0
         self.k.check()
         assert self.k.kasan_reports == []
-
-
-def machine_case(base: type[VecApiMachineBase], kasan: Kasan, examples: int, steps: int) -> Any:
-    """The pytest-collected TestCase of ``base`` with ``kasan``, ``examples`` examples of at
-    most ``steps`` steps each (as tests/containers/test_vec_machine.py builds its cases)."""
-    suffix = {"off": "", "generic": "KasanGeneric", "sw_tags": "KasanSwTags"}[kasan]
-    machine: Any = type(base.__name__ + suffix, (base,), {"kasan": kasan})
-    case = machine.TestCase
-    case.settings = settings(max_examples=examples, stateful_step_count=steps, deadline=None,
-                             suppress_health_check=list(HealthCheck))
-    return case
 
 
 TestVecApiMachine = machine_case(VecApiMachineBase, "off", 200, 30)

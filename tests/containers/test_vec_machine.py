@@ -12,7 +12,7 @@ from containers import InsertError, KVec, PushError, Vec, VVec, pyobj, u32, u64
 from kvalloc import Kernel, KernelConfig, Kmalloc
 from kvalloc.tools.bench import fragmented_kernel
 
-from ..helpers import DUPLICATIONS, duplicate
+from ..helpers import DUPLICATIONS, Token, duplicate
 
 pytestmark = [pytest.mark.spec, pytest.mark.filterwarnings("ignore::kvalloc.KernelWarning")]
 
@@ -21,16 +21,6 @@ U32 = st.integers(0, 2**32 - 1)
 SMALL = st.integers(-12, 12)
 
 
-class Token:
-    """A distinct object per stored value, so identity is checked for the pyobj vector."""
-
-    __slots__ = ("n", "__weakref__")
-
-    def __init__(self, n: int) -> None:
-        self.n = n
-
-    def __repr__(self) -> str:
-        return f"T{self.n}"
 
 
 class VecMachineBase(RuleBasedStateMachine):
@@ -363,12 +353,12 @@ class VecMachineBase(RuleBasedStateMachine):
         self.k.check()
 
 
-def machine_case(base: type[VecMachineBase], kasan: Literal["off", "generic"],
+def machine_case(base: type[RuleBasedStateMachine], kasan: Literal["off", "generic", "sw_tags"],
                  examples: int, steps: int) -> Any:
-    """The pytest-collected TestCase of ``base`` run with ``kasan``, ``examples`` examples of
-    at most ``steps`` steps each."""
-    machine: Any = type(base.__name__ + ("Kasan" if kasan != "off" else ""), (base,),
-                        {"kasan": kasan})
+    """The pytest-collected TestCase of ``base`` (a machine with a ``kasan`` class attribute)
+    run with ``kasan``, ``examples`` examples of at most ``steps`` steps each."""
+    suffix = {"off": "", "generic": "Kasan", "sw_tags": "KasanSwTags"}[kasan]
+    machine: Any = type(base.__name__ + suffix, (base,), {"kasan": kasan})
     case = machine.TestCase
     case.settings = settings(max_examples=examples, stateful_step_count=steps, deadline=None,
                              suppress_health_check=list(HealthCheck))
