@@ -25,6 +25,8 @@ from .constants import (
     PMD_SIZE,
     VMALLOC_END,
     VMALLOC_START,
+    VMAP_BLOCK_SIZE,
+    VMAP_MAX_ALLOC,
     ZERO_SIZE_PTR,
 )
 from .errors import (
@@ -50,5 +52,6 @@ __all__ = [
     "KasanWarning", "Kernel", "KernelBug", "KernelConfig", "KernelPanic", "KernelStats",
     "KernelWarning", "LayoutError", "MAX_PAGE_ORDER", "NUMA_NO_NODE", "PAGE_SHIFT", "PAGE_SIZE",
     "PMD_SHIFT", "PMD_SIZE", "Page", "PageFault", "TraceEvent", "VM", "VMALLOC_END",
-    "VMALLOC_START", "VREALLOC_HISTORY", "VmArea", "ZERO_SIZE_PTR", "default_kernel", "flags",
+    "VMALLOC_START", "VMAP_BLOCK_SIZE", "VMAP_MAX_ALLOC", "VREALLOC_HISTORY", "VmArea",
+    "ZERO_SIZE_PTR", "default_kernel", "flags",
 ]

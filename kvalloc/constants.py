@@ -47,6 +47,15 @@ KASAN_SHADOW_OFFSET: Final = 0xDFFFFC0000000000
 VMAP_RAM: Final = 0x1
 VMAP_BLOCK: Final = 0x2
 
+#: ``VMAP_MAX_ALLOC`` (``BITS_PER_LONG``): a ``vm_map_ram`` of at most this many pages is
+#: carved from a per-CPU vmap block.
+VMAP_MAX_ALLOC: Final = 64
+#: ``VMAP_BBMAP_BITS``: pages per vmap block, ``min(1024, max(128, VMALLOC_PAGES /
+#: roundup_pow_of_two(NR_CPUS) / 16))``: 1024 with 128 GiB of assumed space and NR_CPUS 64.
+VMAP_BBMAP_BITS: Final = 1024
+#: ``VMAP_BLOCK_SIZE``: 4 MiB, each block aligned to it.
+VMAP_BLOCK_SIZE: Final = VMAP_BBMAP_BITS * PAGE_SIZE
+
 
 def is_vmalloc_addr(addr: int) -> bool:
     """``is_vmalloc_addr``: ``VMALLOC_START <= addr < VMALLOC_END`` for an untagged address."""

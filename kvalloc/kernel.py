@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Concatenate, ParamSpec, TypeVar
 
 from ._validate import require_int, require_str
 from .config import KernelConfig
-from .constants import NUMA_NO_NODE, PAGE_SHIFT, U64_LIMIT, ULONG_MAX, is_vmalloc_addr
+from .constants import NUMA_NO_NODE, PAGE_SHIFT, U64_LIMIT, is_vmalloc_addr
 from .gfp import GFP, G
 from .mm.access import DirectView
 from .mm.check import check_kernel
@@ -290,8 +290,11 @@ class Kernel:
     def vm_unmap_aliases(self) -> None:
         """Purge every lazily freed area now (one TLB flush if there were any). With more
         than one CPU, freed areas of up to 256 pages go to the vmap nodes' pools, not back to
-        the free tree (``purge_vmap_node``); :meth:`vmap_node_shrink` empties those."""
-        self.machine.kva.purge(ULONG_MAX, 0)
+        the free tree (``purge_vmap_node``); :meth:`vmap_node_shrink` empties those. The
+        per-CPU vmap blocks of :meth:`vm_map_ram` are flushed too: a block with nothing live
+        and under a quarter of its pages unused is freed, the others' freed ranges are flushed
+        from the TLB (``_vm_unmap_aliases``)."""
+        self.machine.vmalloc.vm_unmap_aliases()
 
     @_locked
     def vmap_node_shrink(self) -> int:

@@ -202,5 +202,6 @@ def check_kernel(k: Machine) -> None:
     check_areas(k)
     check_pages(k)
     check_memcg(k)
+    k.vb.check()
     if k.kasan is not None:
-        k.kasan.check(k.kva.leaked)
+        k.kasan.check(k.kva.leaked, k.vb.ranges)

@@ -37,6 +37,7 @@ from ..constants import (
     PAGE_SHIFT,
     PAGE_SIZE,
     TASK_SIZE_MAX,
+    VMAP_BLOCK,
     VMAP_RAM,
     is_vmalloc_addr,
 )
@@ -44,6 +45,8 @@ from ..errors import KasanError, KasanWarning, KernelBug
 from ..vm_flags import KASAN_VMALLOC_KEEP_TAG, KASAN_VMALLOC_PROT_NORMAL, V
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from ..config import KernelConfig
     from .page_alloc import PageAllocator
     from .pgtable import PageTable
@@ -427,11 +430,13 @@ class Kasan:
 
     # -- invariants -------------------------------------------------------------------
 
-    def check(self, leaked: list[VmapArea]) -> None:
+    def check(self, leaked: list[VmapArea],
+              block_ranges: Callable[[VmapArea], list[tuple[int, int, int]]]) -> None:
         """INV-KASAN-1, -2 and -4, and -3 when the vrealloc profile keeps the shadow exact.
 
         ``leaked`` are the areas unlinked without being freed (a ``vm_map_ram`` area passed
-        to ``vfree``): they keep their shadow, like their mappings.
+        to ``vfree``): they keep their shadow, like their mappings. ``block_ranges`` gives
+        the live ``vm_map_ram`` ranges of a vmap block's area: ``(start, end, mapped bytes)``.
         """
         busy = sorted((va for va in list(self.busy) + leaked
                        if is_vmalloc_addr(va.va_start)), key=lambda va: va.va_start)
@@ -465,18 +470,15 @@ class Kasan:
         for va in self.busy:
             vm = va.vm
             if vm is None or not is_vmalloc_addr(va.va_start):
-                if va.flags & VMAP_RAM:
-                    # the kernel keeps no tagged pointer for vm_map_ram areas: the first
-                    # granule's tag is the one the whole mapping must carry
-                    ptr = va.va_start
-                    if self.sw_tags:
-                        tag = self._shadow_get((va.va_start >> 4) + KASAN_SHADOW_OFFSET)
-                        if tag is None or tag == KASAN_TAG_INVALID:
-                            raise KernelBug(f"INV-KASAN-4: vm_map_ram area {va.va_start:#x} "
-                                            "is not accessible")
-                        ptr = self.set_tag(ptr, tag)
-                    self._expect(va.va_start, ptr, va.va_end - va.va_start, va.va_end,
-                                 "INV-KASAN-4", None)
+                if va.flags & VMAP_BLOCK:
+                    pos = va.va_start
+                    for start, end, size in block_ranges(va):
+                        self._expect(pos, pos, 0, start, "INV-KASAN-4", None)
+                        self._expect_ram(start, size, end)
+                        pos = end
+                    self._expect(pos, pos, 0, va.va_end, "INV-KASAN-4", None)
+                elif va.flags & VMAP_RAM:
+                    self._expect_ram(va.va_start, va.va_end - va.va_start, va.va_end)
                 continue
             a = self.untag(vm.addr)
             end = a + vm.area_size
@@ -485,6 +487,17 @@ class Kasan:
                 self._expect(a, vm.addr, vm.requested_size, va.va_end, "INV-KASAN-4", None)
             elif self.exact and vm.kasan_exact:
                 self._expect(a, vm.addr, vm.requested_size, va.va_end, "INV-KASAN-3", None)
+
+    def _expect_ram(self, start: int, size: int, end: int) -> None:
+        """A vm_map_ram range: the kernel keeps no tagged pointer for it, so the first
+        granule's tag is the one the whole mapping must carry."""
+        ptr = start
+        if self.sw_tags:
+            tag = self._shadow_get((start >> 4) + KASAN_SHADOW_OFFSET)
+            if tag is None or tag == KASAN_TAG_INVALID:
+                raise KernelBug(f"INV-KASAN-4: vm_map_ram area {start:#x} is not accessible")
+            ptr = self.set_tag(ptr, tag)
+        self._expect(start, ptr, size, end, "INV-KASAN-4", None)
 
     def _expect(self, a: int, ptr: int, size: int, va_end: int, name: str,
                 only_from: int | None) -> None:

@@ -37,6 +37,7 @@ from .util import KvAlloc
 from .vmalloc import VmallocFamily
 from .vmalloc_types import SortedVAs
 from .vmap_area import VmapAreaAllocator, nr_vmap_nodes
+from .vmap_block import VmapBlocks
 from .vrealloc import Resized, Vrealloc, profile_of
 
 #: The three resize functions of the kernel, as ``rust/kernel/alloc/allocator.rs`` names them.
@@ -68,8 +69,9 @@ class Machine:
                                   config.init_on_free)
         self.access = Access(self.pgtable, self.mem, self.kasan, self.lock)
         self.untag = self.access.untag
+        self.vb = VmapBlocks(self.log, self.pgtable, self.kva, self.slab)
         self.vmalloc = VmallocFamily(config, self.log, self.mem, self.pgtable, self.kva,
-                                     self.slab, self.memcg, self.kasan)
+                                     self.slab, self.memcg, self.kasan, self.vb)
         self.vrealloc = Vrealloc(config, self.vmalloc, self.access, self.log, self.trace,
                                  self.kasan)
         self.kv = KvAlloc(self.slab, self.vmalloc, self.vrealloc, self.access, self.log,

@@ -18,8 +18,10 @@ from ..constants import (
     PAGE_SIZE,
     PMD_SHIFT,
     PMD_SIZE,
+    ULONG_MAX,
     VMALLOC_END,
     VMALLOC_START,
+    VMAP_MAX_ALLOC,
     VMAP_RAM,
     ilog2,
     is_vmalloc_addr,
@@ -39,6 +41,7 @@ if TYPE_CHECKING:
     from .printk import KernelLog
     from .slab import SlabAllocator
     from .vmap_area import VmapAreaAllocator
+    from .vmap_block import VmapBlocks
 
 
 class VmallocFamily:
@@ -46,7 +49,7 @@ class VmallocFamily:
 
     def __init__(self, config: KernelConfig, log: KernelLog, mem: PageAllocator,
                  pgtable: PageTable, kva: VmapAreaAllocator, slab: SlabAllocator,
-                 memcg: MemCgroups, kasan: Kasan | None) -> None:
+                 memcg: MemCgroups, kasan: Kasan | None, vb: VmapBlocks) -> None:
         self.config = config
         self.log = log
         self.mem = mem
@@ -55,6 +58,7 @@ class VmallocFamily:
         self.slab = slab
         self.memcg = memcg
         self.kasan = kasan
+        self.vb = vb
         self.leaked_vms: list[VmStruct] = []   # removed by vunmap / vm_unmap_ram, pages kept
         self.untag = kasan.untag if kasan is not None else _identity
 
@@ -339,13 +343,13 @@ class VmallocFamily:
             vm.pages = None
 
     def _flush_reset_perms(self, vm: VmStruct) -> None:
-        start, end = (1 << 64) - 1, 0
+        """``vm_reset_perms``: ``_vm_unmap_aliases`` over the pages' direct-map range."""
+        start, end = ULONG_MAX, 0
         for b in (vm.pages or [])[:vm.nr_pages]:
             if b is not None:
                 a = self.mem.page_address(b.pfn)
                 start, end = min(start, a), max(end, a + PAGE_SIZE)
-        if not self.kva.purge(start, end):
-            self.pgtable.flush_tlb_kernel_range(start, end)
+        self.vm_unmap_aliases(start, end, end > 0)
 
     def vunmap(self, addr: int) -> None:
         """``vunmap``: release the mapping only; the pages stay allocated."""
@@ -385,27 +389,43 @@ class VmallocFamily:
         return vm.addr
 
     def vm_map_ram(self, blocks: list[Block]) -> int | None:
-        """``vm_map_ram`` through the direct path: no vm, no guard page."""
-        size = len(blocks) * PAGE_SIZE
-        va = self.kva.alloc_vmap_area(size, PAGE_SIZE, VMALLOC_START, VMALLOC_END, G.KERNEL,
-                                      VMAP_RAM, None)
-        if isinstance(va, int):
-            return None
-        addr = va.va_start
+        """``vm_map_ram``: up to ``VMAP_MAX_ALLOC`` pages from a per-CPU vmap block
+        (``vb_alloc``), more through an area of their own; no vm, no guard page."""
+        count = len(blocks)
+        size = count * PAGE_SIZE
+        if count <= VMAP_MAX_ALLOC:
+            if not count:
+                self.log.WARN_ON("vb_alloc")
+                return None
+            addr = self.vb.vb_alloc(size, G.KERNEL)
+            if addr is None:
+                return None
+        else:
+            va = self.kva.alloc_vmap_area(size, PAGE_SIZE, VMALLOC_START, VMALLOC_END,
+                                          G.KERNEL, VMAP_RAM, None)
+            if isinstance(va, int):
+                return None
+            addr = va.va_start
         if not self.pgtable.vmap_pages_range(addr, [b.pfn for b in blocks], PAGE_SHIFT):
-            self.vm_unmap_ram(addr, len(blocks))
+            self.vm_unmap_ram(addr, count)
             return None
         if self.kasan is not None:
             addr = self.kasan.unpoison_vmalloc(addr, size, KASAN_VMALLOC_PROT_NORMAL)
         return addr
 
     def vm_unmap_ram(self, addr: int, count: int) -> None:
-        """``vm_unmap_ram``: BUG on a bad address, WARN_ON_ONCE if nothing is mapped there."""
+        """``vm_unmap_ram``: BUG on a bad address; a block range goes back through
+        ``vb_free``, an area of its own is freed lazily (WARN_ON_ONCE if there is none)."""
         a = self.untag(addr)
         if not a or a < VMALLOC_START or a > VMALLOC_END or a & (PAGE_SIZE - 1):
             raise self.log.BUG("vm_unmap_ram", f"bad address {addr:#x}")
+        if count <= VMAP_MAX_ALLOC:
+            self.vb.vb_lookup(a, count * PAGE_SIZE)          # raises before anything changes
         if self.kasan is not None:
             self.kasan.poison_vmalloc(addr, count * PAGE_SIZE)
+        if count <= VMAP_MAX_ALLOC:
+            self.vb.vb_free(a, count * PAGE_SIZE)
+            return
         va = self.kva.find_unlink_vmap_area(a)
         if va is None:
             self.log.WARN_ONCE("vm_unmap_ram", None, site="vm_unmap_ram:none")
@@ -413,6 +433,13 @@ class VmallocFamily:
         if va.vm is not None:
             self.leaked_vms.append(va.vm)
         self.kva.free_unmap_vmap_area(va)
+
+    def vm_unmap_aliases(self, start: int = ULONG_MAX, end: int = 0, flush: bool = False) -> None:
+        """``_vm_unmap_aliases``: purge fragmented vmap blocks, flush their dirty ranges, and
+        purge the lazy areas; one TLB flush over everything (none if nothing needed one)."""
+        start, end, dirty = self.vb.unmap_aliases(start, end)
+        if not self.kva.purge(start, end) and (flush or dirty):
+            self.pgtable.flush_tlb_kernel_range(start, end)
 
     # -- lookups ----------------------------------------------------------------------
 

@@ -24,7 +24,7 @@ Fit types (mm/vmalloc.c: va_clip()), for a request ``[nva, nva + size)`` inside 
 from __future__ import annotations
 
 from bisect import bisect_left, bisect_right
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from itertools import compress, islice
 from typing import TYPE_CHECKING, Final
 
@@ -403,6 +403,10 @@ EBUSY = 16
 MAX_VA_SIZE_PAGES: Final = 256
 
 
+def _nothing() -> None:
+    pass
+
+
 def nr_vmap_nodes(cpus: int) -> int:
     """``vmap_init_nodes``: one vmap node per possible CPU, at most 128."""
     return min(max(cpus, 1), 128)
@@ -446,6 +450,9 @@ class VmapAreaAllocator:
         #: per node: pool index (pages - 1) -> areas, the list's end being the pool's head
         self.pools: list[dict[int, list[VmapArea]]] = [{} for _ in range(nodes)]
         self.nr_pooled = 0                       # areas in all pools
+        #: ``purge_fragmented_blocks_allcpus``, run before an out-of-space purge; set by
+        #: the vmap blocks, which sit above this allocator
+        self.reclaim: Callable[[], None] = _nothing
 
     # -- vmap nodes -------------------------------------------------------------------
 
@@ -569,8 +576,9 @@ class VmapAreaAllocator:
                 break
             if not allow_block:
                 return -EBUSY
-            if not purged:
-                self.purge(ULONG_MAX, 0, full_decay=True)     # reclaim_and_purge_vmap_areas
+            if not purged:                       # reclaim_and_purge_vmap_areas
+                self.reclaim()
+                self.purge(ULONG_MAX, 0, full_decay=True)
                 purged = True
                 continue
             if not gfp & G.NOWARN:

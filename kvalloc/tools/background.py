@@ -442,7 +442,12 @@ def populate(k: Kernel, entries: Iterable[VmallocinfoEntry], *,
       whose only flag is ``VM_IOREMAP`` (it prints as ``ioremap`` with caller ``vmap``),
       mapping ordinary RAM pages and without ``phys=``; ioremap's natural alignment (to the
       next power of two of the size, up to ``IOREMAP_MAX_ORDER``) is not reproduced;
-    - ``vm_map_ram``: ``k.vm_map_ram`` of ``size / PAGE_SIZE`` pages;
+    - ``vm_map_ram``: ``k.vm_map_ram`` of ``size / PAGE_SIZE`` pages. A kernel's line is a
+      per-CPU vmap block (``VMAP_BLOCK_SIZE``, 4 MiB, however much of it is in use) or a
+      mapping of more than ``VMAP_MAX_ALLOC`` pages: both come back as an area of their
+      own of the line's size (a block's 4 MiB alignment is not reproduced). A line of at
+      most 64 pages, which a kernel does not print, is carved from a block here as there, so
+      it reads back as the block's 4 MiB line;
     - ``unpurged``: ``vmalloc`` then ``vfree`` at once: the area stays lazily freed until a
       purge. The kernel purges every lazy area when the lazy page count exceeds
       ``lazy_max_pages`` (``fls(cpus) * 8192`` pages); the sample's 3 031 areas hold
@@ -495,7 +500,7 @@ def release(k: Kernel, pop: Population) -> None:
     a purge (``k.vm_unmap_aliases()``). Releasing twice is a no-op. O(areas + pages).
 
     >>> from kvalloc import Kernel
-    >>> k = Kernel(); pop = populate(k, parse_vmallocinfo("0x1-0x2 20480 vm_map_ram"))
+    >>> k = Kernel(); pop = populate(k, parse_vmallocinfo("0x1-0x2 4194304 vm_map_ram"))
     >>> release(k, pop); pop.live, k.stats().free_pages == k.stats().total_pages
     (0, True)
     """

@@ -68,22 +68,26 @@ def test_vmallocinfo_items_and_order() -> None:
     e = nn(ck(k, k.vmalloc_node_range(4096, 1, VMALLOC_START, VMALLOC_END, GFP.KERNEL,
                                       VM.USERMAP)))
     h = nn(ck(k, k.vmalloc_huge(2 * MIB)))
-    assert (a, b, c, d, e, h) == (VS, VS + 0x2000, VS + 0x4000, VS + 0x7000, VS + 0x9000,
-                                  VS + 0x200000)
+    # mm/vmalloc.c: new_vmap_block(): a 2-page vm_map_ram takes a 4 MiB block aligned to its
+    # size; the huge area, 2 MiB aligned, goes after it
+    assert (a, b, c, d, e, h) == (VS, VS + 0x2000, VS + 0x4000, VS + 0x400000, VS + 0x7000,
+                                  VS + 0x800000)
     k.vfree(a)
     k.check()
-    # 14.1: busy in address order, then lazy; caller label first, then flags
+    # 14.1: busy in address order, then lazy; caller label first, then flags; the block is
+    # one vm_map_ram line of its size (vmalloc_info_show())
     assert vinfo(k) == [
         info_line(VS + 0x2000, VS + 0x4000, " drv pages=1 vmalloc N0=1"),
         info_line(VS + 0x4000, VS + 0x7000, " vmap vmap"),
-        info_line(VS + 0x7000, VS + 0x9000, " vm_map_ram"),
-        info_line(VS + 0x9000, VS + 0xB000, " vmalloc_node_range pages=1 vmalloc user N0=1"),
-        info_line(VS + 0x200000, VS + 0x401000, " vmalloc_huge pages=512 vmalloc N0=512"),
+        info_line(VS + 0x7000, VS + 0x9000, " vmalloc_node_range pages=1 vmalloc user N0=1"),
+        info_line(VS + 0x400000, VS + 0x800000, " vm_map_ram"),
+        info_line(VS + 0x800000, VS + 0xA01000, " vmalloc_huge pages=512 vmalloc N0=512"),
         info_line(VS, VS + 0x2000, " unpurged vm_area"),
     ]
     assert vinfo(k)[0] == "0xffffc90000002000-0xffffc90000004000    8192 drv pages=1 vmalloc N0=1"
+    assert vinfo(k)[3] == "0xffffc90000400000-0xffffc90000800000 4194304 vm_map_ram"
     assert vinfo(k)[4] == (
-        "0xffffc90000200000-0xffffc90000401000 2101248 vmalloc_huge pages=512 vmalloc N0=512")
+        "0xffffc90000800000-0xffffc90000a01000 2101248 vmalloc_huge pages=512 vmalloc N0=512")
     # 14.2: vmap / vm_map_ram mappings and guard pages are not VmallocUsed
     free = TOTAL_4G - k.stats().free_pages
     assert k.meminfo().splitlines() == meminfo_lines(4194304, (TOTAL_4G - free) * 4, 514 * 4)
@@ -124,23 +128,24 @@ def test_vmallocinfo_huge_with_nested_array() -> None:
 
 @pytest.mark.spec
 def test_vmallocinfo_vunmap_and_vm_unmap_ram_are_unpurged() -> None:
+    # mm/vmalloc.c: vm_map_ram(): more than VMAP_MAX_ALLOC (64) pages get an area of their own
     k = Kernel()
     p = nn(ck(k, k.vmalloc(8192)))
-    pages = ck(k, k.alloc_pages_bulk(4))
-    r = nn(ck(k, k.vm_map_ram(pages, 4)))
+    pages = ck(k, k.alloc_pages_bulk(65))
+    r = nn(ck(k, k.vm_map_ram(pages, 65)))
     assert r == VS + 0x3000
     k.vunmap(p)
     k.check()
-    k.vm_unmap_ram(r, 4)
+    k.vm_unmap_ram(r, 65)
     k.check()
     assert vinfo(k) == [
         "0xffffc90000000000-0xffffc90000003000   12288 unpurged vm_area",
-        "0xffffc90000003000-0xffffc90000007000   16384 unpurged vm_area",
+        "0xffffc90000003000-0xffffc90000044000  266240 unpurged vm_area",
     ]
     # 9.3: vunmap keeps the vmalloc pages counted
     assert k.meminfo().splitlines()[3] == f"{'VmallocUsed:':<16}{8:>8} kB"
     s = k.stats()
-    assert (s.vmap_lazy_nr, s.vmap_areas) == (7, 0)
+    assert (s.vmap_lazy_nr, s.vmap_areas) == (68, 0)
 
 
 # -- views change nothing --------------------------------------------------------------------------

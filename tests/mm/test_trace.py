@@ -192,17 +192,33 @@ def test_trace_nested_page_array() -> None:
 def test_trace_vmap_and_vm_map_ram() -> None:
     k = Kernel()
     k.trace.enable(*ALL_TRACE)
-    pages = ck(k, k.alloc_pages_bulk(2))
-    v = nn(ck(k, k.vmap(pages)))
-    r = nn(ck(k, k.vm_map_ram(pages, 2)))
-    # 9.4: guard page, align 1; 9.5: no guard, align PAGE_SIZE
-    assert events(k) == [ava(VS, 0x3000, 1), ava(VS + 0x3000, 0x2000, 4096)]
+    pages = ck(k, k.alloc_pages_bulk(65))
+    v = nn(ck(k, k.vmap(pages[:2])))
+    r = nn(ck(k, k.vm_map_ram(pages, 65)))
+    # 9.4: guard page, align 1; 9.5: no guard, align PAGE_SIZE (mm/vmalloc.c: vm_map_ram()
+    # with more than VMAP_MAX_ALLOC pages)
+    assert events(k) == [ava(VS, 0x3000, 1), ava(VS + 0x3000, 65 * 4096, 4096)]
     k.trace.clear()
-    k.vm_unmap_ram(r, 2)
+    k.vm_unmap_ram(r, 65)
     k.check()
     k.vunmap(v)
     k.check()
-    assert events(k) == [fva(VS + 0x3000, 2), fva(VS, 5)]
+    assert events(k) == [fva(VS + 0x3000, 65), fva(VS, 68)]
+
+
+def test_trace_vmap_block() -> None:
+    # mm/vmalloc.c: new_vmap_block() reserves VMAP_BLOCK_SIZE aligned to itself; vb_alloc()
+    # from the same block reserves nothing; free_vmap_block() frees the whole block lazily
+    k = Kernel()
+    k.trace.enable(*ALL_TRACE)
+    pages = ck(k, k.alloc_pages_bulk(64))
+    r = [nn(ck(k, k.vm_map_ram(pages[:64], 64))) for _ in range(16)]
+    assert events(k) == [ava(VS, 4 << 20, 4 << 20)]
+    k.trace.clear()
+    for a in r:
+        k.vm_unmap_ram(a, 64)
+        k.check()
+    assert events(k) == [fva(VS, 1024)]
 
 
 def test_trace_flush_reset_perms_purge_range() -> None:

@@ -712,8 +712,9 @@ def test_vmap_vunmap_vm_map_ram() -> None:
         k.vunmap(v)
     assert k.dmesg[-2] == "Trying to vunmap() nonexistent vm area (ffffc90000000000)"
     r = k.vm_map_ram(pages, 2)
-    assert r == v + 16384
-    assert k.vmallocinfo().splitlines()[0] == "0xffffc90000004000-0xffffc90000006000    8192 vm_map_ram"
+    # mm/vmalloc.c: new_vmap_block(): a block of 4 MiB aligned to its size; [v, v + 16 KiB) is lazy
+    assert r == v + (4 << 20)
+    assert k.vmallocinfo().splitlines()[0] == "0xffffc90000400000-0xffffc90000800000 4194304 vm_map_ram"
     assert k.find_vm_area(r) is None
     k.vm_unmap_ram(r, 2)
     with pytest.raises(KernelBug):
@@ -771,21 +772,22 @@ def test_vmap_rejects_flush_reset_perms_and_clears_no_guard() -> None:
 
 @pytest.mark.spec
 def test_vm_map_ram_no_guard_no_vm() -> None:
+    # mm/vmalloc.c: vm_map_ram() of more than VMAP_MAX_ALLOC pages: an area of its own
     k = Kernel()
-    pages = ck(k, k.alloc_pages_bulk(3))
-    a = nn(ck(k, k.vm_map_ram(pages, 3)))
+    pages = ck(k, k.alloc_pages_bulk(65))
+    a = nn(ck(k, k.vm_map_ram(pages, 65)))
     assert a == VS
     assert k.find_vm_area(a) is None  # 6.7: no vm
     assert nn(k.vmalloc_to_page(a + 8192)).pfn == pages[2].pfn
     b = nn(ck(k, k.vmalloc(4096)))
-    assert b == VS + 0x3000  # 9.5: no guard page after the vm_map_ram area
-    k.write(a + 3 * 4096 - 1, b"!")
+    assert b == VS + 65 * 0x1000  # 9.5: no guard page after the vm_map_ram area
+    k.write(a + 65 * 4096 - 1, b"!")
     k.check()
-    assert ck(k, k.read(dm(pages[2].pfn) + 4095, 1)) == b"!"
-    k.vm_unmap_ram(a, 3)
+    assert ck(k, k.read(dm(pages[64].pfn) + 4095, 1)) == b"!"
+    k.vm_unmap_ram(a, 65)
     k.check()
     s = k.stats()
-    assert (s.vmap_areas, s.vmap_lazy_nr) == (1, 3)
+    assert (s.vmap_areas, s.vmap_lazy_nr) == (1, 65)
     with pytest.raises(PageFault):
         k.read(a, 1)
     k.check()
@@ -798,9 +800,10 @@ def test_vm_map_ram_no_guard_no_vm() -> None:
 
 @pytest.mark.spec
 def test_vm_unmap_ram_nonexistent_warn_on_once() -> None:
+    # mm/vmalloc.c: vm_unmap_ram(): WARN_ON_ONCE(!va) for more than VMAP_MAX_ALLOC pages
     k = Kernel()
-    assert failing(k, lambda: k.vm_unmap_ram(VS, 1), warn_on("vm_unmap_ram"), 1) is None
-    assert failing(k, lambda: k.vm_unmap_ram(VS + 0x5000, 2), [], 0) is None
+    assert failing(k, lambda: k.vm_unmap_ram(VS, 65), warn_on("vm_unmap_ram"), 1) is None
+    assert failing(k, lambda: k.vm_unmap_ram(VS + 0x5000, 66), [], 0) is None
 
 
 @pytest.mark.spec
@@ -828,7 +831,7 @@ def test_vfree_of_vm_map_ram_area_is_nonexistent() -> None:
     assert (s.vmap_areas, s.vmap_lazy_nr) == (0, 0)
     assert k.vmallocinfo().splitlines() == []
     b = nn(k.vmalloc(4096))
-    assert b == VS + 0x1000  # the leaked VA is not free space
+    assert b == VS + (4 << 20)  # the leaked VA, the whole 4 MiB vmap block, is not free space
     k.vfree(b)
 
 
