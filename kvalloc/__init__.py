@@ -29,6 +29,7 @@ from .constants import (
     VMAP_MAX_ALLOC,
     ZERO_SIZE_PTR,
 )
+from .cost_model import CostModel, WorkCounts
 from .errors import (
     AllocError,
     KasanError,
@@ -47,7 +48,7 @@ from .vm_flags import VM
 
 __all__ = [
     "__version__", "AllocError", "Allocator", "KVmalloc", "Kmalloc", "Layout", "MoveOnly",
-    "ReallocEvent", "Vmalloc",
+    "ReallocEvent", "Vmalloc", "CostModel", "WorkCounts",
     "DirectView", "GFP", "KMALLOC_MAX_CACHE_SIZE", "KMALLOC_MAX_SIZE", "KasanError",
     "KasanWarning", "Kernel", "KernelBug", "KernelConfig", "KernelPanic", "KernelStats",
     "KernelWarning", "LayoutError", "MAX_PAGE_ORDER", "NUMA_NO_NODE", "PAGE_SHIFT", "PAGE_SIZE",
