@@ -386,8 +386,10 @@ class Token:
 
 
 def memory_state(kern: Kernel) -> dict[str, int]:
-    """The memory-owning counters, after purging lazily freed vmap areas and emptying the
-    vmap node pools."""
+    """The memory-owning counters once the kernel's deferred work ran (the cleanup of failed
+    areas, mm/vmalloc.c: cleanup_vm_area_work()), lazily freed vmap areas were purged and the
+    vmap node pools emptied."""
+    kern.run_workqueues()
     kern.vm_unmap_aliases()
     kern.vmap_node_shrink()
     s = kern.stats()

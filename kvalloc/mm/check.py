@@ -76,8 +76,9 @@ def check_address_space(k: Machine) -> None:
                 if va.flags >> 8 != node + 1 or va.vm is not None:
                     raise _fail("INV-KVA-6", f"pooled area {va.va_start:#x}-{va.va_end:#x} "
                                              f"of node {(va.flags >> 8) - 1} in node {node}'s pool")
-    if kva.vmap_lazy_nr > kva.lazy_max_pages:
-        raise _fail("INV-KVA-4", f"vmap_lazy_nr {kva.vmap_lazy_nr} > lazy_max_pages {kva.lazy_max_pages}")
+    if kva.vmap_lazy_nr > kva.lazy_max_pages and "drain_vmap_work" not in k.wq.pending:
+        raise _fail("INV-KVA-4", f"vmap_lazy_nr {kva.vmap_lazy_nr} > lazy_max_pages "
+                                 f"{kva.lazy_max_pages} and drain_vmap_work is not pending")
     untag = k.untag
     for va in kva.busy:
         vm = va.vm
@@ -97,9 +98,18 @@ def check_areas(k: Machine) -> None:
     """INV-VM-1 .. INV-VM-3, INV-PT-1, INV-PT-2."""
     mem, pgtable, untag = k.mem, k.pgtable, k.untag
     frees_tail = k.profile.shrink_frees_pages     # nr_pages may drop below the area's pages
+    pending = {id(vm) for vm in k.vmalloc.pending_cleanup}
+    for failed in k.vmalloc.pending_cleanup:
+        if failed.va is None or k.kva.busy.find(failed.va.va_start) is not failed.va or \
+                not failed.flags & V.UNINITIALIZED:
+            raise _fail("INV-VM-4", f"failed area {failed.addr:#x} awaiting cleanup is not a "
+                                    "busy, uninitialised area")
+    if bool(pending) != ("cleanup_vm_area" in k.wq.pending):
+        raise _fail("INV-VM-4", f"{len(pending)} failed areas but cleanup_vm_area is "
+                                f"{'' if 'cleanup_vm_area' in k.wq.pending else 'not '}pending")
     for va in k.kva.busy:
         vm = va.vm
-        if vm is None or not vm.flags & V.ALLOC:
+        if vm is None or not vm.flags & V.ALLOC or id(vm) in pending:
             continue
         name = f"area {vm.addr:#x}"
         full = vm.area_size >> PAGE_SHIFT

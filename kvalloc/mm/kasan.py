@@ -485,7 +485,7 @@ class Kasan:
             self._expect(a, a, 0, va.va_end, "INV-KASAN-2", end)   # guard page only
             if not vm.flags & V.ALLOC:
                 self._expect(a, vm.addr, vm.requested_size, va.va_end, "INV-KASAN-4", None)
-            elif self.exact and vm.kasan_exact:
+            elif self.exact and vm.kasan_exact and not vm.flags & V.UNINITIALIZED:
                 self._expect(a, vm.addr, vm.requested_size, va.va_end, "INV-KASAN-3", None)
 
     def _expect_ram(self, start: int, size: int, end: int) -> None:

@@ -39,6 +39,7 @@ from .vmalloc_types import SortedVAs
 from .vmap_area import VmapAreaAllocator, nr_vmap_nodes
 from .vmap_block import VmapBlocks
 from .vrealloc import Resized, Vrealloc, profile_of
+from .workqueue import Workqueue
 
 #: The three resize functions of the kernel, as ``rust/kernel/alloc/allocator.rs`` names them.
 ReallocKind = Literal["krealloc", "vrealloc", "kvrealloc"]
@@ -63,15 +64,16 @@ class Machine:
         if config.kasan != "off":
             self.kasan = Kasan(config, self.log, busy, self.pgtable, self.mem,
                                exact=self.profile.kasan_exact)
+        self.wq = Workqueue()
         self.kva = VmapAreaAllocator(self.log, self.trace, self.pgtable, config.lazy_max, busy,
-                                     self.kasan, nr_vmap_nodes(config.cpus))
+                                     self.kasan, self.wq, nr_vmap_nodes(config.cpus))
         self.slab = SlabAllocator(self.mem, self.fault, self.log, config.init_on_alloc,
                                   config.init_on_free)
         self.access = Access(self.pgtable, self.mem, self.kasan, self.lock)
         self.untag = self.access.untag
         self.vb = VmapBlocks(self.log, self.pgtable, self.kva, self.slab)
         self.vmalloc = VmallocFamily(config, self.log, self.mem, self.pgtable, self.kva,
-                                     self.slab, self.memcg, self.kasan, self.vb)
+                                     self.slab, self.memcg, self.kasan, self.vb, self.wq)
         self.vrealloc = Vrealloc(config, self.vmalloc, self.access, self.log, self.trace,
                                  self.kasan)
         self.kv = KvAlloc(self.slab, self.vmalloc, self.vrealloc, self.access, self.log,

@@ -42,6 +42,7 @@ if TYPE_CHECKING:
     from .slab import SlabAllocator
     from .vmap_area import VmapAreaAllocator
     from .vmap_block import VmapBlocks
+    from .workqueue import Workqueue
 
 
 class VmallocFamily:
@@ -49,7 +50,8 @@ class VmallocFamily:
 
     def __init__(self, config: KernelConfig, log: KernelLog, mem: PageAllocator,
                  pgtable: PageTable, kva: VmapAreaAllocator, slab: SlabAllocator,
-                 memcg: MemCgroups, kasan: Kasan | None, vb: VmapBlocks) -> None:
+                 memcg: MemCgroups, kasan: Kasan | None, vb: VmapBlocks,
+                 wq: Workqueue) -> None:
         self.config = config
         self.log = log
         self.mem = mem
@@ -59,6 +61,9 @@ class VmallocFamily:
         self.memcg = memcg
         self.kasan = kasan
         self.vb = vb
+        self.wq = wq
+        #: ``pending_vm_area_cleanup``: failed areas awaiting ``cleanup_vm_area_work``
+        self.pending_cleanup: list[VmStruct] = []
         self.leaked_vms: list[VmStruct] = []   # removed by vunmap / vm_unmap_ram, pages kept
         self.untag = kasan.untag if kasan is not None else _identity
 
@@ -101,7 +106,14 @@ class VmallocFamily:
 
     def vmalloc_node_range(self, size: int, align: int, start: int, end: int, gfp: int,
                            vm_flags: int, caller: str) -> int | None:
-        """``__vmalloc_node_range``: reserve KVA, allocate and map pages (mm/vmalloc.c)."""
+        """``__vmalloc_node_range``: reserve KVA, allocate and map pages (mm/vmalloc.c).
+        Pending deferred work runs first (docs/mm.md#deferred-work)."""
+        if self.wq.pending:
+            self.wq.run()
+        return self._vmalloc_node_range(size, align, start, end, gfp, vm_flags, caller)
+
+    def _vmalloc_node_range(self, size: int, align: int, start: int, end: int, gfp: int,
+                            vm_flags: int, caller: str) -> int | None:
         if size == 0:
             self.log.WARN_ONCE("__vmalloc_node_range_noprof", None,
                                site="__vmalloc_node_range_noprof:size")
@@ -156,8 +168,9 @@ class VmallocFamily:
         if not gfp & (G.DMA | G.DMA32):
             gfp |= G.HIGHMEM
         pages_addr: int | None
-        if array_size > PAGE_SIZE:
-            pages_addr = self.vmalloc_node(array_size, 1, nested_gfp, vm.caller)
+        if array_size > PAGE_SIZE:                 # nested: no deferred work runs here
+            pages_addr = self._vmalloc_node_range(array_size, 1, VMALLOC_START, VMALLOC_END,
+                                                  nested_gfp, 0, vm.caller)
         else:
             pages_addr = self.slab.kmalloc(array_size, nested_gfp)
         if not pages_addr:
@@ -189,11 +202,20 @@ class VmallocFamily:
         return True
 
     def _fail(self, vm: VmStruct) -> None:
-        """The deferred cleanup of a failed ``__vmalloc_area_node``, run synchronously."""
-        if vm.pages is None:
-            self.free_vm_area(vm)
-        else:
-            self.vfree(vm.addr)
+        """``defer_vm_area_cleanup``: the failed area keeps its address space and whatever
+        pages it got until ``cleanup_vm_area_work`` runs (docs/mm.md#deferred-work)."""
+        self.pending_cleanup.append(vm)
+        self.wq.schedule_work("cleanup_vm_area", self.cleanup_vm_area_work)
+
+    def cleanup_vm_area_work(self) -> None:
+        """``cleanup_vm_area_work``: free the failed areas, newest first (an ``llist``):
+        ``free_vm_area`` without a page array, ``vfree`` with one."""
+        pending, self.pending_cleanup = self.pending_cleanup, []
+        for vm in reversed(pending):
+            if vm.pages is None:
+                self.free_vm_area(vm)
+            else:
+                self.vfree(vm.addr)
 
     def vm_area_alloc_pages(self, gfp: int, order: int, nr_pages: int,
                             pages: list[Block | None]) -> int:
@@ -366,6 +388,8 @@ class VmallocFamily:
 
     def vmap(self, blocks: list[Block], vm_flags: int, caller: str) -> int | None:
         """``vmap``: map caller-owned pages (mm/vmalloc.c: vmap())."""
+        if self.wq.pending:
+            self.wq.run()
         if vm_flags & V.FLUSH_RESET_PERMS:
             self.log.WARN_ONCE("vmap", None, site="vmap:flush_reset_perms")
             return None
@@ -391,6 +415,8 @@ class VmallocFamily:
     def vm_map_ram(self, blocks: list[Block]) -> int | None:
         """``vm_map_ram``: up to ``VMAP_MAX_ALLOC`` pages from a per-CPU vmap block
         (``vb_alloc``), more through an area of their own; no vm, no guard page."""
+        if self.wq.pending:
+            self.wq.run()
         count = len(blocks)
         size = count * PAGE_SIZE
         if count <= VMAP_MAX_ALLOC:

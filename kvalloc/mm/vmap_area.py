@@ -40,6 +40,7 @@ if TYPE_CHECKING:
     from .printk import KernelLog
     from .trace import Trace
     from .vmalloc_types import VmStruct
+    from .workqueue import Workqueue
 
 NOTHING_FIT = 0
 FL_FIT_TYPE = 1
@@ -430,8 +431,9 @@ class VmapAreaAllocator:
     """
 
     def __init__(self, log: KernelLog, trace: Trace, pgtable: PageTable, lazy_max: int,
-                 busy: SortedVAs, kasan: Kasan | None, nodes: int = 1) -> None:
+                 busy: SortedVAs, kasan: Kasan | None, wq: Workqueue, nodes: int = 1) -> None:
         self.log = log
+        self.wq = wq
         self.trace = trace
         self.pgtable = pgtable
         self.kasan = kasan
@@ -623,7 +625,8 @@ class VmapAreaAllocator:
         self.free_vmap_area_noflush(va)
 
     def free_vmap_area_noflush(self, va: VmapArea) -> None:
-        """Queue ``va`` on the lazy list; purge at once past ``lazy_max_pages()``."""
+        """Queue ``va`` on the lazy list; past ``lazy_max_pages()``, schedule
+        ``drain_vmap_work`` (it runs before the next vmalloc-family allocation)."""
         self.generation += 1
         nr_lazy = self.vmap_lazy_nr + ((va.va_end - va.va_start) >> PAGE_SHIFT)
         self.vmap_lazy_nr = nr_lazy
@@ -633,7 +636,11 @@ class VmapAreaAllocator:
         self.trace.emit("free_vmap_area_noflush", va_start=va.va_start, nr_lazy=nr_lazy,
                         nr_lazy_max=self.lazy_max_pages)
         if nr_lazy > self.lazy_max_pages:
-            self.purge(ULONG_MAX, 0)               # drain_vmap_area_work: pools are kept
+            self.wq.schedule_work("drain_vmap_work", self.drain_vmap_area_work)
+
+    def drain_vmap_area_work(self) -> None:
+        """``drain_vmap_area_work``: purge the lazy areas; the pools only decay."""
+        self.purge(ULONG_MAX, 0)
 
     def free_vmap_area(self, va: VmapArea) -> None:
         """Immediate free (error paths): unlink from busy and merge into free, no flush."""

@@ -35,6 +35,11 @@ def test_memcg_hierarchy_and_sibling_limits() -> None:
     k.check()
     _limits_hold(*allcg)
     assert norm(k.dmesg[n0:]) == [pages_fail(16384, M_KA)]
+    # the charged pages stay with the failed area until its deferred cleanup
+    # (mm/vmalloc.c: defer_vm_area_cleanup(), cleanup_vm_area_work())
+    assert (c1.usage, parent.usage, c2.usage) == (4 * PAGE, 4 * PAGE, 0)
+    k.run_workqueues()
+    k.check()
     assert (c1.usage, parent.usage, c2.usage) == (0, 0, 0)
     assert (c1.events()["max"], parent.events()["max"], c2.events()["max"]) == (5, 5, 0)
     # c2 (unlimited) is unaffected by its sibling's limit: one order-3 block
@@ -57,6 +62,9 @@ def test_memcg_hierarchy_and_sibling_limits() -> None:
     k.check()
     _limits_hold(*allcg)
     assert norm(k.dmesg[n1:]) == [pages_fail(16384, M_KA)]
+    assert (c1.usage, c2.usage, parent.usage) == (4 * PAGE, 12 * PAGE, 16 * PAGE)  # held
+    k.run_workqueues()
+    k.check()
     assert (c1.usage, c2.usage, parent.usage) == (4 * PAGE, 8 * PAGE, 12 * PAGE)
     assert (c1.events()["max"], c2.events()["max"], parent.events()["max"]) == (5, 0, 10)
     # a cgroup outside the tree is unaffected by both
@@ -83,6 +91,9 @@ def test_memcg_over_limit_fails_and_gives_everything_back() -> None:
     n0 = len(k.dmesg)
     with k.memcg.charge_to(cg), quiet():
         assert k.vmalloc(4 * PAGE, GFP.KERNEL_ACCOUNT) is None
+    k.check()
+    assert cg.usage == 3 * PAGE                # held until the deferred cleanup runs
+    k.run_workqueues()
     k.check()
     s1 = k.stats()
     assert norm(k.dmesg[n0:]) == [pages_fail(12288, M_KA)]
@@ -118,6 +129,10 @@ def test_memcg_huge_over_limit_events() -> None:
     k.check()
     assert norm(k.dmesg[n0:]) == [pages_fail(1048576, M_KA)]
     assert cg.events()["max"] == 12
+    # both failed attempts await cleanup_vm_area_work(); the small one holds 256 charged pages
+    assert cg.usage == 256 * PAGE
+    k.run_workqueues()
+    k.check()
     assert cg.usage == 0
     assert k.stats().free_pages == k.stats().total_pages
     cg.max = None

@@ -203,7 +203,9 @@ def test_nested_page_array_vpages() -> None:
     assert buddy(k) == [FRESH_BUDDY]
 
 
-def test_page_allocation_failure_frees_everything_and_leaves_va_lazy() -> None:
+def test_page_allocation_failure_is_cleaned_up_by_deferred_work() -> None:
+    # mm/vmalloc.c: __vmalloc_area_node() hands the failed area to defer_vm_area_cleanup();
+    # cleanup_vm_area_work() vfree()s it later, here at the next allocation or on request
     k = Kernel(KernelConfig(ram=4 << 20))
     free_before = k.stats().free_pages
     with quiet():
@@ -211,9 +213,35 @@ def test_page_allocation_failure_frees_everything_and_leaves_va_lazy() -> None:
     # the size of the pages obtained (area->nr_pages): 1021 frames were left
     assert k.dmesg[-1] == "kvalloc: vmalloc error: size 4182016, failed to allocate pages, " + \
         mode(0xCC2, "GFP_KERNEL|__GFP_HIGHMEM")
+    k.check()
     s = k.stats()
+    # until the work runs, the area and its nested page array hold every frame
+    assert (s.pending_work, s.free_pages, s.vmap_areas, s.nr_vmalloc_pages) == (1, 0, 2, 1023)
+    # the failed area is VM_UNINITIALIZED and not shown; its nested page array is
+    assert k.vmallocinfo().splitlines() == [
+        "0xffffc90000400000-0xffffc90000403000   12288 vmalloc pages=2 vmalloc N0=2"]
+    assert k.run_workqueues() == 1
+    k.check()
+    s = k.stats()
+    assert s.pending_work == 0
     assert s.free_pages == free_before and s.vmap_areas == 0 and s.nr_vmalloc_pages == 0
     assert "unpurged vm_area" in k.vmallocinfo()
+
+
+def test_deferred_cleanup_runs_before_the_next_allocation() -> None:
+    # the defined point of the deferred work: the start of the next vmalloc-family call
+    k = Kernel(KernelConfig(ram=4 << 20))
+    with quiet():
+        assert k.vmalloc(1023 * 4096) is None
+    assert k.stats().pending_work == 1
+    k.trace.enable("free_vmap_area_noflush", "alloc_vmap_area")
+    p = nn(ck(k, k.vmalloc(4096)))
+    names = [e.name for e in k.trace.events]
+    # the failed area and its page array go lazy before the new area is reserved
+    assert names == ["free_vmap_area_noflush", "free_vmap_area_noflush", "alloc_vmap_area"]
+    s = k.stats()
+    assert (s.pending_work, s.vmap_areas, s.nr_vmalloc_pages) == (0, 1, 1)
+    k.vfree(p)
     k.check()
 
 
@@ -233,6 +261,10 @@ def test_vmalloc_page_shortage_fails_and_cleans_up() -> None:
         [warn_alloc(msg, 0xCC0, "GFP_KERNEL")],
         [warn_alloc(msg, 0xCC2, "GFP_KERNEL|__GFP_HIGHMEM")],
     )
+    s = k.stats()
+    assert (s.pending_work, s.free_pages, s.vmap_areas) == (1, 0, 2)  # defer_vm_area_cleanup
+    k.run_workqueues()
+    k.check()
     s = k.stats()
     assert (s.free_pages, s.nr_vmalloc_pages, s.slab_pages, s.vmap_areas) == (1024, 0, 0, 0)
     assert s.vmap_lazy_nr == 1025 + 3  # 8.4 step 8: both VAs go lazy
@@ -405,13 +437,21 @@ def test_huge_falls_back_to_small_pages_on_a_fresh_va() -> None:
     k.check()
     assert k.buddyinfo() == "Node 0, zone   Normal   1016      0      0      1" + "      0" * 7 + " \n"
     p = k.vmalloc_huge(PMD_SIZE)
-    assert p == K + PMD_SIZE + 4096            # the 2 MiB-aligned VA at K went lazy
+    assert p == K + PMD_SIZE + 4096            # the 2 MiB-aligned VA at K is still held
     area = k.find_vm_area(p)
     assert area is not None and area.page_order == 0 and area.nr_pages == 512
     assert k.dmesg == []                       # the huge attempt fails silently
+    k.check()
+    # mm/vmalloc.c: defer_vm_area_cleanup(): the failed attempt keeps its VA, its page array
+    # and any pages it got until cleanup_vm_area_work() runs; /proc hides it meanwhile
+    s = k.stats()
+    assert (s.pending_work, s.vmap_areas) == (1, 2)
+    assert k.vmallocinfo().splitlines() == [
+        "0xffffc90000201000-0xffffc90000402000 2101248 vmalloc_huge pages=512 vmalloc N0=512"]
+    k.run_workqueues()
+    k.check()
     assert k.vmallocinfo().splitlines()[-1] == \
         "0xffffc90000000000-0xffffc90000201000 2101248 unpurged vm_area"
-    k.check()
 
 
 @pytest.mark.spec
@@ -439,13 +479,18 @@ def test_vmalloc_huge_falls_back_to_small_pages() -> None:
     assert [pg.pfn for pg in area.pages] == (
         [PFN0 + 0x100 + i for i in range(256)] + [PFN0 + 0x300 + i for i in range(256)]
     )
+    # the failed huge attempt is freed by deferred work (defer_vm_area_cleanup()), after the
+    # retry reserved its VA
+    assert k.stats().pending_work == 1
+    k.run_workqueues()
+    k.check()
     ev = [(e.name, dict(e.fields)) for e in k.trace.events]
     assert ev == [
         ("alloc_vmap_area", {"addr": VS, "size": 0x201000, "align": 0x200000, "vstart": VS,
                              "vend": VMALLOC_END, "failed": 0}),
-        ("free_vmap_area_noflush", {"va_start": VS, "nr_lazy": 513, "nr_lazy_max": 16384}),
         ("alloc_vmap_area", {"addr": VS + 0x201000, "size": 0x201000, "align": 1,
                              "vstart": VS, "vend": VMALLOC_END, "failed": 0}),
+        ("free_vmap_area_noflush", {"va_start": VS, "nr_lazy": 513, "nr_lazy_max": 16384}),
     ]
     s = k.stats()
     assert (s.vmap_lazy_nr, s.slab_pages, s.nr_vmalloc_pages, s.warnings) == (513, 8, 512, 0)
@@ -492,15 +537,21 @@ def test_vmalloc_node_range_flush_reset_perms() -> None:
 
 
 @pytest.mark.spec
-def test_flush_reset_perms_extra_flush_when_purge_finds_nothing() -> None:
+def test_flush_reset_perms_past_the_lazy_threshold() -> None:
     k = Kernel(KernelConfig(lazy_max_pages=1))
     p = nn(ck(k, k.vmalloc_node_range(
         8192, 1, VMALLOC_START, VMALLOC_END, GFP.KERNEL, VM.FLUSH_RESET_PERMS)))
     k.vfree(p)
     k.check()
-    # 6.8: the free pushes 3 > 1 and purges; then 9.6 purges nothing and flushes once more
+    # mm/vmalloc.c: free_vmap_area_noflush() pushes 3 > 1 and only schedules drain_vmap_work;
+    # vm_reset_perms() then purges the area itself: one flush, as under the threshold
     s = k.stats()
-    assert (s.nr_purges, s.nr_tlb_flushes, s.vmap_lazy_nr) == (1, 2, 0)
+    assert (s.nr_purges, s.nr_tlb_flushes, s.vmap_lazy_nr, s.pending_work) == (1, 1, 0, 1)
+    # drain_vmap_area_work() finds nothing lazy: no flush
+    assert k.run_workqueues() == 1
+    k.check()
+    s = k.stats()
+    assert (s.nr_purges, s.nr_tlb_flushes, s.vmap_lazy_nr, s.pending_work) == (1, 1, 0, 0)
 
 
 # -- gfp, node and refused requests ----------------------------------------------------------------

@@ -660,6 +660,10 @@ def test_failing_grow_beyond_leaks_nothing(profile: str) -> None:
     assert q is None
     assert k.read(p, 8192) == data
     assert area(k, p) == a0
+    # the new area is freed by deferred work (mm/vmalloc.c: defer_vm_area_cleanup())
+    assert k.stats().pending_work == 1 and leak_state(k)[1] == before[1] + 1
+    assert k.run_workqueues() == 1
+    k.check()
     assert leak_state(k) == before
     assert (cg.usage, cg.stat()["vmalloc"]) == (usage, vm_stat)
     assert events(k) == [{"p": p, "old_size": 8192, "new_size": 3 * PAGE_SIZE,
@@ -685,6 +689,7 @@ def test_failing_grow_beyond_page_array_failure(profile: str) -> None:
     k.fault.clear()
     assert q is None
     assert k.read(p, 8192) == data
+    k.run_workqueues()                 # cleanup_vm_area_work() frees the failed area
     assert leak_state(k) == before
     k.check()
 
@@ -706,6 +711,7 @@ def test_failing_grow_under_memcg_limit_uncharges_everything(profile: str) -> No
     assert q is None
     assert cg.events()["max"] >= 1
     assert k.read(p, 8192) == data
+    k.run_workqueues()                 # cleanup_vm_area_work() frees and uncharges
     assert leak_state(k) == before
     assert cg.usage == 8192 and cg.stat()["vmalloc"] == 8192
     # 8.4 s6: the size printed is that of the pages obtained (area->nr_pages): 3 under the limit
@@ -751,6 +757,7 @@ def test_profile3_failed_grow_leaves_requested_size_bumped(profile: str) -> None
         assert q == p and area(k, p).requested_size == 200
         assert events(k)[0]["outcome"] == "grow_in_place"
     assert k.read(p, 100) == data
+    k.run_workqueues()                 # the failed attempt's deferred cleanup
     assert leak_state(k) == before
 
 
@@ -768,6 +775,7 @@ def test_latest_failed_grow_after_freeing_shrink_keeps_area() -> None:
     assert q is None
     assert area(k, p).nr_pages == 4 and area(k, p).requested_size == 4 * PAGE_SIZE
     assert k.read(p, 4 * PAGE_SIZE) == data
+    k.run_workqueues()                 # the failed attempt's deferred cleanup
     assert leak_state(k) == before
 
 
