@@ -664,6 +664,11 @@ def test_gfp_filter_warn_once_8_2() -> None:
         (GFP.KERNEL_ACCOUNT | GFP.THISNODE,
          "Unexpected gfp: 0x200000 (__GFP_THISNODE). Fixing up to gfp: 0x400cc0 "
          "(GFP_KERNEL_ACCOUNT). Fix your code!"),
+        # mm/vmalloc.c: GFP_VMALLOC_SUPPORTED has no __GFP_RETRY_MAYFAIL (the patch adding it,
+        # "mm: allow __GFP_RETRY_MAYFAIL in vmalloc", was dropped from -mm)
+        (GFP.KERNEL | GFP.RETRY_MAYFAIL,
+         "Unexpected gfp: 0x4000 (__GFP_RETRY_MAYFAIL). Fixing up to gfp: 0xcc0 (GFP_KERNEL). "
+         "Fix your code!"),
     ],
 )
 def test_gfp_filter_texts(gfp: GFP, text: str) -> None:
