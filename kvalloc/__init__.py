@@ -44,6 +44,14 @@ from .gfp import GFP
 from .kernel import Kernel, KernelStats, Page, VmArea, default_kernel
 from .mm.access import DirectView
 from .mm.trace import TraceEvent
+from .profiles import (
+    KERNEL_PROFILES,
+    WHATIFS,
+    VreallocProfile,
+    register_profile,
+    resolve_profile,
+    vrealloc_profile,
+)
 from .vm_flags import VM
 
 __all__ = [
@@ -55,4 +63,6 @@ __all__ = [
     "PMD_SHIFT", "PMD_SIZE", "Page", "PageFault", "TraceEvent", "VM", "VMALLOC_END",
     "VMALLOC_START", "VMAP_BLOCK_SIZE", "VMAP_MAX_ALLOC", "VREALLOC_HISTORY", "VmArea",
     "ZERO_SIZE_PTR", "default_kernel", "flags",
+    "KERNEL_PROFILES", "WHATIFS", "VreallocProfile", "register_profile", "resolve_profile",
+    "vrealloc_profile",
 ]

@@ -3,47 +3,25 @@
 from __future__ import annotations
 
 import dataclasses
-from typing import Final, Literal
+from typing import Literal
 
 from ._validate import require_bool, require_int, require_str
 from .constants import MAX_PAGE_ORDER, PAGE_SIZE, U64_LIMIT, fls
+from .profiles import VREALLOC_ALIASES, VREALLOC_HISTORY, VreallocProfile, resolve_profile
 
-#: vrealloc history, oldest first (docs/vrealloc.md#profiles).
-VREALLOC_HISTORY: Final = (
-    "3ddc2fefe6f3",
-    "d699440f58ce",
-    "a0309faf1cb0",
-    "f7a35a3c36d1",
-    "70d1eb031a68",
-    "4c5d3365882d",
-    "007f5da43b3d",
-    "9b47d4eea3f7",
-    "e64f42036ef4",
-)
-VREALLOC_ALIASES: Final = {
-    "latest": "e64f42036ef4",
-    "v6.12": "3ddc2fefe6f3",
-    "v6.13": "d699440f58ce",
-    "v6.15": "70d1eb031a68",
-    "v6.17": "4c5d3365882d",
-    "v6.19": "007f5da43b3d",
-}
+__all__ = ["VREALLOC_ALIASES", "VREALLOC_HISTORY", "KernelConfig", "vrealloc_profile_number"]
 
 KasanMode = Literal["off", "generic", "sw_tags"]
 KasanFault = Literal["report", "panic"]
 
 
-def vrealloc_profile_number(name: str) -> int:
-    """The 1-based position in :data:`VREALLOC_HISTORY` of a commit id or alias.
+def vrealloc_profile_number(name: str | VreallocProfile) -> int:
+    """The 1-based position in :data:`VREALLOC_HISTORY` of a profile's (base) commit.
 
     >>> vrealloc_profile_number("latest"), vrealloc_profile_number("v6.15")
     (9, 5)
     """
-    commit = VREALLOC_ALIASES.get(name, name)
-    if commit not in VREALLOC_HISTORY:
-        valid = ", ".join(VREALLOC_HISTORY + tuple(VREALLOC_ALIASES))
-        raise ValueError(f"unknown vrealloc profile {name!r}; valid: {valid}")
-    return VREALLOC_HISTORY.index(commit) + 1
+    return resolve_profile(name).number
 
 
 def _check_int(name: str, value: object, low: int, high: int = U64_LIMIT) -> None:
@@ -83,7 +61,9 @@ class KernelConfig:
     init_on_free: bool = False
     huge_vmalloc: bool = True
     panic_on_warn: bool = False
-    vrealloc: str = "latest"
+    #: The vrealloc profile: a commit id or alias, a what-if's name, ``module:NAME``, or a
+    #: :class:`~kvalloc.profiles.VreallocProfile` (docs/whatif.md).
+    vrealloc: str | VreallocProfile = "latest"
     lazy_max_pages: int | None = None
     seed: int = 0
     #: Give the host memory behind freed runs of at least 16 MiB of frames back to the host
@@ -103,8 +83,10 @@ class KernelConfig:
         for name in ("init_on_alloc", "init_on_free", "huge_vmalloc", "panic_on_warn",
                      "release_host_memory", "kasan_multi_shot"):
             _check_bool(name, getattr(self, name))
-        require_str("KernelConfig.vrealloc", self.vrealloc)
-        vrealloc_profile_number(self.vrealloc)
+        if not isinstance(self.vrealloc, (str, VreallocProfile)):
+            raise TypeError("KernelConfig.vrealloc must be str or VreallocProfile, not "
+                            f"{type(self.vrealloc).__name__}")
+        resolve_profile(self.vrealloc)
         if self.lazy_max_pages is not None:
             _check_int("lazy_max_pages", self.lazy_max_pages, 0)
         require_int("KernelConfig.seed", self.seed)
@@ -118,5 +100,10 @@ class KernelConfig:
 
     @property
     def vrealloc_profile(self) -> int:
-        """The vrealloc profile number, 1 (3ddc2fefe6f3) to 9 (latest)."""
-        return vrealloc_profile_number(self.vrealloc)
+        """The number of the profile's (base) commit, 1 (3ddc2fefe6f3) to 9 (latest)."""
+        return self.profile.number
+
+    @property
+    def profile(self) -> VreallocProfile:
+        """The vrealloc profile this configuration selects."""
+        return resolve_profile(self.vrealloc)

@@ -129,6 +129,7 @@ class G:
     KERNEL: Final = int(GFP.KERNEL)
     KERNEL_ACCOUNT: Final = int(GFP.KERNEL_ACCOUNT)
     NOFAIL: Final = int(GFP.NOFAIL)
+    NORETRY: Final = int(GFP.NORETRY)
     NOWAIT: Final = int(GFP.NOWAIT)
     NOWARN: Final = int(GFP.NOWARN)
     RETRY_MAYFAIL: Final = int(GFP.RETRY_MAYFAIL)

@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Concatenate, ParamSpec, TypeVar
 from ._validate import require_int, require_str
 from .config import KernelConfig
 from .constants import NUMA_NO_NODE, PAGE_SHIFT, U64_LIMIT, is_vmalloc_addr
+from .cost_model import WorkCounts
 from .gfp import GFP, G
 from .mm.access import DirectView
 from .mm.check import check_kernel
@@ -151,6 +152,10 @@ class KernelStats:
     vrealloc_fallthrough: int
     vrealloc_bytes_copied: int
     vrealloc_pages_freed: int
+    vrealloc_extended: int
+    vrealloc_refilled: int
+    vrealloc_remapped: int
+    vrealloc_pages_mapped: int
     warnings: int
     kasan_reports: int
 
@@ -590,8 +595,48 @@ class Kernel:
             vrealloc_grow_in_place=v.grow_in_place, vrealloc_moved=v.moved,
             vrealloc_fresh=v.fresh, vrealloc_fallthrough=v.fallthrough,
             vrealloc_bytes_copied=v.bytes_copied, vrealloc_pages_freed=v.pages_freed,
+            vrealloc_extended=v.extended, vrealloc_refilled=v.refilled,
+            vrealloc_remapped=v.remapped, vrealloc_pages_mapped=v.pages_mapped,
             warnings=m.log.nr_warnings,
             kasan_reports=0 if m.kasan is None else len(m.kasan.reports))
+
+    @_locked
+    def work(self) -> WorkCounts:
+        """The work the machine has done since boot (cumulative; ``b - a`` of two snapshots
+        is the work between them). O(1).
+
+        Each count is kept by the part that does the work (docs/cost_model.md#counting-the-work-kernelwork):
+        ``bytes_copied`` by every memcpy of :class:`~kvalloc.mm.access.Access` (vrealloc
+        moves, krealloc and kvrealloc copies, ``Kernel.memcpy``); ``bytes_zeroed`` by every
+        ``memset(.., 0, ..)`` through the page table, every slab object zeroed whole
+        (``__GFP_ZERO`` / ``init_on_alloc`` / ``init_on_free``) and every page the page
+        allocator clears for them (whole pages); ``pages_*`` by the buddy allocator
+        (``1 << order`` per block); ``ptes_*`` / ``pmds_*`` by the page table; the TLB
+        flushes by ``flush_tlb_kernel_range``, each interrupting the ``cpus - 1`` other
+        CPUs; the vmap-area counts by the KVA allocator.
+
+        One ``vmalloc(4096)`` takes a page for the data and a ``kmalloc-8`` slab page for
+        its zeroed page array; ``vfree`` unmaps the PTE at once and frees both pages, and
+        the purge of ``vm_unmap_aliases`` flushes the TLB and returns the lazy area:
+
+        >>> k = Kernel(); before = k.work(); p = k.vmalloc(4096); w = k.work() - before
+        >>> w.pages_allocated, w.bytes_zeroed, w.ptes_mapped, w.vmap_area_allocs
+        (2, 8, 1, 1)
+        >>> k.vfree(p); k.vm_unmap_aliases(); w = k.work() - before
+        >>> w.pages_freed, w.ptes_unmapped, w.tlb_flushes, w.tlb_shootdown_cpus, w.lazy_areas_purged
+        (2, 1, 1, 1, 1)
+        """
+        m = self.machine
+        mem, pt, kva = m.mem, m.pgtable, m.kva
+        flushes = pt.nr_tlb_flushes
+        return WorkCounts(
+            bytes_copied=m.access.nr_bytes_copied,
+            bytes_zeroed=mem.nr_bytes_zeroed + pt.nr_bytes_zeroed + m.slab.nr_bytes_zeroed,
+            pages_allocated=mem.nr_pages_allocated, pages_freed=mem.nr_pages_freed,
+            ptes_mapped=pt.nr_ptes_mapped, ptes_unmapped=pt.nr_ptes_unmapped,
+            pmds_mapped=pt.nr_pmds_mapped, pmds_unmapped=pt.nr_pmds_unmapped,
+            tlb_flushes=flushes, tlb_shootdown_cpus=flushes * (self.config.cpus - 1),
+            lazy_areas_purged=kva.nr_lazy_purged, vmap_area_allocs=kva.nr_va_allocs)
 
     @property
     def dmesg(self) -> list[str]:

@@ -184,9 +184,14 @@ class DirectView:
 
 
 class Access:
-    """Instrumented access to simulated memory: KASAN check first, then the page table."""
+    """Instrumented access to simulated memory: KASAN check first, then the page table.
 
-    __slots__ = ("pgtable", "mem", "kasan", "lock", "untag")
+    ``nr_bytes_copied`` counts every byte :meth:`memcpy` and :meth:`memcpy_nocheck` copied
+    (``Kernel.work().bytes_copied``); a copy KASAN skipped copies nothing. Zeroing is
+    counted by the page table (``PageTable.nr_bytes_zeroed``), which every memset reaches.
+    """
+
+    __slots__ = ("pgtable", "mem", "kasan", "lock", "untag", "nr_bytes_copied")
 
     def __init__(self, pgtable: PageTable, mem: PageAllocator, kasan: Kasan | None,
                  lock: threading.RLock) -> None:
@@ -195,6 +200,7 @@ class Access:
         self.kasan = kasan
         self.lock = lock
         self.untag = kasan.untag if kasan is not None else _identity
+        self.nr_bytes_copied = 0
 
     def read(self, addr: int, size: int, label: str) -> bytes:
         """A load: a bad access is reported, then done (it may fault)."""
@@ -230,6 +236,7 @@ class Access:
                                       and kasan.check_access(dst, size, True, label)):
             return 0
         self.pgtable.memcpy(self.untag(dst), self.untag(src), size)
+        self.nr_bytes_copied += size
         return size
 
     def memcpy_nocheck(self, dst: int, src: int, size: int) -> int:
@@ -237,6 +244,7 @@ class Access:
         if size <= 0:
             return 0
         self.pgtable.memcpy(self.untag(dst), self.untag(src), size)
+        self.nr_bytes_copied += size
         return size
 
     def direct_view(self, addr: int, size: int, reuse: DirectView | None = None) -> DirectView:

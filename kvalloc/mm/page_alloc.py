@@ -153,6 +153,13 @@ class PageAllocator:
             bool(_PRIVATE) and PAGE_SIZE % mmap.PAGESIZE == 0
         self.host_released = 0                     # frames whose host memory was given back
         self.nr_vmalloc = 0                        # NR_VMALLOC
+        # Cumulative work (``Kernel.work()``): frames handed out / returned by the buddy
+        # allocator (``1 << order`` per block), and bytes of whole pages cleared for
+        # ``__GFP_ZERO`` / ``init_on_alloc`` / ``init_on_free`` (``clear_page`` of every
+        # page, even where the simulation skips a chunk that is still all zeros).
+        self.nr_pages_allocated = 0
+        self.nr_pages_freed = 0
+        self.nr_bytes_zeroed = 0
 
     # -- contents ---------------------------------------------------------------------
     #
@@ -309,10 +316,14 @@ class PageAllocator:
             return None
         if (self.init_on_alloc or gfp & G.ZERO) and not self.init_on_free:
             self.zero_frames(pfn, 1 << order)
+            self.nr_bytes_zeroed += PAGE_SIZE << order          # kernel_init_pages()
+        self.nr_pages_allocated += 1 << order
         cg: Cgroup | None = None
         if gfp & G.ACCOUNT:
             ok, cg = self.memcg.try_charge(gfp, 1 << order)
             if not ok:
+                # The kernel allocates, fails the charge and __free_pages() the block.
+                self.nr_pages_freed += 1 << order
                 self._give_back(pfn, order)
                 return None
         block = Block(pfn, order, owner, cg)
@@ -324,11 +335,13 @@ class PageAllocator:
         del self.blocks[block.pfn]
         block.refcount = 0
         n = 1 << block.order
+        self.nr_pages_freed += n
         if block.memcg is not None:
             self.memcg.uncharge(block.memcg, n)
             block.memcg = None
         if self.init_on_free:
             self.zero_frames(block.pfn, n)
+            self.nr_bytes_zeroed += n << PAGE_SHIFT
         self.release_frames(block.pfn, n)
         self._give_back(block.pfn, block.order)
 
@@ -350,10 +363,12 @@ class PageAllocator:
             del blocks[b.pfn]
             b.refcount = 0
             b.memcg = None
+        self.nr_pages_freed += n
         if cg is not None:
             self.memcg.uncharge(cg, n)
         if self.init_on_free:
             self.zero_frames(first, n)
+            self.nr_bytes_zeroed += n << PAGE_SHIFT
         self.release_frames(first, n)
         pfn, end = first, first + n
         while pfn < end:
@@ -373,7 +388,10 @@ class PageAllocator:
         return out
 
     def alloc_pages_bulk(self, gfp: int, nr: int, owner: str) -> list[Block]:
-        """Order-0 frames one at a time until ``nr`` or the first failure; never warns."""
+        """Order-0 frames one at a time until ``nr`` or the first failure; never warns.
+
+        Each frame is counted (``nr_pages_allocated``) by :meth:`alloc_pages`, not here.
+        """
         gfp |= G.NOWARN
         out: list[Block] = []
         for _ in range(nr):

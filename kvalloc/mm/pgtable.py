@@ -55,6 +55,13 @@ class PageTable:
         self.pte: dict[int, int] = {}
         self.pmd: dict[int, int] = {}
         self.nr_tlb_flushes = 0
+        # Cumulative work (``Kernel.work()``): leaf entries set / removed, and bytes a
+        # ``memset(..., 0, ...)`` cleared through this table (Access.memset, krealloc's tail).
+        self.nr_ptes_mapped = 0
+        self.nr_ptes_unmapped = 0
+        self.nr_pmds_mapped = 0
+        self.nr_pmds_unmapped = 0
+        self.nr_bytes_zeroed = 0
         self._direct_lo = (PAGE_OFFSET >> PAGE_SHIFT) + mem.start_pfn
         self._direct_hi = (PAGE_OFFSET >> PAGE_SHIFT) + mem.end_pfn
         self._direct_off = PAGE_OFFSET >> PAGE_SHIFT
@@ -78,6 +85,7 @@ class PageTable:
             return False
         i = 0
         if page_shift == PMD_SHIFT:
+            npte, npmd = len(pte), len(pmd)
             while i < n:
                 vpn, pfn = vpn0 + i, pfns[i]
                 if (not vpn % _PTRS_PER_PMD and not pfn % _PTRS_PER_PMD and i + _PTRS_PER_PMD <= n
@@ -87,8 +95,12 @@ class PageTable:
                 else:
                     pte[vpn] = pfn
                     i += 1
+            self.nr_pmds_mapped += len(pmd) - npmd
+            self.nr_ptes_mapped += len(pte) - npte
         else:
+            npte = len(pte)
             pte.update(zip(range(vpn0, vpn0 + n), pfns))
+            self.nr_ptes_mapped += len(pte) - npte
         return True
 
     def vunmap_range_noflush(self, start: int, end: int) -> None:
@@ -96,8 +108,11 @@ class PageTable:
         pte, pmd = self.pte, self.pmd
         vpn, vend = start >> PAGE_SHIFT, (end + PAGE_SIZE - 1) >> PAGE_SHIFT
         if pmd:
+            npmd = len(pmd)
             for idx in range(vpn >> _PMD_VPN_SHIFT, ((vend - 1) >> _PMD_VPN_SHIFT) + 1):
                 pmd.pop(idx, None)
+            self.nr_pmds_unmapped += npmd - len(pmd)
+        npte = len(pte)
         if vend - vpn > len(pte):
             for k in [k for k in pte if vpn <= k < vend]:
                 del pte[k]
@@ -105,6 +120,7 @@ class PageTable:
             pop = pte.pop
             for k in range(vpn, vend):
                 pop(k, None)
+        self.nr_ptes_unmapped += npte - len(pte)
 
     def flush_tlb_kernel_range(self, start: int, end: int) -> None:
         """Count one kernel TLB flush (contents are not modelled)."""
@@ -210,6 +226,7 @@ class PageTable:
         if value == 0:
             for pfn, off, n in segs:
                 mem.zero_run(pfn, off, n)
+            self.nr_bytes_zeroed += size
             return
         fill = memoryview(bytes([value]) * PAGE_SIZE)
         for pfn, off, n in segs:

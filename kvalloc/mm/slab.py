@@ -105,9 +105,14 @@ class SlabAllocator:
         self.slab_of_pfn: dict[int, Slab] = {}
         self.large: dict[int, Block] = {}
         self.nr_slab_pages = 0
+        #: Bytes of objects zeroed (``Kernel.work().bytes_zeroed``): the whole object, as
+        #: slab_post_alloc_hook() for ``__GFP_ZERO`` / ``init_on_alloc`` and
+        #: slab_free_hook() for ``init_on_free`` memset it.
+        self.nr_bytes_zeroed = 0
 
     def _zero(self, addr: int, size: int) -> None:
-        """Uninstrumented zeroing through the direct map."""
+        """Uninstrumented zeroing through the direct map (counted in ``nr_bytes_zeroed``)."""
+        self.nr_bytes_zeroed += size
         pfn, off = divmod(addr - PAGE_OFFSET, PAGE_SIZE)
         zero_run = self.mem.zero_run
         while size > 0:

@@ -40,6 +40,7 @@ if TYPE_CHECKING:
     from .pgtable import PageTable
     from .printk import KernelLog
     from .slab import SlabAllocator
+    from .vmalloc_types import VmapArea
     from .vmap_area import VmapAreaAllocator
     from .vmap_block import VmapBlocks
     from .workqueue import Workqueue
@@ -162,20 +163,13 @@ class VmallocFamily:
 
     def vmalloc_area_node(self, vm: VmStruct, gfp: int, page_shift: int) -> bool:
         """``__vmalloc_area_node``: page array, pages, mapping; cleans up on failure."""
-        nested_gfp = (gfp & GFP_RECLAIM_MASK) | G.ZERO
         nr_small_pages = vm.area_size >> PAGE_SHIFT
-        array_size = nr_small_pages * 8
         if not gfp & (G.DMA | G.DMA32):
             gfp |= G.HIGHMEM
-        pages_addr: int | None
-        if array_size > PAGE_SIZE:                 # nested: no deferred work runs here
-            pages_addr = self._vmalloc_node_range(array_size, 1, VMALLOC_START, VMALLOC_END,
-                                                  nested_gfp, 0, vm.caller)
-        else:
-            pages_addr = self.slab.kmalloc(array_size, nested_gfp)
+        pages_addr = self._alloc_pages_array(nr_small_pages, gfp, vm.caller)
         if not pages_addr:
             self.log.warn_alloc(gfp, f"vmalloc error: size {nr_small_pages * PAGE_SIZE}, "
-                                     f"failed to allocated page array size {array_size}")
+                                     f"failed to allocated page array size {nr_small_pages * 8}")
             self._fail(vm)
             return False
         vm.pages_addr = pages_addr
@@ -200,6 +194,29 @@ class VmallocFamily:
             self._fail(vm)
             return False
         return True
+
+    def _alloc_pages_array(self, nr_small_pages: int, gfp: int, caller: str,
+                           kmalloc_first: bool = False) -> int | None:
+        """The page array of ``__vmalloc_area_node``: kmalloc up to a page, else a nested
+        vmalloc (no deferred work runs inside it). ``kmalloc_first`` (what-ifs) tries
+        kmalloc at every size first, as ``kvmalloc`` does."""
+        nested_gfp = (gfp & GFP_RECLAIM_MASK) | G.ZERO
+        array_size = nr_small_pages * 8
+        if kmalloc_first and array_size > PAGE_SIZE:
+            addr = self.slab.kmalloc(array_size, nested_gfp | G.NOWARN | G.NORETRY)
+            if addr:
+                return addr
+        if array_size > PAGE_SIZE:
+            return self._vmalloc_node_range(array_size, 1, VMALLOC_START, VMALLOC_END,
+                                            nested_gfp, 0, caller)
+        return self.slab.kmalloc(array_size, nested_gfp)
+
+    def _free_pages_array(self, pages_addr: int) -> None:
+        """``kvfree`` of a page array, kmalloc'd or vmalloc'd."""
+        if is_vmalloc_addr(self.untag(pages_addr)):
+            self.vfree(pages_addr)
+        else:
+            self.slab.kfree(pages_addr)
 
     def _fail(self, vm: VmStruct) -> None:
         """``defer_vm_area_cleanup``: the failed area keeps its address space and whatever
@@ -356,10 +373,7 @@ class VmallocFamily:
     def kvfree_pages_array(self, vm: VmStruct) -> None:
         """Free a vm's page array, kmalloc'd or vmalloc'd."""
         if vm.pages_addr:
-            if is_vmalloc_addr(self.untag(vm.pages_addr)):
-                self.vfree(vm.pages_addr)
-            else:
-                self.slab.kfree(vm.pages_addr)
+            self._free_pages_array(vm.pages_addr)
             vm.pages_addr = 0
         if not vm.flags & V.MAP_PUT_PAGES:
             vm.pages = None
@@ -466,6 +480,118 @@ class VmallocFamily:
         start, end, dirty = self.vb.unmap_aliases(start, end)
         if not self.kva.purge(start, end) and (flush or dirty):
             self.pgtable.flush_tlb_kernel_range(start, end)
+
+    # -- what-if primitives (docs/whatif.md): no kernel function does these ------------
+
+    def _alloc_small_pages(self, gfp: int, n: int) -> list[Block] | None:
+        """``n`` order-0 vmalloc pages, as ``__vmalloc_area_node`` asks for them; None, with
+        every page obtained given back, if they cannot all be had."""
+        page_gfp = gfp | G.NOWARN | (0 if gfp & (G.DMA | G.DMA32) else G.HIGHMEM)
+        if not gfpflags_allow_blocking(gfp):
+            page_gfp &= ~G.NOFAIL
+        got: list[Block | None] = [None] * n
+        nr = self.vm_area_alloc_pages(page_gfp, 0, n, got)
+        blocks = cast("list[Block]", got[:nr])
+        if nr < n:
+            for b in blocks:
+                self.unmark_vmalloc(b)
+                self.mem.free_pages(b)
+            return None
+        return blocks
+
+    @staticmethod
+    def can_grow_pages(vm: VmStruct) -> bool:
+        """Whether :meth:`vm_area_grow` and :meth:`vremap_area` apply: an ordinary
+        small-page ``VM_ALLOC`` area with a guard page."""
+        return (vm.va is not None and vm.pages is not None and not vm.page_order
+                and bool(vm.flags & V.ALLOC)
+                and not vm.flags & (V.FLUSH_RESET_PERMS | V.USERMAP | V.NO_GUARD))
+
+    def vm_area_grow(self, vm: VmStruct, new_nr: int, gfp: int, extend: bool) -> str | None:
+        """Map pages ``nr_pages .. new_nr`` of ``vm`` in place (:meth:`can_grow_pages` holds),
+        first extending its range into the free space after it when ``extend`` allows and
+        the area is too small (the guard page moves to the new end).
+
+        Returns ``"extended"`` or ``"refilled"``; None, with nothing changed, when the range
+        cannot be extended or pages cannot be had. O(pages added + log areas).
+        """
+        va, nr = cast("VmapArea", vm.va), vm.nr_pages
+        pages = cast("list[Block | None]", vm.pages)
+        grow_va = (new_nr << PAGE_SHIFT) - vm.area_size
+        old_end = va.va_end
+        pages_addr: int | None = 0
+        if grow_va > 0:
+            if not extend or not self.kva.extend_vmap_area(va, old_end + grow_va, VMALLOC_END):
+                return None
+            # kmalloc first: a nested vmalloc would land in the range the area grows into
+            pages_addr = self._alloc_pages_array(new_nr, gfp, vm.caller, kmalloc_first=True)
+            if not pages_addr:
+                self.kva.trim_vmap_area(va, old_end)
+                return None
+        blocks = self._alloc_small_pages(gfp, new_nr - nr)
+        if blocks is None:
+            if pages_addr:
+                self._free_pages_array(pages_addr)
+                self.kva.trim_vmap_area(va, old_end)
+            return None
+        base = self.untag(vm.addr)
+        if not self.pgtable.vmap_pages_range(base + (nr << PAGE_SHIFT), [b.pfn for b in blocks],
+                                             PAGE_SHIFT):
+            raise self.log.BUG("vm_area_grow", "the pages after nr_pages are mapped")
+        if pages_addr:
+            self._free_pages_array(vm.pages_addr)
+            vm.pages_addr = pages_addr
+            vm.size += grow_va
+            pages.extend([None] * (new_nr - len(pages)))
+        pages[nr:new_nr] = blocks
+        vm.nr_pages = new_nr
+        return "extended" if grow_va > 0 else "refilled"
+
+    def vremap_area(self, vm: VmStruct, size: int, align: int, gfp: int,
+                    caller: str) -> int | None:
+        """Move ``vm`` (:meth:`can_grow_pages` holds) to a new small-page area of ``size``
+        bytes without copying: the new area maps ``vm``'s pages first, then fresh ones; ``vm``
+        is unmapped, its range flushed from the TLB (its pages live on) and freed lazily,
+        and its page array freed. Pending deferred work runs first.
+
+        Returns the new address; None, with nothing changed, on failure. O(pages).
+        """
+        if self.wq.pending:
+            self.wq.run()
+        nr, new_nr = vm.nr_pages, ALIGN(size, PAGE_SIZE) >> PAGE_SHIFT
+        blocks = self._alloc_small_pages(gfp, new_nr - nr)
+        if blocks is None:
+            return None
+        new = self.get_vm_area_node(size, align, PAGE_SHIFT, V.ALLOC | V.UNINITIALIZED,
+                                    VMALLOC_START, VMALLOC_END, gfp, caller)
+        pages_addr = None if new is None else self._alloc_pages_array(new_nr, gfp, caller)
+        if new is None or not pages_addr:
+            if new is not None:
+                self.kva.free_vmap_area(cast("VmapArea", new.va))
+            for b in blocks:
+                self.unmark_vmalloc(b)
+                self.mem.free_pages(b)
+            return None
+        old_pages = cast("list[Block]", cast("list[Block | None]", vm.pages)[:nr])
+        pages = [*old_pages, *blocks]
+        new.pages = list(pages)
+        new.pages_addr = pages_addr
+        new.nr_pages = new_nr
+        if not self.pgtable.vmap_pages_range(self.untag(new.addr), [b.pfn for b in pages],
+                                             PAGE_SHIFT):
+            raise self.log.BUG("vremap_area", "a new area is mapped")
+        old_start = self.untag(vm.addr)
+        old_end = old_start + vm.size
+        self.remove_vm_area(vm.addr)
+        self.pgtable.flush_tlb_kernel_range(old_start, old_end)
+        vm.pages = [None] * len(vm.pages or ())
+        vm.nr_pages = 0
+        self.kvfree_pages_array(vm)
+        if self.kasan is not None:
+            new.addr = self.kasan.unpoison_vmalloc(
+                new.addr, size, KASAN_VMALLOC_PROT_NORMAL | KASAN_VMALLOC_VM_ALLOC)
+        new.flags &= ~V.UNINITIALIZED
+        return new.addr
 
     # -- lookups ----------------------------------------------------------------------
 

@@ -446,6 +446,8 @@ class VmapAreaAllocator:
         self.busy_bytes = 0                      # address space of the busy areas
         self.generation = 0                      # bumped by every change of the areas
         self.nr_purges = 0
+        self.nr_va_allocs = 0                    # busy areas made (WorkCounts.vmap_area_allocs)
+        self.nr_lazy_purged = 0                  # lazy areas purged (WorkCounts.lazy_areas_purged)
         self.fit_types = dict.fromkeys(
             (NOTHING_FIT, FL_FIT_TYPE, LE_FIT_TYPE, RE_FIT_TYPE, NE_FIT_TYPE), 0)
         self.nr_nodes = nodes
@@ -593,6 +595,7 @@ class VmapAreaAllocator:
               vm: VmStruct | None) -> VmapArea:
         """Make ``[nva, nva + size)`` a busy area (for ``vm`` if given)."""
         va = VmapArea(nva, nva + size, vm, va_flags)
+        self.nr_va_allocs += 1
         if vm is not None:
             vm.addr = nva
             vm.size = size
@@ -605,6 +608,33 @@ class VmapAreaAllocator:
         if self.kasan is not None:
             self.kasan.populate_vmalloc(nva, nva + size)
         return va
+
+    def extend_vmap_area(self, va: VmapArea, new_end: int, vend: int) -> bool:
+        """Grow busy ``va`` to end at ``new_end`` by taking ``[va.va_end, new_end)`` from the
+        free block that starts right at its end. False, with nothing changed, unless that
+        whole range is free and below ``vend``. O(log n).
+
+        A what-if primitive (docs/whatif.md): no kernel function extends a busy area.
+        """
+        old_end = va.va_end
+        free_end = self.free.ends.get(old_end)
+        if free_end is None or not old_end < new_end <= min(free_end, vend):
+            return False
+        self.free.va_clip(old_end, free_end, old_end, new_end - old_end)
+        va.va_end = new_end
+        self.busy_bytes += new_end - old_end
+        self.generation += 1
+        if self.kasan is not None:
+            self.kasan.populate_vmalloc(old_end, new_end)
+        return True
+
+    def trim_vmap_area(self, va: VmapArea, new_end: int) -> None:
+        """Undo :meth:`extend_vmap_area`: ``[new_end, va.va_end)`` goes back to the free tree."""
+        old_end = va.va_end
+        va.va_end = new_end
+        self.busy_bytes -= old_end - new_end
+        self.generation += 1
+        self._merge(VmapArea(new_end, old_end))
 
     def find_vmap_area(self, addr: int) -> VmapArea | None:
         """The busy area containing ``addr`` (already untagged)."""
@@ -679,5 +709,6 @@ class VmapAreaAllocator:
                 self._merge(va)
             self.vmap_lazy_nr = 0
             self.nr_purges += 1
+            self.nr_lazy_purged += len(vas)
         self.trace.emit("purge_vmap_area_lazy", start=start, end=end, npurged=len(vas))
         return len(vas)

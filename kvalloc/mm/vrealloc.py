@@ -20,10 +20,19 @@ Example (latest profile: a shrink frees the tail pages, docs/vrealloc.md#worked-
 from __future__ import annotations
 
 import dataclasses
-from typing import TYPE_CHECKING, Final, Literal, TypeAlias
+from typing import TYPE_CHECKING, Final, TypeAlias
 
-from ..constants import IS_ALIGNED, NUMA_NO_NODE, PAGE_ALIGN, PAGE_SHIFT, PAGE_SIZE
+from ..constants import (
+    IS_ALIGNED,
+    NUMA_NO_NODE,
+    PAGE_ALIGN,
+    PAGE_SHIFT,
+    PAGE_SIZE,
+    VMALLOC_END,
+    VMALLOC_START,
+)
 from ..gfp import G, gfp_has_io_fs, want_init_on_alloc
+from ..profiles import KERNEL_PROFILES, VreallocProfile
 from ..vm_flags import KASAN_VMALLOC_KEEP_TAG, KASAN_VMALLOC_PROT_NORMAL, KASAN_VMALLOC_VM_ALLOC, V
 from .printk import fmt_p
 
@@ -36,58 +45,9 @@ if TYPE_CHECKING:
     from .vmalloc import VmallocFamily
     from .vmalloc_types import VmStruct
 
-ShrinkZero = Literal["init_on_alloc", "init_on_free", "either"]
-ShrinkKasan = Literal["none", "poison_then_unpoison", "poison", "kasan_vrealloc"]
-GrowInPlace = Literal["none", "unpoison_zero_fallthrough", "unpoison_zero", "unpoison",
-                      "unpoison_keep_tag", "kasan_vrealloc"]
+#: Every kernel profile, oldest first (index = number - 1).
+PROFILES: Final = KERNEL_PROFILES
 
-
-@dataclasses.dataclass(frozen=True)
-class VreallocProfile:
-    """What ``vrealloc()`` did right after one commit."""
-
-    number: int
-    commit: str
-    label: str                     # the function name in WARNs and KASAN reports
-    old_is_requested: bool         # old = vm.requested_size (else the page-rounded area size)
-    checks_mismatch: bool          # WARN(A < R, "vrealloc() has mismatched area ...")
-    align_and_node: bool           # (p, size, align, flags, nid) signature, Align WARN, THISNODE
-    shrink_sets_requested: bool
-    shrink_zero: ShrinkZero
-    shrink_kasan: ShrinkKasan
-    grow_in_place: GrowInPlace
-    grow_limit_is_nr_pages: bool   # in place while size <= nr_pages * 4096 (else <= A)
-    copy_min: bool                 # grow beyond copies min(size, old) (else old)
-    shrink_frees_pages: bool
-
-    @property
-    def kasan_exact(self) -> bool:
-        """KASAN's shadow of a live area covers exactly ``requested_size`` (``kasan_vrealloc``)."""
-        return self.shrink_kasan == "kasan_vrealloc"
-
-
-_P1 = VreallocProfile(1, "3ddc2fefe6f3", "vrealloc_noprof", old_is_requested=False,
-                      checks_mismatch=False, align_and_node=False, shrink_sets_requested=False,
-                      shrink_zero="init_on_alloc", shrink_kasan="none", grow_in_place="none",
-                      grow_limit_is_nr_pages=False, copy_min=False, shrink_frees_pages=False)
-_P2 = dataclasses.replace(_P1, number=2, commit="d699440f58ce", shrink_kasan="poison_then_unpoison")
-_P3 = dataclasses.replace(_P2, number=3, commit="a0309faf1cb0", old_is_requested=True,
-                          checks_mismatch=True, shrink_sets_requested=True,
-                          shrink_zero="init_on_free", shrink_kasan="poison",
-                          grow_in_place="unpoison_zero_fallthrough")
-_P4 = dataclasses.replace(_P3, number=4, commit="f7a35a3c36d1", grow_in_place="unpoison_zero")
-_P5 = dataclasses.replace(_P4, number=5, commit="70d1eb031a68", shrink_zero="either",
-                          grow_in_place="unpoison")
-_P6 = dataclasses.replace(_P5, number=6, commit="4c5d3365882d", label="vrealloc_node_align_noprof",
-                          align_and_node=True)
-_P7 = dataclasses.replace(_P6, number=7, commit="007f5da43b3d", grow_in_place="unpoison_keep_tag")
-_P8 = dataclasses.replace(_P7, number=8, commit="9b47d4eea3f7", shrink_kasan="kasan_vrealloc",
-                          grow_in_place="kasan_vrealloc")
-_P9 = dataclasses.replace(_P8, number=9, commit="e64f42036ef4", grow_limit_is_nr_pages=True,
-                          copy_min=True, shrink_frees_pages=True)
-
-#: Every profile, oldest first (index = number - 1).
-PROFILES: Final = (_P1, _P2, _P3, _P4, _P5, _P6, _P7, _P8, _P9)
 
 #: What a resize returns: the new pointer (None on failure or a free) and the bytes copied.
 Resized: TypeAlias = "tuple[int | None, int]"
@@ -95,7 +55,7 @@ Resized: TypeAlias = "tuple[int | None, int]"
 
 def profile_of(config: KernelConfig) -> VreallocProfile:
     """The profile a configuration selects."""
-    return PROFILES[config.vrealloc_profile - 1]
+    return config.profile
 
 
 @dataclasses.dataclass
@@ -110,6 +70,10 @@ class ResizeStats:
     fallthrough: int = 0    # of ``moved``: a0309faf1cb0's in-place grow that reallocated
     bytes_copied: int = 0
     pages_freed: int = 0
+    extended: int = 0       # what-if grows that extended the area's range (also grow_in_place)
+    refilled: int = 0       # what-if grows that mapped pages within the range (also grow_in_place)
+    remapped: int = 0       # what-if moves that remapped the pages (also moved)
+    pages_mapped: int = 0   # pages the extended and refilled grows mapped
 
 
 class Vrealloc:
@@ -158,7 +122,8 @@ class Vrealloc:
             self._emit(p, 0, 0, "freed")
             return None, 0
         old = 0
-        fell_through = False
+        fell_through = other_node = False
+        vm: VmStruct | None = None
         if p:
             vm = self.vmalloc.find_vm_area(p)
             if vm is None:
@@ -195,7 +160,16 @@ class Vrealloc:
                         self._emit(p, old, size, "grow_in_place")
                         return p, 0
                     fell_through = True
-        n = self._new_area(size, flags, align, caller)
+                elif prof.grow_pages != "none" and self.vmalloc.can_grow_pages(vm):
+                    how = self._grow_pages(vm, p, old, size, flags)
+                    if how is not None:
+                        self._emit(p, old, size, how)
+                        return p, 0
+        if vm is not None and prof.move == "remap" and not other_node and \
+                self.vmalloc.can_grow_pages(vm):
+            return self._remap(vm, p, old, size, flags, align, caller)
+        huge = vm is not None and prof.move_keeps_huge and vm.page_order > 0
+        n = self._new_area(size, flags, align, caller, huge)
         if n is None:
             self._emit(p, old, size, "failed")
             return None, 0
@@ -210,11 +184,48 @@ class Vrealloc:
         self._emit(p, old, size, "moved")
         return n, copied
 
-    def _new_area(self, size: int, flags: int, align: int, caller: str) -> int | None:
+    def _new_area(self, size: int, flags: int, align: int, caller: str,
+                  huge: bool = False) -> int | None:
+        if huge:                     # what-if move_keeps_huge: as vmalloc_huge_node() asks
+            return self.vmalloc.vmalloc_node_range(size, align, VMALLOC_START, VMALLOC_END,
+                                                   flags, V.ALLOW_HUGE_VMAP, caller)
         if self.profile.align_and_node:
             return self.vmalloc.vmalloc_node(size, align, flags, caller)
         # __vmalloc_noprof(): its GFP filter (vmalloc_fix_flags) came after these commits
         return self.vmalloc.vmalloc_node(size, 1, flags, "vrealloc_noprof")
+
+    # -- what-ifs (docs/whatif.md) -------------------------------------------------------
+
+    def _grow_pages(self, vm: VmStruct, p: int, old: int, size: int, flags: int) -> str | None:
+        """``grow_pages``: map the missing pages in place (extending the range if the profile
+        allows), then grow as the profile's in-place grow does; None if it cannot."""
+        new_nr = PAGE_ALIGN(size) >> PAGE_SHIFT
+        before = vm.nr_pages
+        how = self.vmalloc.vm_area_grow(vm, new_nr, flags,
+                                        self.profile.grow_pages == "extend_va")
+        if how is None:
+            return None
+        self._grow_in_place(vm, p, old, size, flags)
+        stats = self.stats
+        stats.grow_in_place += 1
+        stats.pages_mapped += new_nr - before
+        if how == "extended":
+            stats.extended += 1
+        else:
+            stats.refilled += 1
+        return how
+
+    def _remap(self, vm: VmStruct, p: int, old: int, size: int, flags: int, align: int,
+               caller: str) -> Resized:
+        """``move = "remap"``: the new area maps the old pages; nothing is copied."""
+        n = self.vmalloc.vremap_area(vm, size, align, flags, caller)
+        if n is None:
+            self._emit(p, old, size, "failed")
+            return None, 0
+        self.stats.moved += 1
+        self.stats.remapped += 1
+        self._emit(p, old, size, "remapped")
+        return n, 0
 
     def _shrink(self, vm: VmStruct, p: int, old: int, size: int, flags: int) -> None:
         prof, kasan = self.profile, self.kasan
