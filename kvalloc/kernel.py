@@ -626,17 +626,7 @@ class Kernel:
         >>> w.pages_freed, w.ptes_unmapped, w.tlb_flushes, w.tlb_shootdown_cpus, w.lazy_areas_purged
         (2, 1, 1, 1, 1)
         """
-        m = self.machine
-        mem, pt, kva = m.mem, m.pgtable, m.kva
-        flushes = pt.nr_tlb_flushes
-        return WorkCounts(
-            bytes_copied=m.access.nr_bytes_copied,
-            bytes_zeroed=mem.nr_bytes_zeroed + pt.nr_bytes_zeroed + m.slab.nr_bytes_zeroed,
-            pages_allocated=mem.nr_pages_allocated, pages_freed=mem.nr_pages_freed,
-            ptes_mapped=pt.nr_ptes_mapped, ptes_unmapped=pt.nr_ptes_unmapped,
-            pmds_mapped=pt.nr_pmds_mapped, pmds_unmapped=pt.nr_pmds_unmapped,
-            tlb_flushes=flushes, tlb_shootdown_cpus=flushes * (self.config.cpus - 1),
-            lazy_areas_purged=kva.nr_lazy_purged, vmap_area_allocs=kva.nr_va_allocs)
+        return WorkCounts(**dict(zip(WorkCounts.FIELDS, self.machine.work_counts())))
 
     @property
     def dmesg(self) -> list[str]:

@@ -257,7 +257,7 @@ def test_unknown_key_is_named_with_the_valid_ones() -> None:
     assert message == ("unknown CostModel key 'tlb_ns'; valid: memcpy_tiers, memset_tiers, "
                        "page_alloc_ns, page_free_ns, pte_map_ns, pte_unmap_ns, pmd_map_ns, "
                        "pmd_unmap_ns, tlb_flush_ns, tlb_shootdown_per_cpu_ns, "
-                       "lazy_purge_per_area_ns, vmap_area_alloc_ns")
+                       "lazy_purge_per_area_ns, vmap_area_alloc_ns, resize_call_ns")
     assert raised(ValueError, lambda: CostModel().replace(tlb_ns=1)) == message
     assert raised(ValueError, lambda: CostModel.from_dict({"page_alloc_ns": 1, "tlb_ns": 1})) == message
 
@@ -391,6 +391,16 @@ def test_cost_model_imports_only_the_stdlib_and_validate() -> None:
             imported.update(alias.name for alias in node.names)
         elif isinstance(node, ast.ImportFrom):
             imported.add("." * node.level + (node.module or ""))
-    allowed = {"__future__", "dataclasses", "json", "math", "os", "sys", "collections.abc",
+    allowed = {"__future__", "dataclasses", "json", "math", "operator", "os", "sys", "collections.abc",
                "typing", "tomllib", "importlib", "._validate"}
     assert imported <= allowed, imported - allowed
+
+
+@pytest.mark.parametrize("counts", [
+    (0,) * 13, (4096, 0, 1, 0, 1, 0, 0, 0, 0, 0, 0, 1, 1),
+    (64 << 20, 1 << 20, 9, 8, 7, 6, 5, 4, 3, 2, 1, 1, 4),
+])
+def test_estimate_counts_ns_equals_estimate_ns_of_the_same_counts(counts: tuple[int, ...]) -> None:
+    m = CostModel.default().replace(page_alloc_ns=77, tlb_shootdown_per_cpu_ns=3)
+    work = WorkCounts(**dict(zip(WorkCounts.FIELDS, counts)))
+    assert m.estimate_counts_ns(counts) == pytest.approx(m.estimate_ns(work), rel=1e-12)

@@ -52,6 +52,7 @@ class Machine:
         self.config = config
         self.profile = profile_of(config)
         self.lock = threading.RLock()
+        self.nr_resize_calls = 0                 # WorkCounts.resize_calls
         self.log = KernelLog(config.panic_on_warn)
         self.trace = Trace()
         self.fault = FaultInjection(config.seed, self.log)
@@ -88,6 +89,7 @@ class Machine:
 
         Callers hold :attr:`lock`. O(1) in place; O(size) on a move.
         """
+        self.nr_resize_calls += 1
         if kind == "vrealloc":
             return self.vrealloc.vrealloc(p, size, flags, align, nid, caller)
         if kind == "kvrealloc":
@@ -113,3 +115,15 @@ class Machine:
         if self.slab.is_live(p):
             return self.slab.ksize(p), "kmalloc"
         return 0, ""
+
+    def work_counts(self) -> tuple[int, ...]:
+        """The cumulative work counters in ``WorkCounts.FIELDS`` order, as plain ints
+        (``Kernel.work`` names them; docs/cost_model.md#counting-the-work-kernelwork). O(1)."""
+        mem, pt, kva = self.mem, self.pgtable, self.kva
+        flushes = pt.nr_tlb_flushes
+        return (self.access.nr_bytes_copied,
+                mem.nr_bytes_zeroed + pt.nr_bytes_zeroed + self.slab.nr_bytes_zeroed,
+                mem.nr_pages_allocated, mem.nr_pages_freed, pt.nr_ptes_mapped,
+                pt.nr_ptes_unmapped, pt.nr_pmds_mapped, pt.nr_pmds_unmapped, flushes,
+                flushes * (self.config.cpus - 1), kva.nr_lazy_purged, kva.nr_va_allocs,
+                self.nr_resize_calls)

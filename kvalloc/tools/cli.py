@@ -108,6 +108,7 @@ def _cmd_study(args: argparse.Namespace) -> int:
         format_table,
         growth_study,
         parse_sweep,
+        profile_width,
         shrink_study,
         summary_lines,
         sweep_points,
@@ -137,9 +138,17 @@ def _cmd_study(args: argparse.Namespace) -> int:
             raise ValueError("--plot needs matplotlib: pip install 'kvalloc[plot]' "
                              "(from a checkout: pip install '.[plot]')") from None
     sweep = sweep_points(*parse_sweep(args.sweep)) if args.sweep else None
+    from kvalloc.cost_model import CostModel
+    try:
+        cost = CostModel.default() if args.cost_model == "default" else \
+            CostModel.from_file(args.cost_model)
+    except OSError as e:
+        raise ValueError(f"--cost-model {args.cost_model}: {e.strerror}") from None
     elem = f"{args.elem_size}B" if args.elem_size else args.elem
     to_stdout = "-" in (args.json, args.csv, args.events)
     table = not to_stdout and not args.wide
+    profiles = _split(args.profile or "latest")
+    width = profile_width(profiles)
     bar = _progress_bar(args.quiet)
     finished: list[dict[str, object]] = []
     runs_done: list[Any] = []
@@ -148,18 +157,19 @@ def _cmd_study(args: argparse.Namespace) -> int:
         finished.extend(rows)
         runs_done.append(run)
         if table:
-            _write_above(bar, "\n".join(table_line(r) for r in rows))
+            _write_above(bar, "\n".join(table_line(r, width) for r in rows))
 
     if table:
-        print(table_header(), flush=True)
+        print(table_header(width), flush=True)
     interrupted = False
     try:
         growth_study(args.elements, elem, _split(args.alloc), _split(args.policy),
-                     _split(args.profile or "latest"), progress=bar, sweep=sweep,
+                     profiles, progress=bar, sweep=sweep,
                      workload=args.workload, vectors=args.vectors, interleave=args.interleave,
                      seed=args.seed, churn=args.churn, churn_steps=args.churn_steps,
                      background=args.background, on_rows=on_rows,
-                     keep_events=bool(args.events or args.plot or args.plot_timeline))
+                     keep_events=bool(args.events or args.plot or args.plot_timeline),
+                     cost=cost)
     except KeyboardInterrupt:
         interrupted = True
     finally:
@@ -247,10 +257,19 @@ def _write_above(bar: _Bar | None, text: str) -> None:
 
 
 def _cmd_profiles(args: argparse.Namespace) -> int:
-    from .study import PROFILE_INFO, profile_alias
-    print(f"{'#':>2}  {'commit':<12}  {'alias':<7}  {'kernel':<10}  {'kind':<6}  what changed")
-    for i, (commit, (kernel, title)) in enumerate(PROFILE_INFO.items(), 1):
-        print(f"{i:>2}  {commit:<12}  {profile_alias(commit):<7}  {kernel:<10}  {'kernel':<6}  {title}")
+    from kvalloc.profiles import KERNEL_PROFILES, WHATIFS, resolve_profile
+
+    from .study import profile_alias
+    extra = [resolve_profile(name) for name in _split(args.extra)] if args.extra else []
+    print(f"{'#':>2}  {'name':<12}  {'alias':<7}  {'kernel':<10}  {'kind':<7}  what it does")
+    for p in KERNEL_PROFILES:
+        print(f"{p.number:>2}  {p.commit:<12}  {profile_alias(p.commit):<7}  {p.version:<10}  "
+              f"{'kernel':<7}  {p.description}")
+    print("\nWhat-ifs: changes no kernel commit has made, each on the commit named as its base "
+          "(docs/whatif.md)")
+    for p in (*WHATIFS, *(x for x in extra if x.kind == "what-if" and x not in WHATIFS)):
+        print(f"{'':>2}  {p.name:<12}  {'':<7}  {'on ' + (profile_alias(p.base) or p.base):<10}  "
+              f"{'what-if':<7}  {p.description}")
     return 0
 
 
@@ -344,7 +363,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="comma list of kmalloc, vmalloc, kvmalloc, moveonly (the never-in-place baseline)")
     g.add_argument("--policy", default="rust_kvec,cpython_list,factor_1_5,exact",
                    help="comma list of rust_kvec, rust_std, cpython_list, factor_1_5, exact")
-    g.add_argument("--profile", default="latest", help="comma list of vrealloc commits or aliases")
+    g.add_argument("--profile", default="latest",
+                   help="comma list of vrealloc commits, aliases, what-ifs (kvalloc profiles) "
+                        "or module:NAME")
     g.add_argument("--json", metavar="FILE")
     g.add_argument("--csv", metavar="FILE")
     g.add_argument("--workload", default="push", metavar="NAME|FILE",
@@ -368,6 +389,9 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--wide", action="store_true", help="print every column")
     g.add_argument("--quiet", action="store_true", help="no progress bar")
     g.add_argument("--dmesg", metavar="FILE", help="write the kernel log of every run to FILE")
+    g.add_argument("--cost-model", default="default", metavar="default|FILE",
+                   help="the ns per unit of work behind the est_* columns: the defaults, or a "
+                        "TOML or JSON file of overrides (docs/cost_model.md)")
     g.add_argument("--explain", action="store_true", help="what every column means, then exit")
     g.add_argument("--plot", metavar="FILE",
                    help="a figure (.png, .svg or .pdf; needs matplotlib): with --sweep, copies per "
@@ -396,7 +420,9 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--kasan", choices=["off", "generic", "sw_tags"], default="off")
     t.add_argument("--profile", default="latest", help="vrealloc profile (commit or alias)")
     t.set_defaults(func=_cmd_test_vmalloc)
-    pr = sub.add_parser("profiles", help="list the vrealloc profiles (commit, alias, kernel)")
+    pr = sub.add_parser("profiles", help="list the vrealloc profiles: kernel commits, then what-ifs")
+    pr.add_argument("extra", nargs="?", default="",
+                    help="comma list of module:NAME what-ifs to list as well")
     pr.set_defaults(func=_cmd_profiles)
     b = sub.add_parser("bench", help="run the benchmarks (ratios against in-process baselines)")
     b.add_argument("--json", metavar="FILE")

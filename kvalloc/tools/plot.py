@@ -38,7 +38,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
 
 from containers.growth import POLICIES
 from kvalloc.constants import PAGE_SIZE
-from kvalloc.tools.study import ALLOCS, PROFILE_INFO, Run, profile_alias
+from kvalloc.tools.study import ALLOCS, PROFILE_INFO, Run, profile_alias, profile_label
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -188,7 +188,7 @@ def _order(c: _Config) -> tuple[Any, ...]:
 
 
 def _profile_label(commit: str) -> str:
-    return profile_alias(commit) or commit
+    return profile_label(commit)
 
 
 _EXTRA_FIELDS = ("profile", "elem", "workload", "variant")
@@ -242,7 +242,7 @@ def _fmt_n(n: int) -> str:
 
 
 def _profiles_text(commits: Sequence[str]) -> str:
-    names = [f"{profile_alias(c)} ({c})" if profile_alias(c) else c for c in commits]
+    names = [f"{profile_alias(c)} ({c})" if profile_alias(c) else profile_label(c) for c in commits]
     return ("profile " if len(names) == 1 else "profiles ") + ", ".join(names)
 
 

@@ -27,6 +27,7 @@ import bisect
 import dataclasses
 import functools
 import json
+import operator
 import warnings
 from collections.abc import Callable, Iterable, Sequence
 from typing import IO, Any
@@ -37,14 +38,16 @@ from containers.vec import Vec
 from kvalloc import (
     VREALLOC_HISTORY,
     AllocError,
+    CostModel,
     Kernel,
     KernelConfig,
     KernelWarning,
     ReallocEvent,
 )
 from kvalloc.alloc import Allocator, Kmalloc, KVmalloc, Layout, MoveOnly, Vmalloc
-from kvalloc.config import VREALLOC_ALIASES, vrealloc_profile_number
+from kvalloc.config import VREALLOC_ALIASES
 from kvalloc.constants import PAGE_SIZE
+from kvalloc.profiles import KERNEL_PROFILES, resolve_profile
 
 from . import background as bg
 from .background import fragmentation
@@ -61,18 +64,9 @@ ELEMS: dict[str, elems.Elem[Any]] = {
 }
 
 #: commit -> (kernel version, the commit's title), oldest first (docs/vrealloc.md#profiles);
-#: the aliases are kvalloc.config.VREALLOC_ALIASES.
+#: the aliases are kvalloc.profiles.VREALLOC_ALIASES.
 PROFILE_INFO: dict[str, tuple[str, str]] = {
-    "3ddc2fefe6f3": ("v6.12", "mm: vmalloc: implement vrealloc()"),
-    "d699440f58ce": ("v6.13-rc", "mm: fix vrealloc()'s KASAN poisoning logic"),
-    "a0309faf1cb0": ("v6.15-rc", "mm: vmalloc: support more granular vrealloc() sizing"),
-    "f7a35a3c36d1": ("v6.15-rc7", "mm: vmalloc: Actually use the in-place vrealloc region"),
-    "70d1eb031a68": ("v6.15-rc7", "mm: vmalloc: Only zero-init on vrealloc shrink"),
-    "4c5d3365882d": ("v6.17", "mm/vmalloc: allow to set node and align in vrealloc"),
-    "007f5da43b3d": ("v6.19-rc", "mm/kasan: fix incorrect unpoisoning in vrealloc for KASAN"),
-    "9b47d4eea3f7": ("2026", "mm/kasan: fix KASAN poisoning in vrealloc()"),
-    "e64f42036ef4": ("2026", "mm/vmalloc: free unused pages on vrealloc() shrink"),
-}
+    p.commit: (p.version, p.description) for p in KERNEL_PROFILES}
 _ALIAS_OF = {commit: alias for alias, commit in VREALLOC_ALIASES.items()}
 
 #: Every column of a growth row, in order, with its meaning (``--explain``, docs/study.md).
@@ -81,7 +75,10 @@ GLOSSARY: dict[str, str] = {
              "or moveonly (allocate, copy, free: never in place)",
     "policy": "the growth policy: how the vector picks its new capacity",
     "profile": "the vrealloc profile, as its commit id",
-    "profile_alias": "the profile's alias (latest, v6.12, ...), empty for commits without one",
+    "profile_alias": "the profile's alias (latest, v6.12, ...), empty for commits without one "
+                     "and for what-ifs",
+    "profile_kind": "kernel (a commit of mm/vmalloc.c) or what-if (a change no kernel has, "
+                    "docs/whatif.md)",
     "workload": "what the vectors were put through: push (N values pushed one by one), burst, "
                 "sawtooth, bpf-insn-hist, random, or a trace file (docs/workloads.md)",
     "elem": "the element type",
@@ -122,6 +119,11 @@ GLOSSARY: dict[str, str] = {
                      "the kernel's, a background's included)",
     "purges": "lazy-free purges during the run (__purge_vmap_area_lazy)",
     "tlb_flushes": "kernel TLB flushes during the run",
+    "est_time_ms": "estimated time of every resize and allocation of the run, in ms, from the "
+                   "work counted (Kernel.work()) priced by the cost model (--cost-model, "
+                   "docs/cost_model.md); the background's work is not included",
+    "est_ns_per_element": "est_time_ms per element at the end, in ns (amortised time)",
+    "worst_est_us": "the estimated time of the slowest single resize, in µs",
     "free_areas": "free blocks of address space in the vmalloc range at the end",
     "largest_hole_bytes": "the largest free block below the highest busy or lazy area at the end",
     "va_span_bytes": "from VMALLOC_START to the end of the highest busy or lazy area at the end",
@@ -131,30 +133,49 @@ GROWTH_COLUMNS: tuple[str, ...] = tuple(GLOSSARY)
 #: Keys of one line of ``--events`` (JSON Lines), then the run's own keys.
 EVENT_KEYS = ("seq", "len", "old_capacity", "new_capacity", "old_bytes", "new_bytes",
               "old_allocated", "new_allocated", "outcome", "bytes_copied", "backing", "old_ptr",
-              "new_ptr", "buffer")
+              "new_ptr", "buffer", "est_ns")
 EVENT_RUN_KEYS = ("alloc", "policy", "profile", "workload")
 
-#: The default table: (header line 1, header line 2, cell, format, width). 115 characters.
+#: The default table: (header line 1, header line 2, cell, format, width). 126 characters.
 TABLE: tuple[tuple[str, str, str, str, int], ...] = (
     ("alloc", "", "alloc", "s", 8), ("policy", "", "policy", "s", 12),
     ("profile", "", "profile_label", "s", 12), ("N", "", "n_cell", "s", 8),
     ("reallocs", "", "reallocs", "d", 8), ("in place", "", "in_place", "d", 8),
     ("moved", "", "moved", "d", 6), ("copied", "MiB", "copied_mib", ".2f", 9),
     ("copies/", "elem", "copies_per_element", ".3f", 9), ("worst", "KiB", "worst_copy_kib", ".1f", 7),
-    ("overhead", "%", "overhead_pct", ".1f", 8),
+    ("overhead", "%", "overhead_pct", ".1f", 8), ("est time", "µs", "est_time_us", ".1f", 9),
 )
-TABLE_WIDTH = 120
+TABLE_WIDTH = 126
 
 
 def profile_commit(profile: str) -> str:
-    """The commit id of a profile given by commit or alias; ValueError if unknown."""
-    vrealloc_profile_number(profile)        # validates
-    return VREALLOC_ALIASES.get(profile, profile)
+    """The name rows use for a profile: the commit id of a kernel profile (given by commit
+    or alias), the name of a what-if (given by name or ``module:NAME``, which registers it);
+    ValueError if unknown."""
+    return resolve_profile(profile).name
 
 
 def profile_alias(commit: str) -> str:
     """The alias of a commit (``latest``, ``v6.12``, ...), or ``""``."""
     return _ALIAS_OF.get(commit, "")
+
+
+def profile_kind(name: str) -> str:
+    """``"kernel"`` for a commit id, else ``"what-if"`` (a registered what-if, or one of a
+    module that is not imported here, as in rows read back from a file)."""
+    return "kernel" if name in VREALLOC_HISTORY else "what-if"
+
+
+def profile_label(name: str) -> str:
+    """How tables and figures name a profile: a kernel commit by its alias (or commit id),
+    a what-if as ``what-if:NAME``, so the two are never confused.
+
+    >>> profile_label("e64f42036ef4"), profile_label("grow-into-va")
+    ('latest', 'what-if:grow-into-va')
+    """
+    if profile_kind(name) == "what-if":
+        return f"what-if:{name}"
+    return _ALIAS_OF.get(name, name)
 
 
 def element(name: str) -> elems.Elem[Any]:
@@ -241,7 +262,8 @@ class Run:
         self._need_events()
         f = self.ev[i * _EV_FIELDS:(i + 1) * _EV_FIELDS]
         return (i, f[0], f[1], f[2], f[3], f[4], f[5], f[6], OUTCOMES[f[7]], f[8],
-                BACKINGS[f[9]], self.ptrs[2 * i], self.ptrs[2 * i + 1], self.buffers[f[10]])
+                BACKINGS[f[9]], self.ptrs[2 * i], self.ptrs[2 * i + 1], self.buffers[f[10]],
+                f[11])
 
     def snap(self, i: int) -> tuple[int, ...]:
         """The kernel snapshot after event ``i`` (``base`` for ``i == -1``). O(1)."""
@@ -272,8 +294,8 @@ _OUTCOME = {name: i for i, name in enumerate(OUTCOMES)}
 _BACKING = {name: i for i, name in enumerate(BACKINGS)}
 _FAILED = _OUTCOME["failed"]
 # ints per event in Run.ev: len, old and new capacity, old and new bytes, old and new
-# allocated, outcome, bytes copied, backing, buffer
-_EV_FIELDS = 11
+# allocated, outcome, bytes copied, backing, buffer, estimated ns
+_EV_FIELDS = 12
 
 
 class _Tally:
@@ -286,6 +308,8 @@ class _Tally:
         self.count = [0] * len(OUTCOMES)
         self.copied = 0
         self.worst = 0
+        self.est_ns = 0
+        self.worst_ns = 0
         self.held: dict[int, tuple[int, int]] = {}     # buffer -> (capacity, allocated)
 
     def advance(self, upto: int) -> None:
@@ -300,6 +324,9 @@ class _Tally:
         copied = ev[a + 8:b:nf]
         self.copied += sum(copied)
         self.worst = max(self.worst, max(copied))
+        est = ev[a + 11:b:nf]
+        self.est_ns += sum(est)
+        self.worst_ns = max(self.worst_ns, max(est))
         bufs, caps, allocated = ev[a + 10:b:nf], ev[a + 2:b:nf], ev[a + 6:b:nf]
         need = set(bufs)                    # the last event of each buffer that held memory
         for i in range(len(bufs) - 1, -1, -1):
@@ -321,9 +348,11 @@ class _Recorder:
     SNAP = ("used", "peak", "va", "peak_va", "lazy", "purges", "flushes", "vr_fresh",
             "vr_in_place", "vr_moved", "vr_fallthrough", "free_areas", "largest_hole", "span")
 
-    def __init__(self, k: Kernel, stride: int, churn: Any = None, churn_steps: int = 0) -> None:
+    def __init__(self, k: Kernel, stride: int, churn: Any = None, churn_steps: int = 0,
+                 cost: CostModel | None = None) -> None:
         self.k = k
         self.m = k.machine
+        self.cost = cost if cost is not None else CostModel.default()
         self.stride = stride
         self.churn = churn
         self.churn_steps = churn_steps
@@ -338,6 +367,7 @@ class _Recorder:
         self._frag = (0, 0, 0)
         self.m.mem.reset_watermark()
         self.base = self.snap()
+        self.work = self.m.work_counts()          # after the last event (and its churn)
 
     def snap(self) -> tuple[int, ...]:
         m = self.m
@@ -362,18 +392,23 @@ class _Recorder:
         self.buffers.append(buffer)
         snap, add_ev, add_ptrs, add_snap = self.snap, ev.extend, ptrs.extend, snaps.extend
         add_step = steps.append
+        work_counts, estimate, sub = self.m.work_counts, self.cost.estimate_counts_ns, operator.sub
 
         def observe(e: ReallocEvent) -> None:
             old_ptr, new_ptr, old_bytes, new_bytes, old_alloc, new_alloc, outcome, copied, \
                 backing = e
+            work = work_counts()
+            est = round(estimate(tuple(map(sub, work, self.work))))
             add_ev((length(), old_bytes // s, new_bytes // s, old_bytes, new_bytes, old_alloc,
-                    new_alloc, outcome_of[outcome], copied, backing_of[backing], buf))
+                    new_alloc, outcome_of[outcome], copied, backing_of[backing], buf, est))
             add_ptrs((old_ptr, new_ptr))
             add_step(self.step)
             churn = self.churn
             if churn is not None:
                 for _ in range(self.churn_steps):
                     churn.step()
+                work = work_counts()
+            self.work = work
             add_snap(snap())
         return observe
 
@@ -436,7 +471,7 @@ def _raw_length(raws: dict[int, tuple[Allocator, int, int]], vid: int,
     return lambda: raws[vid][2] // stride if vid in raws else 0
 
 
-def run_growth(spec: RunSpec) -> Run:
+def run_growth(spec: RunSpec, cost: CostModel | None = None) -> Run:
     """Run one configuration on a fresh kernel; O(events + workload steps).
 
     >>> r = run_growth(RunSpec("vmalloc", "rust_kvec", "e64f42036ef4", elements=600))
@@ -445,10 +480,10 @@ def run_growth(spec: RunSpec) -> Run:
     """
     with warnings.catch_warnings():          # kernel warnings go to the run's log (Run.dmesg)
         warnings.simplefilter("ignore", KernelWarning)
-        return _run_growth(spec)
+        return _run_growth(spec, cost)
 
 
-def _run_growth(spec: RunSpec) -> Run:
+def _run_growth(spec: RunSpec, cost: CostModel | None) -> Run:
     e = element(spec.elem)
     n = spec.elements
     stride = Layout(e.size, e.align).pad_to_align().size
@@ -460,7 +495,7 @@ def _run_growth(spec: RunSpec) -> Run:
     if entries:
         bg.populate(k, entries)
     churn = bg.Churn(k, spec.churn, spec.seed) if spec.churn else None
-    rec = _Recorder(k, stride, churn, spec.churn_steps if churn is not None else 0)
+    rec = _Recorder(k, stride, churn, spec.churn_steps if churn is not None else 0, cost)
     policy = POLICIES[spec.policy] if spec.policy in POLICIES else POLICIES["rust_kvec"]
     vecs: dict[int, Vec[Any, Any]] = {}
     raws: dict[int, tuple[Allocator, int, int]] = {}       # id -> (allocator, ptr, size)
@@ -552,7 +587,8 @@ def _summarise(run: Run, tally: _Tally, length: int, elements: int) -> dict[str,
     commit = spec.profile
     row: dict[str, Any] = {
         "alloc": spec.alloc, "policy": spec.policy, "profile": commit,
-        "profile_alias": profile_alias(commit), "workload": spec.workload, "elem": spec.elem,
+        "profile_alias": profile_alias(commit), "profile_kind": profile_kind(commit),
+        "workload": spec.workload, "elem": spec.elem,
         "elem_size": size, "elements": elements, "vectors": spec.vectors,
         "churn": spec.churn, "background": spec.background, "len": length,
         "status": "ok" if failed_at is None else f"AllocError at len {failed_at}",
@@ -571,6 +607,9 @@ def _summarise(run: Run, tally: _Tally, length: int, elements: int) -> dict[str,
         "overhead_pct": round((total - payload) / payload * 100, 2) if payload else 0.0,
         "peak_va_bytes": snap[3] - base[2], "lazy_va_bytes": snap[4],
         "purges": snap[5] - base[5], "tlb_flushes": snap[6] - base[6],
+        "est_time_ms": round(tally.est_ns / 1e6, 4),
+        "est_ns_per_element": round(tally.est_ns / length, 2) if length else 0.0,
+        "worst_est_us": round(tally.worst_ns / 1e3, 3),
         "free_areas": snap[11], "largest_hole_bytes": snap[12], "va_span_bytes": snap[13],
     }
     return row
@@ -642,7 +681,7 @@ def growth_study(elements: int = 50_000, elem: str = "u64",
                  vectors: int = 1, interleave: str = "round-robin", seed: int = 0,
                  churn: str = "", churn_steps: int = 4, background: str = "",
                  on_rows: Callable[[list[dict[str, Any]], Run], None] | None = None,
-                 keep_events: bool = True,
+                 keep_events: bool = True, cost: CostModel | None = None,
                  ) -> tuple[list[dict[str, Any]], list[Run]]:
     """Every combination of allocator x policy x profile: the rows and the runs.
 
@@ -655,7 +694,8 @@ def growth_study(elements: int = 50_000, elem: str = "u64",
     Allocators that do not depend on the profile (:data:`PROFILE_FREE_ALLOCS`) run once and
     their rows are repeated under each profile. A workload of raw resizes only (such as
     ``bpf-insn-hist``) does not use an allocator or policy: it runs once per profile, with
-    the kernel functions it calls as ``alloc`` and ``-`` as ``policy``.
+    the kernel functions it calls as ``alloc`` and ``-`` as ``policy``. ``cost`` prices
+    the counted work for the estimated time columns (default: ``CostModel.default()``).
     """
     from .trace import workload_ops
     element(elem)
@@ -690,11 +730,12 @@ def growth_study(elements: int = 50_000, elem: str = "u64",
     configs = [(ci, c, a, p) for ci, c in enumerate(commits) for a in allocs for p in policies]
     for i, (ci, commit, a, p) in enumerate(configs):
         if progress is not None:
-            progress(i, len(configs), f"{a} {p} {profile_alias(commit) or commit}")
+            progress(i, len(configs), f"{a} {p} {profile_label(commit)}")
         spec = RunSpec(a, p, commit, elem, n, workload, vectors, interleave, seed, churn,
                        churn_steps, background)
         shared = done.get((a, p)) if a in PROFILE_FREE_ALLOCS else None
-        run = dataclasses.replace(shared, spec=spec) if shared is not None else run_growth(spec)
+        run = (dataclasses.replace(shared, spec=spec) if shared is not None
+               else run_growth(spec, cost))
         done[(a, p)] = run
         runs.append(run)
         new = sweep_rows(run, sweep) if sweep else [run.row()]
@@ -747,26 +788,37 @@ def explain(width: int = 100) -> str:
 
 def _cells(row: dict[str, Any]) -> dict[str, Any]:
     commit = row["profile"]
-    return {**row, "profile_label": row["profile_alias"] or commit,
+    return {**row, "profile_label": profile_label(commit),
             "copied_mib": row["bytes_copied"] / (1 << 20),
             "worst_copy_kib": row["worst_copy_bytes"] / 1024,
+            "est_time_us": row["est_time_ms"] * 1000,
             "n_cell": f"{row['elements']}" + ("" if row["status"] == "ok" else "*")}
 
 
-def table_header() -> str:
+def profile_width(profiles: Iterable[str]) -> int:
+    """The profile column's width for rows of these profiles (what-if labels are longer)."""
+    return max([12, *(len(profile_label(profile_commit(p))) for p in profiles)])
+
+
+def _table(width: int) -> list[tuple[str, str, str, str, int]]:
+    return [(h1, h2, key, f, width if key == "profile_label" else w)
+            for h1, h2, key, f, w in TABLE]
+
+
+def table_header(profile_width: int = 12) -> str:
     """The default table's two header lines (fixed widths, so rows can come one by one)."""
     top, bottom = [], []
-    for h1, h2, _, f, w in TABLE:
+    for h1, h2, _, f, w in _table(profile_width):
         top.append(h1.ljust(w) if f == "s" else h1.rjust(w))
         bottom.append(h2.ljust(w) if f == "s" else h2.rjust(w))
     return "  ".join(top).rstrip() + "\n" + "  ".join(bottom).rstrip()
 
 
-def table_line(row: dict[str, Any]) -> str:
+def table_line(row: dict[str, Any], profile_width: int = 12) -> str:
     """One row of the default table, in the widths of :func:`table_header`."""
     c = _cells(row)
     return "  ".join(format(c[key], f).ljust(w) if f == "s" else format(c[key], f).rjust(w)
-                     for _, _, key, f, w in TABLE).rstrip()
+                     for _, _, key, f, w in _table(profile_width)).rstrip()
 
 
 def format_growth(rows: list[dict[str, Any]], wide: bool = False) -> str:
@@ -774,7 +826,8 @@ def format_growth(rows: list[dict[str, Any]], wide: bool = False) -> str:
     short summary of what differs between the rows."""
     if wide:
         return format_table(rows, GROWTH_COLUMNS)
-    out = [table_header(), *map(table_line, rows), *summary_lines(rows)]
+    width = profile_width({r["profile"] for r in rows})
+    out = [table_header(width), *(table_line(r, width) for r in rows), *summary_lines(rows)]
     return "\n".join(out) + "\n"
 
 
@@ -804,7 +857,7 @@ def summary(rows: list[dict[str, Any]]) -> list[str]:
 
     def name(r: dict[str, Any]) -> str:
         return f"{r['alloc']}/{r['policy']}" + (
-            f" on {r['profile_alias'] or r['profile']}" if len({x['profile'] for x in rows}) > 1 else "")
+            f" on {profile_label(r['profile'])}" if len({x['profile'] for x in rows}) > 1 else "")
 
     if ok:
         best = min(ok, key=lambda r: (r["copies_per_element"], r["overhead_pct"]))
@@ -829,7 +882,7 @@ def dmesg_lines(runs: Iterable[Run]) -> list[str]:
     for run in runs:
         if run.dmesg:
             s = run.spec
-            out.append(f"== {s.alloc} {s.policy} {profile_alias(s.profile) or s.profile}")
+            out.append(f"== {s.alloc} {s.policy} {profile_label(s.profile)}")
             out.extend(run.dmesg)
     return out
 

@@ -76,7 +76,7 @@ def test_snapshot_subtraction_is_the_work_between() -> None:
         "bytes_copied": 0, "bytes_zeroed": 8, "pages_allocated": 2, "pages_freed": 2,
         "ptes_mapped": 1, "ptes_unmapped": 1, "pmds_mapped": 0, "pmds_unmapped": 0,
         "tlb_flushes": 1, "tlb_shootdown_cpus": 1, "lazy_areas_purged": 1,
-        "vmap_area_allocs": 1}
+        "vmap_area_allocs": 1, "resize_calls": 0}
     with pytest.raises(ValueError, match="negative"):
         a - c                                                    # noqa: B018
     assert k.work() == c                                         # reading is not work
@@ -107,13 +107,13 @@ def test_vrealloc_move_copies_what_the_stats_report() -> None:
     # and its emptied kmalloc-8 slab page freed, its PTE unmapped.
     assert delta(k, before) == {"bytes_copied": PAGE_SIZE, "bytes_zeroed": 32,
                                 "pages_allocated": 4, "pages_freed": 2, "ptes_mapped": 3,
-                                "ptes_unmapped": 1, "vmap_area_allocs": 1}
+                                "ptes_unmapped": 1, "vmap_area_allocs": 1, "resize_calls": 1}
     # latest shrinks in place and frees the pages past the new size: 2 pages, 2 PTEs and
     # the flush of their range.
     mid = k.work()
     assert k.vrealloc(q, PAGE_SIZE) == q
     assert delta(k, mid) == {"pages_freed": 2, "ptes_unmapped": 2, "tlb_flushes": 1,
-                             "tlb_shootdown_cpus": 1}
+                             "tlb_shootdown_cpus": 1, "resize_calls": 1}
     assert k.read(q, 4) == b"\xab" * 4
     balanced(k)
 
@@ -123,7 +123,7 @@ def test_vrealloc_shrink_zeroes_the_tail_under_init_on_alloc() -> None:
     p = nn(k.vmalloc(6000))
     before = k.work()
     assert k.vrealloc(p, 5000) == p            # same two pages: memset(p + 5000, 0, 1000)
-    assert delta(k, before) == {"bytes_zeroed": 1000}
+    assert delta(k, before) == {"bytes_zeroed": 1000, "resize_calls": 1}
     balanced(k)
 
 
@@ -221,12 +221,13 @@ def test_krealloc_copies_ksize_and_zeroes_the_tail() -> None:
     p = nn(k.kmalloc(100))                     # kmalloc-128
     before = k.work()
     nn(k.krealloc(p, 200))                     # moves to kmalloc-256: copies ksize = 128
-    assert delta(k, before) == {"bytes_copied": 128, "pages_allocated": 1, "pages_freed": 1}
+    assert delta(k, before) == {"bytes_copied": 128, "pages_allocated": 1, "pages_freed": 1,
+                                "resize_calls": 1}
     k = Kernel(KernelConfig(init_on_alloc=True))
     p = nn(k.kmalloc(100))
     before = k.work()
     assert k.krealloc(p, 50) == p              # in place: memset(p + 50, 0, 128 - 50)
-    assert delta(k, before) == {"bytes_zeroed": 78}
+    assert delta(k, before) == {"bytes_zeroed": 78, "resize_calls": 1}
     balanced(k)
 
 
@@ -243,7 +244,8 @@ def test_kvrealloc_from_kmalloc_to_vmalloc_copies_ksize() -> None:
     # the kfree empties the kmalloc-128 slab.
     assert delta(k, before) == {"bytes_copied": 128, "bytes_zeroed": 4 * PAGE_SIZE + 32,
                                 "pages_allocated": 2048 + 4 + 1, "pages_freed": 1,
-                                "pmds_mapped": 4, "ptes_mapped": 4, "vmap_area_allocs": 2}
+                                "pmds_mapped": 4, "ptes_mapped": 4, "vmap_area_allocs": 2,
+                                "resize_calls": 1}
     balanced(k)
 
 
