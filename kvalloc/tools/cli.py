@@ -118,6 +118,8 @@ def _cmd_study(args: argparse.Namespace) -> int:
     )
     for option in ("json", "csv", "events", "plot", "plot_timeline", "dmesg"):
         _check_output(f"--{option.replace('_', '-')}", getattr(args, option, None))
+    if args.study == "whatif":
+        return _cmd_whatif(args)
     if args.study == "shrink":
         profiles = _split(args.profile) if args.profile else None
         rows = shrink_study(args.from_size, args.to_size, *([profiles] if profiles else []))
@@ -138,12 +140,7 @@ def _cmd_study(args: argparse.Namespace) -> int:
             raise ValueError("--plot needs matplotlib: pip install 'kvalloc[plot]' "
                              "(from a checkout: pip install '.[plot]')") from None
     sweep = sweep_points(*parse_sweep(args.sweep)) if args.sweep else None
-    from kvalloc.cost_model import CostModel
-    try:
-        cost = CostModel.default() if args.cost_model == "default" else \
-            CostModel.from_file(args.cost_model)
-    except OSError as e:
-        raise ValueError(f"--cost-model {args.cost_model}: {e.strerror}") from None
+    cost = _cost_model(args.cost_model)
     elem = f"{args.elem_size}B" if args.elem_size else args.elem
     to_stdout = "-" in (args.json, args.csv, args.events)
     table = not to_stdout and not args.wide
@@ -210,6 +207,46 @@ def _cmd_study(args: argparse.Namespace) -> int:
         sys.stderr.write(f"kvalloc: interrupted; {len(runs_done)} configurations finished "
                          "and kept\n")
         return 130
+    return 0
+
+
+def _cost_model(path: str) -> Any:
+    from kvalloc.cost_model import CostModel
+    try:
+        return CostModel.default() if path == "default" else CostModel.from_file(path)
+    except OSError as e:
+        raise ValueError(f"--cost-model {path}: {e.strerror}") from None
+
+
+def _cmd_whatif(args: argparse.Namespace) -> int:
+    from .whatif import COLUMNS, format_whatif, whatif_study
+    for option in ("json", "csv", "plot"):
+        _check_output(f"--{option}", getattr(args, option, None))
+    if args.plot:
+        from .plot import check_path
+        check_path(args.plot)
+        try:
+            import matplotlib  # noqa: F401
+        except ImportError:
+            raise ValueError("--plot needs matplotlib: pip install 'kvalloc[plot]' "
+                             "(from a checkout: pip install '.[plot]')") from None
+    cost = _cost_model(args.cost_model)
+    bar = _progress_bar(args.quiet)
+    try:
+        rows = whatif_study(_split(args.profile), _split(args.case), args.elements, cost,
+                            progress=bar)
+    finally:
+        if bar is not None:
+            bar.close()
+    to_stdout = "-" in (args.json, args.csv)
+    if not to_stdout:
+        print(format_whatif(rows), end="")
+    _write_rows(cast("list[dict[str, object]]", rows), COLUMNS, args.json, args.csv)
+    if args.plot:
+        from .plot import plot_whatif
+        plot_whatif(rows, args.plot)
+        if not to_stdout:
+            print(f"plot written to {args.plot}")
     return 0
 
 
@@ -399,6 +436,23 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--plot-timeline", metavar="FILE",
                    help="the address space over time of the first configuration")
     g.set_defaults(func=_cmd_study)
+    from .whatif import CASE_NAMES
+    w = stsub.add_parser("whatif", help="is my vrealloc idea worth a patch? latest against "
+                                        "each what-if on a set of workloads")
+    w.add_argument("--profile", default="grow-into-va,vremap,refill-tail,keep-huge",
+                   help="comma list of what-ifs (or module:NAME), each compared with latest")
+    w.add_argument("--case", default=",".join(CASE_NAMES),
+                   help="comma list of workload cases (default: all): " + ", ".join(CASE_NAMES))
+    w.add_argument("--elements", type=int, default=None, metavar="N",
+                   help="N for every case instead of each case's own")
+    w.add_argument("--cost-model", default="default", metavar="default|FILE")
+    w.add_argument("--json", metavar="FILE")
+    w.add_argument("--csv", metavar="FILE")
+    w.add_argument("--plot", metavar="FILE",
+                   help="a figure (.png, .svg or .pdf): each what-if's estimated time and bytes "
+                        "copied against latest, per case")
+    w.add_argument("--quiet", action="store_true", help="no progress bar")
+    w.set_defaults(func=_cmd_study)
     sh = stsub.add_parser("shrink", help="vmalloc(--from), vrealloc to --to, grow back; per profile")
     sh.add_argument("--from", dest="from_size", type=parse_size, default=256 << 10, metavar="SIZE")
     sh.add_argument("--to", dest="to_size", type=parse_size, default=16 << 10, metavar="SIZE")

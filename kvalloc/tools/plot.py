@@ -47,6 +47,7 @@ if TYPE_CHECKING:
 
 __all__ = ["ALLOC_COLOURS", "FORMATS", "OKABE_ITO", "POLICY_STYLES", "PROFILE_MARKERS",
            "TIMELINE_COLOURS", "alloc_colour", "merge_identical", "plot_runs", "plot_sweep", "plot_timeline",
+           "plot_whatif",
            "policy_style", "profile_marker"]
 
 #: The Okabe-Ito palette (Okabe & Ito 2008, "Color Universal Design"), safe for the common
@@ -916,3 +917,55 @@ def plot_timeline(run: Run, path: str | os.PathLike[str]) -> None:
             _save(fig, path, fmt)
         finally:
             plt.close(fig)
+
+
+# --------------------------------------------------------------------------- plot_whatif
+
+#: Bar colours of the what-ifs, in the order they appear (Okabe-Ito, skipping the allocators').
+_WHATIF_COLOURS = (OKABE_ITO["orange"], OKABE_ITO["sky_blue"], OKABE_ITO["reddish_purple"],
+                   OKABE_ITO["bluish_green"], OKABE_ITO["yellow"], OKABE_ITO["vermillion"])
+
+
+def plot_whatif(rows: list[dict[str, Any]], path: str | os.PathLike[str]) -> None:
+    """The rows of ``kvalloc study whatif`` as two panels of grouped bars, one group per
+    case and one bar per what-if: (a) estimated time and (b) bytes copied, each relative to
+    latest (the line at 1). A bar is labelled with its ratio; a case where latest copies
+    nothing shows no bar in (b)."""
+    fmt = check_path(path)
+    rows = _check_list(rows, "rows", "plot_whatif", dict, "dicts", "a dict")
+    plt = _pyplot()
+    cases = list(dict.fromkeys(r["case"] for r in rows))
+    labels = list(dict.fromkeys(r["profile_label"] for r in rows if r["profile_kind"] == "what-if"))
+    if not labels:
+        raise ValueError("plot_whatif: the rows hold no what-if profile")
+    by = {(r["case"], r["profile_label"]): r for r in rows}
+    fig, axes = plt.subplots(2, 1, figsize=(_WIDTH, 5.6), layout="constrained", sharex=True)
+    width = 0.8 / len(labels)
+    panels = (("time_vs_latest", "a", "estimated time"),
+              ("copied_vs_latest", "b", "bytes copied"))
+    for ax, (key, letter, what) in zip(axes, panels):
+        for j, label in enumerate(labels):
+            xs, ys = [], []
+            for i, case in enumerate(cases):
+                r = by.get((case, label))
+                if r is not None and r[key] is not None:
+                    xs.append(i - 0.4 + width * (j + 0.5))
+                    ys.append(r[key])
+            bars = ax.bar(xs, ys, width * 0.92, color=_WHATIF_COLOURS[j % len(_WHATIF_COLOURS)],
+                          edgecolor="black", linewidth=0.4, label=label, zorder=3)
+            ax.bar_label(bars, [f"{y:.2f}" for y in ys], fontsize=5.5, padding=1.5, rotation=90)
+        ax.axhline(1.0, color="black", linewidth=0.9, zorder=4)
+        ax.set_ylabel(f"{what}\nrelative to latest", fontsize=8)
+        ax.set_title(f"({letter}) {what} of each what-if over latest's (latest = 1)",
+                     fontsize=9, loc="left")
+        top = max([1.0, *(r[key] or 0.0 for r in rows)])
+        ax.set_ylim(0, top * 1.25)
+        ax.grid(axis="y", color="#dddddd", linewidth=0.5, zorder=0)
+        ax.tick_params(labelsize=7)
+    axes[1].set_xticks(range(len(cases)), cases, rotation=20, ha="right", fontsize=7)
+    axes[0].legend(loc="upper left", fontsize=7, ncol=len(labels), frameon=False,
+                   bbox_to_anchor=(0, 1.02, 1, 0.2), mode="expand", borderaxespad=0.6)
+    fig.suptitle("What-if vrealloc strategies against latest (e64f42036ef4), per workload\n"
+                 "kvalloc study whatif: counted work, times from the cost model", fontsize=9)
+    _save(fig, path, fmt)
+    plt.close(fig)

@@ -119,6 +119,9 @@ GLOSSARY: dict[str, str] = {
                      "the kernel's, a background's included)",
     "purges": "lazy-free purges during the run (__purge_vmap_area_lazy)",
     "tlb_flushes": "kernel TLB flushes during the run",
+    "ptes_mapped": "4 KiB page-table entries set during the run (vremap maps a moved area's "
+                   "pages again instead of copying them)",
+    "ptes_unmapped": "4 KiB page-table entries cleared during the run",
     "est_time_ms": "estimated time of every resize and allocation of the run, in ms, from the "
                    "work counted (Kernel.work()) priced by the cost model (--cost-model, "
                    "docs/cost_model.md); the background's work is not included",
@@ -344,9 +347,10 @@ class _Recorder:
 
     # snapshot fields: pages in use, peak pages, VA held (busy + lazy), peak VA, lazy VA,
     # purges, TLB flushes, vrealloc fresh, in place, moved, fall-through, free areas,
-    # largest hole, VA span
+    # largest hole, VA span, PTEs mapped, PTEs unmapped
     SNAP = ("used", "peak", "va", "peak_va", "lazy", "purges", "flushes", "vr_fresh",
-            "vr_in_place", "vr_moved", "vr_fallthrough", "free_areas", "largest_hole", "span")
+            "vr_in_place", "vr_moved", "vr_fallthrough", "free_areas", "largest_hole", "span",
+            "ptes_mapped", "ptes_unmapped")
 
     def __init__(self, k: Kernel, stride: int, churn: Any = None, churn_steps: int = 0,
                  cost: CostModel | None = None) -> None:
@@ -380,9 +384,11 @@ class _Recorder:
             f = fragmentation(self.k)
             self._frag = (f["free_areas"], f["largest_hole_bytes"], f["va_span_bytes"])
             self._frag_gen = kva.generation
+        pt = m.pgtable
         return (mem.nr_frames - mem.nr_free, mem.nr_frames - mem.min_free, va, self.peak_va,
                 lazy, kva.nr_purges, tlb, vr.fresh, vr.shrink + vr.grow_in_place,
-                vr.moved - vr.fresh, vr.fallthrough, *self._frag)
+                vr.moved - vr.fresh, vr.fallthrough, *self._frag, pt.nr_ptes_mapped,
+                pt.nr_ptes_unmapped)
 
     def observer(self, buffer: str, length: Callable[[], int]) -> Callable[[ReallocEvent], None]:
         """The observer of one buffer (a vector ``v0`` or a raw buffer ``r0``)."""
@@ -607,6 +613,7 @@ def _summarise(run: Run, tally: _Tally, length: int, elements: int) -> dict[str,
         "overhead_pct": round((total - payload) / payload * 100, 2) if payload else 0.0,
         "peak_va_bytes": snap[3] - base[2], "lazy_va_bytes": snap[4],
         "purges": snap[5] - base[5], "tlb_flushes": snap[6] - base[6],
+        "ptes_mapped": snap[14] - base[14], "ptes_unmapped": snap[15] - base[15],
         "est_time_ms": round(tally.est_ns / 1e6, 4),
         "est_ns_per_element": round(tally.est_ns / length, 2) if length else 0.0,
         "worst_est_us": round(tally.worst_ns / 1e3, 3),

@@ -112,3 +112,49 @@ def test_the_whatif_page_examples_run() -> None:
     root = pathlib.Path(__file__).resolve().parents[2]
     result = doctest.testfile(str(root / "docs" / "whatif.md"), module_relative=False)
     assert result.attempted >= 8 and result.failed == 0
+
+
+def test_whatif_study_compares_each_what_if_with_latest_per_case() -> None:
+    from kvalloc.tools.whatif import COLUMNS, format_whatif, whatif_study
+    rows = whatif_study(["vremap", "grow-into-va"], cases=["push", "burst"], elements=3000)
+    assert [(r["case"], r["profile_label"]) for r in rows] == [
+        (c, p) for c in ("push", "burst")
+        for p in ("latest", "what-if:vremap", "what-if:grow-into-va")]
+    assert all(list(r) == list(COLUMNS) for r in rows)
+    for case in ("push", "burst"):
+        latest, remap, grow = (r for r in rows if r["case"] == case)
+        assert latest["bytes_copied"] > 0 and latest["moved"] > 0
+        assert (latest["copied_vs_latest"], latest["time_vs_latest"]) == (1.0, 1.0)
+        assert remap["bytes_copied"] == 0 and remap["moved"] == latest["moved"]
+        assert remap["tlb_flushes"] == latest["tlb_flushes"] + remap["moved"]
+        assert remap["ptes_mapped"] > latest["ptes_mapped"] - latest["moved"]
+        assert grow["moved"] == 0 and grow["copied_vs_latest"] == 0.0
+        assert grow["time_vs_latest"] == round(grow["est_time_ms"] / latest["est_time_ms"], 4)
+        assert grow["time_vs_latest"] < 1
+    text = format_whatif(rows)
+    assert "what-if:grow-into-va: est time" in text and "faster in push, burst" in text
+
+
+def test_whatif_study_refuses_unknown_cases_and_bad_n() -> None:
+    from kvalloc.tools.whatif import whatif_study
+    with pytest.raises(ValueError, match="unknown what-if case 'pushh'; valid: push, push-exact"):
+        whatif_study(cases=["pushh"])
+    with pytest.raises(ValueError, match="--elements must be >= 1, got 0"):
+        whatif_study(cases=["push"], elements=0)
+
+
+def test_cli_study_whatif_writes_rows_and_a_figure(tmp_path: pathlib.Path,
+                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    pytest.importorskip("matplotlib")
+    out, fig = tmp_path / "w.json", tmp_path / "w.png"
+    assert main(["study", "whatif", "--case", "sawtooth", "--elements", "3000", "--quiet",
+                 "--json", str(out), "--plot", str(fig)]) == 0
+    rows = json.loads(out.read_text())
+    assert [r["profile_label"] for r in rows] == [
+        "latest", "what-if:grow-into-va", "what-if:vremap", "what-if:refill-tail",
+        "what-if:keep-huge"]
+    assert fig.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert f"plot written to {fig}" in capsys.readouterr().out
+    from kvalloc.tools.plot import plot_whatif
+    with pytest.raises(ValueError, match="the rows hold no what-if profile"):
+        plot_whatif(rows[:1], tmp_path / "x.png")
