@@ -399,12 +399,16 @@ class _Recorder:
         snap, add_ev, add_ptrs, add_snap = self.snap, ev.extend, ptrs.extend, snaps.extend
         add_step = steps.append
         work_counts, estimate, sub = self.m.work_counts, self.cost.estimate_counts_ns, operator.sub
+        call_ns = self.cost.resize_call_ns
 
         def observe(e: ReallocEvent) -> None:
             old_ptr, new_ptr, old_bytes, new_bytes, old_alloc, new_alloc, outcome, copied, \
                 backing = e
-            work = work_counts()
-            est = round(estimate(tuple(map(sub, work, self.work))))
+            work, last = work_counts(), self.work
+            if work[:-1] == last[:-1]:          # only the call itself (an in-place resize)
+                est = round(call_ns * (work[-1] - last[-1]))
+            else:
+                est = round(estimate(tuple(map(sub, work, last))))
             add_ev((length(), old_bytes // s, new_bytes // s, old_bytes, new_bytes, old_alloc,
                     new_alloc, outcome_of[outcome], copied, backing_of[backing], buf, est))
             add_ptrs((old_ptr, new_ptr))
