@@ -47,7 +47,7 @@ from kvalloc import (
 from kvalloc.alloc import Allocator, Kmalloc, KVmalloc, Layout, MoveOnly, Vmalloc
 from kvalloc.config import VREALLOC_ALIASES
 from kvalloc.constants import PAGE_SIZE
-from kvalloc.profiles import KERNEL_PROFILES, resolve_profile
+from kvalloc.profiles import KERNEL_PROFILES, VreallocProfile, register_profile, resolve_profile
 
 from . import background as bg
 from .background import fragmentation
@@ -151,11 +151,14 @@ TABLE: tuple[tuple[str, str, str, str, int], ...] = (
 TABLE_WIDTH = 126
 
 
-def profile_commit(profile: str) -> str:
+def profile_commit(profile: str | VreallocProfile) -> str:
     """The name rows use for a profile: the commit id of a kernel profile (given by commit
-    or alias), the name of a what-if (given by name or ``module:NAME``, which registers it);
-    ValueError if unknown."""
-    return resolve_profile(profile).name
+    or alias), the name of a what-if (given by name, by ``module:NAME`` or as the profile
+    itself, which registers it); ValueError if unknown."""
+    prof = resolve_profile(profile)
+    if prof.kind == "what-if":
+        register_profile(prof)
+    return prof.name
 
 
 def profile_alias(commit: str) -> str:
@@ -686,7 +689,7 @@ def sweep_rows(run: Run, points: Iterable[int]) -> list[dict[str, Any]]:
 def growth_study(elements: int = 50_000, elem: str = "u64",
                  allocs: Sequence[str] = ("kmalloc", "vmalloc", "kvmalloc"),
                  policies: Sequence[str] = ("rust_kvec", "cpython_list", "factor_1_5", "exact"),
-                 profiles: Sequence[str] = ("latest",),
+                 profiles: Sequence[str | VreallocProfile] = ("latest",),
                  progress: Callable[[int, int, str], None] | None = None,
                  sweep: Sequence[int] | None = None, *, workload: str = "push",
                  vectors: int = 1, interleave: str = "round-robin", seed: int = 0,

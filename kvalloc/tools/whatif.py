@@ -20,7 +20,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from kvalloc.cost_model import CostModel
-from kvalloc.profiles import WHATIFS
+from kvalloc.profiles import WHATIFS, VreallocProfile
 
 from .study import growth_study, profile_commit, profile_label
 
@@ -73,7 +73,7 @@ def _ratio(value: float, base: float) -> float | None:
 WHATIF_NAMES: tuple[str, ...] = tuple(w.name for w in WHATIFS)
 
 
-def whatif_study(profiles: Sequence[str] = WHATIF_NAMES,
+def whatif_study(profiles: Sequence[str | VreallocProfile] = WHATIF_NAMES,
                  cases: Sequence[str] = CASE_NAMES, elements: int | None = None,
                  cost: CostModel | None = None,
                  progress: Callable[[int, int, str], None] | None = None,

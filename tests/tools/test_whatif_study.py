@@ -158,3 +158,15 @@ def test_cli_study_whatif_writes_rows_and_a_figure(tmp_path: pathlib.Path,
     from kvalloc.tools.plot import plot_whatif
     with pytest.raises(ValueError, match="the rows hold no what-if profile"):
         plot_whatif(rows[:1], tmp_path / "x.png")
+
+
+def test_a_profile_object_goes_straight_into_the_studies() -> None:
+    import kvalloc
+    from kvalloc.tools.whatif import whatif_study
+    idea = kvalloc.vrealloc_profile("latest", name="object-idea", move="remap")
+    rows, _ = growth_study(3000, allocs=["vmalloc"], policies=["rust_kvec"], profiles=[idea])
+    assert (rows[0]["profile"], rows[0]["profile_kind"], rows[0]["bytes_copied"]) == (
+        "object-idea", "what-if", 0)
+    assert kvalloc.resolve_profile("object-idea") is idea
+    assert [r["profile_label"] for r in whatif_study([idea], cases=["push"], elements=3000)] == [
+        "latest", "what-if:object-idea"]
