@@ -1460,3 +1460,36 @@ def test_vmalloc_node_range_neighbour_is_an_ordinary_area() -> None:
     assert q == VS + 8 * PAGE
     assert area(k, q).flags & VM.ALLOC
     k.check()
+
+
+# -- Kernel.check() covers the KVA primitive of grow-into-va ---------------------------------------
+
+
+def test_check_catches_an_extension_that_left_its_range_in_the_free_tree() -> None:
+    """extend_vmap_area() must take [va_end, new_end) out of the free tree: an extension
+    that does not (a busy area overlapping a free block) is INV-KVA-1."""
+    from kvalloc import KernelBug
+    k = mk("grow-into-va")
+    p = alloc(k, PAGE)
+    assert vr(k, p, 2 * PAGE) == p
+    k.check()
+    kva = k.machine.kva
+    va = kva.find_vmap_area(p)
+    assert va is not None
+    kva.free.merge_or_add(va.va_end - PAGE, va.va_end)   # the broken primitive's leftover
+    with pytest.raises(KernelBug, match="INV-KVA-1"):
+        k.check()
+
+
+def test_check_catches_an_extension_that_did_not_grow_the_vm() -> None:
+    """The vm's size must follow its area's (INV-KVA-5)."""
+    from kvalloc import KernelBug
+    k = mk("grow-into-va")
+    p = alloc(k, PAGE)
+    assert vr(k, p, 3 * PAGE) == p
+    k.check()
+    vm = k.find_vm_area(p)
+    assert vm is not None
+    k.machine.vmalloc.find_vm_area(p).size -= PAGE     # type: ignore[union-attr]
+    with pytest.raises(KernelBug, match="INV-KVA-5"):
+        k.check()
