@@ -1,13 +1,16 @@
 """``vrealloc()`` through its history (mm/vmalloc.c, docs/vrealloc.md).
 
-Each commit of the history is a :class:`VreallocProfile`: the previous commit's profile with
-the fields that commit changed, so the table below reads like the git log. One algorithm,
-:meth:`Vrealloc.vrealloc`, follows the fields; bugs of old commits are reproduced, not fixed.
+Each commit of the history is a :class:`~kvalloc.profiles.VreallocProfile` (the table is in
+:mod:`kvalloc.profiles`): the previous commit's profile with the fields that commit changed.
+One algorithm, :meth:`Vrealloc.vrealloc`, follows the fields; bugs of old commits are
+reproduced, not fixed.
 
-What no profile does, as the kernel's own comments in ``vrealloc_node_align_noprof()`` say:
-a grow past the area's pages never maps more pages into the area ("TODO: Grow the vm_area,
-i.e. allocate and map additional pages"), and never extends the area into free address
-space after it; it allocates a new area, copies and frees the old one.
+What no kernel profile does, as the kernel's own comments in ``vrealloc_node_align_noprof()``
+say: a grow past the area's pages never maps more pages into the area ("TODO: Grow the
+vm_area, i.e. allocate and map additional pages"), and never extends the area into free
+address space after it; it allocates a new area, copies and frees the old one. The what-if
+fields (``grow_pages``, ``move``, ``move_keeps_huge``; docs/whatif.md) do exactly these
+things, through primitives of :class:`~kvalloc.mm.vmalloc.VmallocFamily` no kernel path uses.
 
 Example (latest profile: a shrink frees the tail pages, docs/vrealloc.md#worked-example):
     >>> from kvalloc import Kernel
