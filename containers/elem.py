@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import operator
 import struct
-from typing import Any, Final, Generic, SupportsFloat, SupportsIndex, TypeVar, cast
+from typing import Any, ClassVar, Final, Generic, SupportsFloat, SupportsIndex, TypeVar, cast
 
 from kvalloc._validate import require_int
 
@@ -42,6 +42,9 @@ class Elem(Generic[T]):
 
     __slots__ = ("name", "size", "align", "fmt", "raw_ok", "holds_refs", "fast_type",
                  "_st", "_args")
+    #: Every ``size``-byte pattern decodes (fixed-width integers, IEEE floats): a buffer of
+    #: them cannot hold an element that fails to decode, so ``_check`` need not try each.
+    any_bytes_decode: ClassVar[bool] = False
 
     def __init__(self, name: str, fmt: str, *, align: int | None = None, view_fmt: bool = True,
                  raw_ok: bool = False) -> None:
@@ -103,6 +106,7 @@ class Elem(Generic[T]):
 
 class _Int(Elem[int]):
     __slots__ = ("lo", "hi")
+    any_bytes_decode = True
 
     def __init__(self, name: str, fmt: str, lo: int, hi: int) -> None:
         super().__init__(name, fmt, raw_ok=True)
@@ -120,6 +124,7 @@ class _Int(Elem[int]):
 
 class _Float(Elem[float]):
     __slots__ = ()
+    any_bytes_decode = True
 
     def __init__(self, name: str, fmt: str, raw_ok: bool = False) -> None:
         super().__init__(name, fmt, raw_ok=raw_ok)

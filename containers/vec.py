@@ -1321,6 +1321,8 @@ class Vec(RawVec[T, A], Owner[T, A], MutableSequence[T]):
             raise KernelBug(f"{name} V4: only {view.room()} of {cap * size} buffer bytes "
                             "are accessible to KASAN")
         data = self._read(0, n * size)
+        if elem.any_bytes_decode:
+            return
         for i in range(n):
             try:
                 elem.unpack(data[i * size:(i + 1) * size])
