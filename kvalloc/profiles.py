@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import dataclasses
 import importlib
-from typing import Final, Literal, TypeAlias
+from typing import Final, Literal
 
 ShrinkZero = Literal["init_on_alloc", "init_on_free", "either"]
 ShrinkKasan = Literal["none", "poison_then_unpoison", "poison", "kasan_vrealloc"]
@@ -99,11 +99,6 @@ class VreallocProfile:
     def kasan_exact(self) -> bool:
         """KASAN's shadow of a live area covers exactly ``requested_size`` (``kasan_vrealloc``)."""
         return self.shrink_kasan == "kasan_vrealloc"
-
-    @property
-    def is_whatif(self) -> bool:
-        """True for a what-if, False for a kernel commit."""
-        return self.kind == "what-if"
 
 
 def _kernel(number: int, commit: str, version: str, title: str,
@@ -308,6 +303,3 @@ WHATIFS: Final = (
 )
 for _p in WHATIFS:
     register_profile(_p)
-
-#: A profile as configurations and studies take it.
-ProfileSpec: TypeAlias = "str | VreallocProfile"

@@ -175,10 +175,8 @@ class VmallocFamily:
         vm.pages_addr = pages_addr
         vm.pages = [None] * nr_small_pages
         vm.page_order = page_shift - PAGE_SHIFT
-        page_gfp = gfp | G.NOWARN
-        if vm.page_order or not gfpflags_allow_blocking(gfp):
-            page_gfp &= ~G.NOFAIL
-        vm.nr_pages = self.vm_area_alloc_pages(page_gfp, vm.page_order, nr_small_pages, vm.pages)
+        vm.nr_pages = self.vm_area_alloc_pages(_page_gfp(gfp, vm.page_order), vm.page_order,
+                                               nr_small_pages, vm.pages)
         if vm.nr_pages != nr_small_pages:
             if not vm.page_order:             # the size of the pages it did get
                 self.log.warn_alloc(gfp, f"vmalloc error: size {vm.nr_pages * PAGE_SIZE}, "
@@ -486,18 +484,21 @@ class VmallocFamily:
     def _alloc_small_pages(self, gfp: int, n: int) -> list[Block] | None:
         """``n`` order-0 vmalloc pages, as ``__vmalloc_area_node`` asks for them; None, with
         every page obtained given back, if they cannot all be had."""
-        page_gfp = gfp | G.NOWARN | (0 if gfp & (G.DMA | G.DMA32) else G.HIGHMEM)
-        if not gfpflags_allow_blocking(gfp):
-            page_gfp &= ~G.NOFAIL
+        if not gfp & (G.DMA | G.DMA32):
+            gfp |= G.HIGHMEM
         got: list[Block | None] = [None] * n
-        nr = self.vm_area_alloc_pages(page_gfp, 0, n, got)
+        nr = self.vm_area_alloc_pages(_page_gfp(gfp, 0), 0, n, got)
         blocks = cast("list[Block]", got[:nr])
         if nr < n:
-            for b in blocks:
-                self.unmark_vmalloc(b)
-                self.mem.free_pages(b)
+            self._free_blocks(blocks)
             return None
         return blocks
+
+    def _free_blocks(self, blocks: list[Block]) -> None:
+        """Give back vmalloc pages no area holds (a what-if's failed attempt)."""
+        for b in blocks:
+            self.unmark_vmalloc(b)
+            self.mem.free_pages(b)
 
     @staticmethod
     def can_grow_pages(vm: VmStruct) -> bool:
@@ -568,9 +569,7 @@ class VmallocFamily:
         if new is None or not pages_addr:
             if new is not None:
                 self.kva.free_vmap_area(cast("VmapArea", new.va))
-            for b in blocks:
-                self.unmark_vmalloc(b)
-                self.mem.free_pages(b)
+            self._free_blocks(blocks)
             return None
         old_pages = cast("list[Block]", cast("list[Block | None]", vm.pages)[:nr])
         pages = [*old_pages, *blocks]
@@ -599,6 +598,15 @@ class VmallocFamily:
         """The vm of the busy area containing ``addr``."""
         va = self.kva.find_vmap_area(self.untag(addr))
         return None if va is None else va.vm
+
+
+def _page_gfp(gfp: int, order: int) -> int:
+    """The flags ``__vmalloc_area_node`` asks for an area's pages with: no warning, and no
+    ``__GFP_NOFAIL`` for huge pages or a request that cannot block."""
+    gfp |= G.NOWARN
+    if order or not gfpflags_allow_blocking(gfp):
+        gfp &= ~G.NOFAIL
+    return gfp
 
 
 def _identity(addr: int) -> int:

@@ -10,10 +10,13 @@ import contextlib
 import os
 import sys
 from collections.abc import Callable, Iterator, Sequence
-from typing import IO, Any, Protocol, cast
+from typing import IO, TYPE_CHECKING, Any, Protocol, cast
 
 from .. import __version__
 from ..config import KernelConfig
+
+if TYPE_CHECKING:
+    from ..cost_model import CostModel
 
 
 class _Parser(argparse.ArgumentParser):
@@ -118,8 +121,6 @@ def _cmd_study(args: argparse.Namespace) -> int:
     )
     for option in ("json", "csv", "events", "plot", "plot_timeline", "dmesg"):
         _check_output(f"--{option.replace('_', '-')}", getattr(args, option, None))
-    if args.study == "whatif":
-        return _cmd_whatif(args)
     if args.study == "shrink":
         profiles = _split(args.profile) if args.profile else None
         rows = shrink_study(args.from_size, args.to_size, *([profiles] if profiles else []))
@@ -129,16 +130,7 @@ def _cmd_study(args: argparse.Namespace) -> int:
     if args.explain:
         print(explain(), end="")
         return 0
-    if args.plot or args.plot_timeline:
-        from .plot import check_path
-        for option, path in (("--plot", args.plot), ("--plot-timeline", args.plot_timeline)):
-            if path:
-                check_path(path, option)
-        try:
-            import matplotlib  # noqa: F401
-        except ImportError:
-            raise ValueError("--plot needs matplotlib: pip install 'kvalloc[plot]' "
-                             "(from a checkout: pip install '.[plot]')") from None
+    _check_plots(("--plot", args.plot), ("--plot-timeline", args.plot_timeline))
     sweep = sweep_points(*parse_sweep(args.sweep)) if args.sweep else None
     cost = _cost_model(args.cost_model)
     elem = f"{args.elem_size}B" if args.elem_size else args.elem
@@ -210,7 +202,22 @@ def _cmd_study(args: argparse.Namespace) -> int:
     return 0
 
 
-def _cost_model(path: str) -> Any:
+def _check_plots(*options: tuple[str, str | None]) -> None:
+    """Each figure path given has a known format, and matplotlib is there to draw it."""
+    if not any(path for _, path in options):
+        return
+    from .plot import check_path
+    for option, path in options:
+        if path:
+            check_path(path, option)
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError:
+        raise ValueError("--plot needs matplotlib: pip install 'kvalloc[plot]' "
+                         "(from a checkout: pip install '.[plot]')") from None
+
+
+def _cost_model(path: str) -> CostModel:
     from kvalloc.cost_model import CostModel
     try:
         return CostModel.default() if path == "default" else CostModel.from_file(path)
@@ -221,15 +228,8 @@ def _cost_model(path: str) -> Any:
 def _cmd_whatif(args: argparse.Namespace) -> int:
     from .whatif import COLUMNS, format_whatif, whatif_study
     for option in ("json", "csv", "plot"):
-        _check_output(f"--{option}", getattr(args, option, None))
-    if args.plot:
-        from .plot import check_path
-        check_path(args.plot)
-        try:
-            import matplotlib  # noqa: F401
-        except ImportError:
-            raise ValueError("--plot needs matplotlib: pip install 'kvalloc[plot]' "
-                             "(from a checkout: pip install '.[plot]')") from None
+        _check_output(f"--{option}", getattr(args, option))
+    _check_plots(("--plot", args.plot))
     cost = _cost_model(args.cost_model)
     bar = _progress_bar(args.quiet)
     try:
@@ -436,10 +436,10 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--plot-timeline", metavar="FILE",
                    help="the address space over time of the first configuration")
     g.set_defaults(func=_cmd_study)
-    from .whatif import CASE_NAMES
+    from .whatif import CASE_NAMES, WHATIF_NAMES
     w = stsub.add_parser("whatif", help="is my vrealloc idea worth a patch? latest against "
                                         "each what-if on a set of workloads")
-    w.add_argument("--profile", default="grow-into-va,vremap,refill-tail,keep-huge",
+    w.add_argument("--profile", default=",".join(WHATIF_NAMES),
                    help="comma list of what-ifs (or module:NAME), each compared with latest")
     w.add_argument("--case", default=",".join(CASE_NAMES),
                    help="comma list of workload cases (default: all): " + ", ".join(CASE_NAMES))
@@ -452,7 +452,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="a figure (.png, .svg or .pdf): each what-if's estimated time and bytes "
                         "copied against latest, per case")
     w.add_argument("--quiet", action="store_true", help="no progress bar")
-    w.set_defaults(func=_cmd_study)
+    w.set_defaults(func=_cmd_whatif)
     sh = stsub.add_parser("shrink", help="vmalloc(--from), vrealloc to --to, grow back; per profile")
     sh.add_argument("--from", dest="from_size", type=parse_size, default=256 << 10, metavar="SIZE")
     sh.add_argument("--to", dest="to_size", type=parse_size, default=16 << 10, metavar="SIZE")
@@ -472,7 +472,8 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--sequential-test-order", action="store_true")
     t.add_argument("--cpus", type=int, default=2)
     t.add_argument("--kasan", choices=["off", "generic", "sw_tags"], default="off")
-    t.add_argument("--profile", default="latest", help="vrealloc profile (commit or alias)")
+    t.add_argument("--profile", default="latest",
+                   help="vrealloc profile (commit, alias, what-if or module:NAME)")
     t.set_defaults(func=_cmd_test_vmalloc)
     pr = sub.add_parser("profiles", help="list the vrealloc profiles: kernel commits, then what-ifs")
     pr.add_argument("extra", nargs="?", default="",

@@ -378,7 +378,7 @@ class _Recorder:
 
     def snap(self) -> tuple[int, ...]:
         m = self.m
-        mem, kva, vr, tlb = m.mem, m.kva, m.vrealloc.stats, m.pgtable.nr_tlb_flushes
+        mem, kva, vr, pt = m.mem, m.kva, m.vrealloc.stats, m.pgtable
         lazy = kva.vmap_lazy_nr * PAGE_SIZE
         va = kva.busy_bytes + lazy
         if va > self.peak_va:
@@ -387,9 +387,8 @@ class _Recorder:
             f = fragmentation(self.k)
             self._frag = (f["free_areas"], f["largest_hole_bytes"], f["va_span_bytes"])
             self._frag_gen = kva.generation
-        pt = m.pgtable
         return (mem.nr_frames - mem.nr_free, mem.nr_frames - mem.min_free, va, self.peak_va,
-                lazy, kva.nr_purges, tlb, vr.fresh, vr.shrink + vr.grow_in_place,
+                lazy, kva.nr_purges, pt.nr_tlb_flushes, vr.fresh, vr.shrink + vr.grow_in_place,
                 vr.moved - vr.fresh, vr.fallthrough, *self._frag, pt.nr_ptes_mapped,
                 pt.nr_ptes_unmapped)
 

@@ -16,6 +16,7 @@ what docs/study.md says.
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -151,7 +152,6 @@ def format_whatif(rows: list[dict[str, Any]]) -> str:
 def verdict(rows: list[dict[str, Any]]) -> list[str]:
     """Per what-if: in how many cases it beats latest's estimated time by 10 % or more,
     and its geometric-mean time ratio over the cases."""
-    import math
     lines = []
     for label in dict.fromkeys(r["profile_label"] for r in rows if r["profile_kind"] == "what-if"):
         mine = [r for r in rows if r["profile_label"] == label and r["time_vs_latest"]]
