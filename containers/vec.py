@@ -297,8 +297,10 @@ class Vec(RawVec[T, A], Owner[T, A], MutableSequence[T]):
         self._push_slow(value, flags)
 
     def _push_slow(self, value: T, flags: GFP) -> None:
-        self._alive()
-        flags = _gfp(flags)
+        if self._state:
+            self._alive()
+        if flags is not _KERNEL:
+            flags = _gfp(flags)
         elem = self._elem
         elem.validate(value)
         n = self._len

@@ -38,6 +38,7 @@ from .kernel import Kernel, default_kernel
 from .mm.machine import ReallocKind
 
 ISIZE_MAX = 2**63 - 1
+_new = object.__new__
 _GFP_KERNEL = GFP.KERNEL
 #: ``ARCH_KMALLOC_MINALIGN`` on x86_64.
 ARCH_KMALLOC_MINALIGN = 8
@@ -78,9 +79,10 @@ class Layout:
         size = ((elem.size + align - 1) & ~(align - 1)) * n
         if size + align - 1 > ISIZE_MAX:
             raise LayoutError(f"Layout of {size} bytes aligned to {align} overflows isize")
-        lay = object.__new__(Layout)          # valid by construction: skip __post_init__
-        object.__setattr__(lay, "size", size)
-        object.__setattr__(lay, "align", align)
+        lay = _new(Layout)                    # valid by construction: skip __post_init__
+        d = lay.__dict__                      # frozen: set the fields below the dataclass
+        d["size"] = size
+        d["align"] = align
         return lay
 
     def pad_to_align(self) -> Layout:
@@ -305,7 +307,8 @@ class _KernelAllocator(Allocator):
         return hash((type(self), id(self.kernel)))
 
     def _refuse(self, layout: Layout) -> bool:
-        """True (after the kernel's message) if this allocator cannot serve ``layout``."""
+        """True (after the kernel's message) if this allocator cannot serve ``layout``, whose
+        alignment is above ``PAGE_SIZE`` (the only layouts any allocator refuses)."""
         return False
 
     def realloc_counted(self, ptr: int | None, layout: Layout, old_layout: Layout,
@@ -319,21 +322,24 @@ class _KernelAllocator(Allocator):
                          flags: GFP, nid: int) -> tuple[int, int]:
         if type(layout) is not Layout and not isinstance(layout, Layout):
             raise TypeError("layout and old_layout must be Layout instances")
-        size = layout.pad_to_align().size
+        size, align = layout.size, layout.align
+        asked = layout
+        if size & (align - 1):                       # pad_to_align, inline: the hot path
+            size = (size + align - 1) & ~(align - 1)
+            if self.PAD:
+                asked = Layout(size, align)
         if size >= U64_LIMIT:
             raise AllocError(f"{type(self).__name__}: {size} bytes cannot be allocated")
-        if size and self._refuse(layout):
+        if size and align > PAGE_SIZE and self._refuse(layout):
             raw: int | None = None
             copied = 0
         else:
-            raw, copied = self.FUNC.call(self.kernel, ptr,
-                                         layout.pad_to_align() if self.PAD else layout,
-                                         old_layout, flags, nid)
+            raw, copied = self.FUNC.call(self.kernel, ptr, asked, old_layout, flags, nid)
         if layout.size == 0:
-            return layout.dangling(), copied
+            return align, copied                     # layout.dangling()
         if not raw:
             raise AllocError(f"{type(self).__name__}: cannot allocate {size} bytes "
-                             f"(align {layout.align}, flags {int(flags):#x})")
+                             f"(align {align}, flags {int(flags):#x})")
         return raw, copied
 
     def realloc(self, ptr: int | None, layout: Layout, old_layout: Layout,
@@ -352,7 +358,7 @@ class Kmalloc(_KernelAllocator):
 class _PageAlignedBefore6(_KernelAllocator):
     def _refuse(self, layout: Layout) -> bool:
         m = self.kernel.machine
-        if layout.align > PAGE_SIZE and not m.profile.align_and_node:
+        if not m.profile.align_and_node:
             with m.lock:
                 m.log.pr(f"{type(self).__name__} does not support alignments larger than "
                          "PAGE_SIZE yet.")

@@ -188,7 +188,7 @@ def test_direct_view_reuse_equals_a_fresh_view_after_in_place_resizes() -> None:
         k.direct_view(p, 10, 5)  # type: ignore[arg-type]
 
 
-def test_direct_view_reuse_hands_over_page_views_and_drops_the_ones_past_the_end() -> None:
+def test_direct_view_reuse_resizes_the_view_and_drops_the_page_views_past_the_end() -> None:
     k = Kernel()
     p = k.vmalloc(4 * PAGE_SIZE)
     assert p is not None
@@ -198,7 +198,8 @@ def test_direct_view_reuse_hands_over_page_views_and_drops_the_ones_past_the_end
     cache = pages.cache
     assert set(cache) == {3}
     small = k.direct_view(p, 2 * PAGE_SIZE, view)
-    assert view.pfns == [] and small.typed_pages("Q").cache is cache   # handed over
+    assert small is view and small.size == 2 * PAGE_SIZE          # resized, not rebuilt
+    assert small.typed_pages("Q").cache is cache and len(small.pfns) == 2
     assert set(cache) == set() and len(small.typed_pages("Q")) == 2
     with pytest.raises(IndexError, match=r"^page 3 outside the view's 2 pages$"):
         small.typed_pages("Q")[3]

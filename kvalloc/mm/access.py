@@ -153,15 +153,14 @@ class DirectView:
             j += 1
         return j - page, self._mem.run(first, 0, (j - page) << PAGE_SHIFT)
 
-    def _take_caches(self, old: DirectView, kept: int, had: int) -> None:
-        """Adopt ``old``'s page views of its first ``kept`` of ``had`` pages (a resize in
-        place: the same frames). O(pages dropped)."""
-        caches = self._caches = old._caches
-        old._caches = {}
-        for cache in caches.values():
-            for i in range(kept, had):
-                cache.pop(i, None)
-            cache._pfns = self.pfns
+    def _resized(self, size: int, flat: memoryview | None) -> None:
+        """Become the view of ``size`` bytes at the same address (a resize in place: the
+        first frames are the same; :attr:`pfns` and the page views were already trimmed or
+        extended). O(1)."""
+        self.size = size
+        self.flat = flat
+        self._gen = -1
+        self._ok = size if self._kasan is None else 0
 
     def room(self) -> int:
         """Bytes from ``addr`` that may be accessed without a KASAN report (``size`` with
@@ -252,7 +251,7 @@ class Access:
 
         O(pages); with ``reuse``, a view of the same address whose frames are still mapped
         there (the buffer was resized in place), only the pages past it are looked up and
-        ``reuse`` hands its frame list and page views over (it must not be used afterwards):
+        ``reuse`` itself is resized and returned, its page views kept:
         O(pages added or dropped).
         """
         a = self.untag(addr)
@@ -273,7 +272,11 @@ class Access:
                 flat = None                              # the same frames: still not one run
             else:
                 flat = mem.contiguous_view(pfns[:n], offset, size)
-            del pfns[n:]
+            if n < had:
+                del pfns[n:]
+                for cache in reuse._caches.values():
+                    for i in range(n, had):
+                        cache.pop(i, None)
         else:
             more = self.pgtable.pfns(a - offset + (had << PAGE_SHIFT), (n - had) << PAGE_SHIFT,
                                      True)
@@ -283,10 +286,8 @@ class Access:
                     more == list(range(first + had, first + n)):
                 flat = mem.run(first, offset, size)
             pfns.extend(more)
-        view = DirectView(addr, size, offset, pfns, flat, mem, self.kasan, self.lock)
-        reuse.pfns = []
-        view._take_caches(reuse, min(n, had), had)
-        return view
+        reuse._resized(size, flat)       # the same object: its page views stay valid
+        return reuse
 
 
 def _identity(addr: int) -> int:

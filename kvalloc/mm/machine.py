@@ -107,6 +107,9 @@ class Machine:
         """
         if not p or p == ZERO_SIZE_PTR:
             return 0, ""
+        block = self.slab.large.get(p)          # a large kmalloc: the studies' usual case
+        if block is not None:
+            return PAGE_SIZE << block.order, "kmalloc"
         if self.vmalloc.is_vmalloc_addr(p):
             vm = self.vmalloc.find_vm_area(p)
             if vm is None:
