@@ -148,17 +148,25 @@ def _cmd_study(args: argparse.Namespace) -> int:
         if table:
             _write_above(bar, "\n".join(table_line(r, width) for r in rows))
 
-    if table:
-        print(table_header(width), flush=True)
+    started = False
+
+    def progress(done: int, total: int, label: str) -> None:
+        nonlocal started
+        if table and not started:       # once the arguments were found valid
+            print(table_header(width), flush=True)
+        started = True
+        if bar is not None:
+            bar(done, total, label)
+
     interrupted = False
     try:
         growth_study(args.elements, elem, _split(args.alloc), _split(args.policy),
-                     profiles, progress=bar, sweep=sweep,
+                     profiles, progress=progress, sweep=sweep,
                      workload=args.workload, vectors=args.vectors, interleave=args.interleave,
                      seed=args.seed, churn=args.churn, churn_steps=args.churn_steps,
                      background=args.background, on_rows=on_rows,
                      keep_events=bool(args.events or args.plot or args.plot_timeline),
-                     cost=cost)
+                     cost=cost, jobs=args.jobs)
     except KeyboardInterrupt:
         interrupted = True
     finally:
@@ -429,6 +437,9 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--cost-model", default="default", metavar="default|FILE",
                    help="the ns per unit of work behind the est_* columns: the defaults, or a "
                         "TOML or JSON file of overrides (docs/cost_model.md)")
+    g.add_argument("--jobs", type=int, default=0, metavar="J",
+                   help="worker processes for the runs (default 0: one per CPU; 1: no workers); "
+                        "the results are the same")
     g.add_argument("--explain", action="store_true", help="what every column means, then exit")
     g.add_argument("--plot", metavar="FILE",
                    help="a figure (.png, .svg or .pdf; needs matplotlib): with --sweep, copies per "

@@ -28,6 +28,7 @@ import dataclasses
 import functools
 import json
 import operator
+import os
 import warnings
 from collections.abc import Callable, Iterable, Sequence
 from typing import IO, Any
@@ -694,7 +695,7 @@ def growth_study(elements: int = 50_000, elem: str = "u64",
                  vectors: int = 1, interleave: str = "round-robin", seed: int = 0,
                  churn: str = "", churn_steps: int = 4, background: str = "",
                  on_rows: Callable[[list[dict[str, Any]], Run], None] | None = None,
-                 keep_events: bool = True, cost: CostModel | None = None,
+                 keep_events: bool = True, cost: CostModel | None = None, jobs: int = 1,
                  ) -> tuple[list[dict[str, Any]], list[Run]]:
     """Every combination of allocator x policy x profile: the rows and the runs.
 
@@ -709,8 +710,14 @@ def growth_study(elements: int = 50_000, elem: str = "u64",
     ``bpf-insn-hist``) does not use an allocator or policy: it runs once per profile, with
     the kernel functions it calls as ``alloc`` and ``-`` as ``policy``. ``cost`` prices
     the counted work for the estimated time columns (default: ``CostModel.default()``).
+
+    ``jobs`` worker processes make the runs (0: one per CPU; default 1, in this process).
+    Each run is deterministic and on a kernel of its own, so the rows and runs are the same
+    whatever ``jobs`` is, and come in the same order; what-ifs given as objects or
+    registered here are registered in the workers too.
     """
     from .trace import workload_ops
+    _jobs(jobs, 1)
     element(elem)
     for a in allocs:
         if a not in ALLOCS:
@@ -737,33 +744,125 @@ def growth_study(elements: int = 50_000, elem: str = "u64",
     if raw_only:
         allocs = [",".join(sorted({op.name for op in ops}))]
         policies = ["-"]
+    configs = [(ci, RunSpec(a, p, c, elem, n, workload, vectors, interleave, seed, churn,
+                            churn_steps, background))
+               for ci, c in enumerate(commits) for a in allocs for p in policies]
+    # One run per configuration, except that a profile-free allocator's run serves every
+    # profile: a group is the specs one run serves, in configuration order.
+    groups: dict[tuple[Any, ...], list[RunSpec]] = {}
+    keys: list[tuple[tuple[Any, ...], int]] = []          # per configuration: group, index
+    for ci, spec in configs:
+        key = ((spec.alloc, spec.policy) if spec.alloc in PROFILE_FREE_ALLOCS
+               else (ci, spec.alloc, spec.policy))
+        group = groups.setdefault(key, [])
+        keys.append((key, len(group)))
+        group.append(spec)
+    whatifs = tuple(resolve_profile(c) for c in commits if profile_kind(c) == "what-if")
+    results = _group_results(list(groups.values()), cost, sweep, keep_events, whatifs,
+                             _jobs(jobs, len(groups)))
     rows: list[dict[str, Any]] = []
     runs: list[Run] = []
-    done: dict[tuple[str, str], Run] = {}
-    configs = [(ci, c, a, p) for ci, c in enumerate(commits) for a in allocs for p in policies]
-    for i, (ci, commit, a, p) in enumerate(configs):
-        if progress is not None:
-            progress(i, len(configs), f"{a} {p} {profile_label(commit)}")
-        spec = RunSpec(a, p, commit, elem, n, workload, vectors, interleave, seed, churn,
-                       churn_steps, background)
-        shared = done.get((a, p)) if a in PROFILE_FREE_ALLOCS else None
-        run = (dataclasses.replace(shared, spec=spec) if shared is not None
-               else run_growth(spec, cost))
-        done[(a, p)] = run
-        runs.append(run)
-        new = sweep_rows(run, sweep) if sweep else [run.row()]
-        rows.extend(new)
-        if on_rows is not None:
-            on_rows(new, run)
-        if not keep_events and a not in PROFILE_FREE_ALLOCS:
-            run.release_events()
-        elif not keep_events and ci == len(commits) - 1:     # no later profile shares it
-            for r in runs:
-                if (r.spec.alloc, r.spec.policy) == (a, p) and not r.released:
-                    r.release_events()
+    got: dict[tuple[Any, ...], tuple[Run, list[list[dict[str, Any]]]]] = {}
+    try:
+        for i, ((key, j), (_, spec)) in enumerate(zip(keys, configs)):
+            if progress is not None:
+                progress(i, len(configs),
+                         f"{spec.alloc} {spec.policy} {profile_label(spec.profile)}")
+            if key not in got:
+                got[key] = results.next()
+            run, group_rows = got[key]
+            if j:
+                run = dataclasses.replace(run, spec=spec)
+            runs.append(run)
+            rows.extend(group_rows[j])
+            if on_rows is not None:
+                on_rows(group_rows[j], run)
+        results.close(done=True)
+    finally:
+        results.close()                    # stops the workers if a callback or run raised
     if progress is not None:
         progress(len(configs), len(configs), "")
     return rows, runs
+
+
+def _jobs(jobs: int, groups: int) -> int:
+    """The worker processes for ``groups`` runs: ``jobs``, 0 meaning one per CPU."""
+    if type(jobs) is not int:
+        raise TypeError(f"jobs must be an int, not {type(jobs).__name__}")
+    if jobs < 0:
+        raise ValueError(f"--jobs must be >= 0 (0: one per CPU), got {jobs}")
+    if jobs == 0:
+        jobs = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else \
+            (os.cpu_count() or 1)
+    return max(1, min(jobs, groups))
+
+
+def _run_group(specs: list[RunSpec], cost: CostModel | None, sweep: Sequence[int] | None,
+               keep_events: bool, whatifs: tuple[VreallocProfile, ...] = (),
+               ) -> tuple[Run, list[list[dict[str, Any]]]]:
+    """One run serving ``specs`` (the same run under each spec's profile): the run and each
+    spec's rows. Without ``keep_events`` the run's events are released once the rows are
+    made. ``whatifs`` are registered first (a worker process starts without them)."""
+    for prof in whatifs:
+        register_profile(prof)
+    run = run_growth(specs[0], cost)
+    rows = []
+    for j, spec in enumerate(specs):
+        r = dataclasses.replace(run, spec=spec) if j else run
+        rows.append(sweep_rows(r, sweep) if sweep else [r.row()])
+    if not keep_events:
+        run.release_events()
+    return run, rows
+
+
+def _group_results(groups: list[list[RunSpec]], cost: CostModel | None,
+                   sweep: Sequence[int] | None, keep_events: bool,
+                   whatifs: tuple[VreallocProfile, ...], jobs: int) -> _Results:
+    """:func:`_run_group` of each group, in order: made here when asked for, or in
+    ``jobs`` worker processes started at once (each run is deterministic and on its own
+    kernel, so the results are the same)."""
+    if jobs == 1:
+        return _Results(lambda i: _run_group(groups[i], cost, sweep, keep_events))
+    import multiprocessing
+    import threading
+    # fork when no other thread could hold a lock across it, else a fresh server to fork from
+    methods = multiprocessing.get_all_start_methods()
+    method = ("fork" if "fork" in methods and threading.active_count() == 1 else
+              "forkserver" if "forkserver" in methods else "spawn")
+    pool = multiprocessing.get_context(method).Pool(jobs)
+    # the runs that resize on every push take longest: they start first, so that none of
+    # them is left to run alone at the end
+    first = sorted(range(len(groups)), key=lambda i: groups[i][0].policy != "exact")
+    pending = {i: pool.apply_async(_run_group, (groups[i], cost, sweep, keep_events, whatifs))
+               for i in first}
+    return _Results(lambda i: pending[i].get(), pool)
+
+
+_Result = tuple[Run, list[list[dict[str, Any]]]]
+
+
+class _Results:
+    """The groups' results in order, one per :meth:`next` (``result(i)`` makes or waits
+    for group ``i``); :meth:`close` stops the worker processes, if any."""
+
+    def __init__(self, result: Callable[[int], _Result], pool: Any = None) -> None:
+        self._result = result
+        self._pool = pool
+        self._next = 0
+
+    def next(self) -> _Result:
+        i, self._next = self._next, self._next + 1
+        return self._result(i)
+
+    def close(self, done: bool = False) -> None:
+        pool, self._pool = self._pool, None
+        if pool is None:
+            return
+        if done:
+            pool.close()
+        else:
+            pool.terminate()             # interrupted, or a run failed: stop the others
+        pool.join()
 
 
 def write_events(runs: Iterable[Run], out: IO[str]) -> int:
