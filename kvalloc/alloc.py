@@ -154,7 +154,10 @@ def _observed(alloc: _KernelAllocator | MoveOnly, ptr: int | None, layout: Layou
     try:
         with m.lock:                    # one hold for the call and the look at its result
             new, copied = alloc._realloc_counted(ptr, layout, old_layout, flags, nid)
-            held, backing = m.allocation(new) if size else (0, "")
+            if new == old_ptr and old_backing == "kmalloc":
+                held, backing = old_held, old_backing    # a slab object in place: same ksize
+            else:
+                held, backing = m.allocation(new) if size else (0, "")
     except AllocError:
         observer(_event((old_ptr, old_ptr, old_bytes, size, old_held, old_held, "failed", 0,
                          old_backing)))
@@ -167,7 +170,8 @@ def _observed(alloc: _KernelAllocator | MoveOnly, ptr: int | None, layout: Layou
         return new, copied
     alloc._last_held = (new, held, backing)
     outcome = "fresh" if not had else "in_place" if new == old_ptr else "moved"
-    observer(_event((old_ptr, new, old_bytes, size, old_held, held, outcome, copied, backing)))
+    observer(_tuple_new(ReallocEvent, (old_ptr, new, old_bytes, size, old_held, held, outcome,
+                                       copied, backing)))         # _event, inline
     return new, copied
 
 

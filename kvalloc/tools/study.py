@@ -347,7 +347,12 @@ class _Tally:
 
 
 class _Recorder:
-    """The allocator observers of one run: numbers events and snapshots the kernel."""
+    """The allocator observers of one run: numbers events and snapshots the kernel.
+
+    Each event's ints go into plain lists first (``list.extend(tuple)`` is one C call, where
+    ``array.extend`` converts item by item) and move into the ``array`` columns every
+    :attr:`FLUSH` events and at :meth:`flush`.
+    """
 
     # snapshot fields: pages in use, peak pages, VA held (busy + lazy), peak VA, lazy VA,
     # purges, TLB flushes, vrealloc fresh, in place, moved, fall-through, free areas,
@@ -355,6 +360,7 @@ class _Recorder:
     SNAP = ("used", "peak", "va", "peak_va", "lazy", "purges", "flushes", "vr_fresh",
             "vr_in_place", "vr_moved", "vr_fallthrough", "free_areas", "largest_hole", "span",
             "ptes_mapped", "ptes_unmapped")
+    FLUSH = 4096
 
     def __init__(self, k: Kernel, stride: int, churn: Any = None, churn_steps: int = 0,
                  cost: CostModel | None = None) -> None:
@@ -368,6 +374,11 @@ class _Recorder:
         self.ptrs: array.array[int] = array.array("Q")
         self.snaps: array.array[int] = array.array("q")
         self.steps: array.array[int] = array.array("q")
+        # the columns' newest values, not yet in the arrays
+        self._ev: list[int] = []
+        self._ptrs: list[int] = []
+        self._snaps: list[int] = []
+        self._steps: list[int] = []
         self.buffers: list[str] = []
         self.step = 0
         self.peak_va = 0
@@ -376,6 +387,13 @@ class _Recorder:
         self.m.mem.reset_watermark()
         self.base = self.snap()
         self.work = self.m.work_counts()          # after the last event (and its churn)
+
+    def flush(self) -> None:
+        """Move the buffered values into the array columns."""
+        for column, values in ((self.ev, self._ev), (self.ptrs, self._ptrs),
+                               (self.snaps, self._snaps), (self.steps, self._steps)):
+            column.fromlist(values)
+            values.clear()
 
     def snap(self) -> tuple[int, ...]:
         m = self.m
@@ -395,21 +413,25 @@ class _Recorder:
 
     def observer(self, buffer: str, length: Callable[[], int]) -> Callable[[ReallocEvent], None]:
         """The observer of one buffer (a vector ``v0`` or a raw buffer ``r0``)."""
-        ev, ptrs, snaps, steps, s = self.ev, self.ptrs, self.snaps, self.steps, self.stride
+        ev, s = self._ev, self.stride
+        add_ev, add_ptrs, add_snap = ev.extend, self._ptrs.extend, self._snaps.extend
+        add_step = self._steps.append
         outcome_of, backing_of = _OUTCOME, _BACKING
         buf = len(self.buffers)
         self.buffers.append(buffer)
-        snap, add_ev, add_ptrs, add_snap = self.snap, ev.extend, ptrs.extend, snaps.extend
-        add_step = steps.append
+        snap, flush, limit = self.snap, self.flush, self.FLUSH * _EV_FIELDS
         work_counts, estimate, sub = self.m.work_counts, self.cost.estimate_counts_ns, operator.sub
         call_ns = self.cost.resize_call_ns
+        one_call = round(call_ns)
+        nw = len(self.work) - 1                 # the work fields but the resize calls
 
         def observe(e: ReallocEvent) -> None:
             old_ptr, new_ptr, old_bytes, new_bytes, old_alloc, new_alloc, outcome, copied, \
                 backing = e
             work, last = work_counts(), self.work
-            if work[:-1] == last[:-1]:          # only the call itself (an in-place resize)
-                est = round(call_ns * (work[-1] - last[-1]))
+            if work[:nw] == last[:nw]:          # only the call itself (an in-place resize)
+                calls = work[nw] - last[nw]
+                est = one_call if calls == 1 else round(call_ns * calls)
             else:
                 est = round(estimate(tuple(map(sub, work, last))))
             add_ev((length(), old_bytes // s, new_bytes // s, old_bytes, new_bytes, old_alloc,
@@ -423,6 +445,8 @@ class _Recorder:
                 work = work_counts()
             self.work = work
             add_snap(snap())
+            if len(ev) >= limit:
+                flush()
         return observe
 
 
@@ -568,6 +592,7 @@ def _run_growth(spec: RunSpec, cost: CostModel | None) -> Run:
                 else:
                     del raws[vid]
     except AllocError:
+        rec.flush()
         failed_at = rec.ev[-_EV_FIELDS] if rec.ev else 0      # the len of the last event
     length = sum(len(v) for v in vecs.values()) + sum(sz // stride for _, _, sz in raws.values())
     for a in allocs:
@@ -579,6 +604,7 @@ def _run_growth(spec: RunSpec, cost: CostModel | None) -> Run:
     if churn is not None:
         churn.release()
     k.check()
+    rec.flush()
     return Run(spec, stride, rec.ev, rec.ptrs, rec.snaps, rec.base, rec.steps, rec.buffers,
                length, failed_at, k.dmesg)
 
