@@ -1,8 +1,10 @@
 """Benchmarks of ``kvalloc`` (``kvalloc bench``): ratios against in-process baselines.
 
-Every goal but one is a *ratio* between two measurements taken in the same process, so
+Every goal but three is a *ratio* between two measurements taken in the same process, so
 results do not depend on how fast the host is; absolute numbers are printed for information
-only. The exception is ``vrealloc_move_extra_us_per_page``, a cost per page in µs.
+only. The exceptions are ``vrealloc_move_extra_us_per_page``, a cost per page in µs, and
+the growth study's two run times in seconds (``study_growth_*_s``): compare those with
+``list_append_ns`` of the same run, which shows how fast the host was.
 
 Metrics (``name  value  goal  PASS/MISS``, one line each):
 
@@ -46,6 +48,12 @@ Metrics (``name  value  goal  PASS/MISS``, one line each):
 10. ``vvec_256mib_rss_ratio``: the host memory (``VmRSS``, in a fresh process) a
     ``VVec[u64]`` grown by push to 256 MiB holds, over its payload (at most 1.25; the quick
     run grows 32 MiB).
+11. ``study_growth_default_s`` and ``study_growth_1m_s``: seconds for ``kvalloc study
+    growth`` with the default configurations at 50 000 and 1 000 000 elements, run as the
+    command runs it (one worker process per CPU, events released; at most 5 and 30 s: the
+    two goals that are times, so they depend on the host); ``study_exact_push_us``: one push
+    of ``vmalloc``/``exact`` (a reallocation per push) in one process, recorded as the study
+    records it.
 
 ``quick=True`` runs the same code with smaller sizes and fewer repeats (a smoke test for the
 test suite, a few seconds); its numbers are noisier and its 100 000-area metric is measured
@@ -120,6 +128,8 @@ GOALS: dict[str, Goal] = {
     "grow_in_place_scaling": Goal("<=", 2.0),
     "vrealloc_move_extra_us_per_page": Goal("<=", 1.0),
     "vvec_256mib_rss_ratio": Goal("<=", 1.25),
+    "study_growth_default_s": Goal("<=", 5.0),
+    "study_growth_1m_s": Goal("<=", 30.0),
 }
 
 _MiB = 1 << 20
@@ -831,7 +841,39 @@ def bench_rss(p: _Params) -> dict[str, float]:
 
 # -- driver ---------------------------------------------------------------------------
 
+# -- 11. the growth study ---------------------------------------------------------------
+
+def bench_study(p: _Params) -> dict[str, float]:
+    """The growth study as ``kvalloc study growth`` runs it (every CPU, events released):
+    the default configurations at 50 000 and at 1 000 000 elements (the quick run: 5 000
+    and 20 000), and one reallocating push of ``vmalloc``/``exact`` in this process."""
+    import warnings
+
+    from ..errors import KernelWarning
+    from .study import RunSpec, _jobs, growth_study, run_growth
+    default, big = (5_000, 20_000) if p.quick else (50_000, 1_000_000)
+    jobs = _jobs(0, 12)
+    out: dict[str, float] = {"study_jobs": float(jobs)}
+    for name, n in (("study_growth_default_s", default), ("study_growth_1m_s", big)):
+        _progress(f"study growth --elements {n} ({jobs} workers) ...")
+        t0 = time.perf_counter()
+        growth_study(n, keep_events=False, jobs=0)
+        out[name] = time.perf_counter() - t0
+    pushes = 5_000 if p.quick else 50_000
+    _progress(f"study: {pushes} exact pushes through vmalloc ...")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", KernelWarning)
+        t = _best(lambda: run_growth(RunSpec("vmalloc", "exact", "e64f42036ef4",
+                                             elements=pushes)), p.write_repeats)
+    out["study_exact_push_us"] = t / pushes * 1e6
+    return out
+
+
 _UNITS: dict[str, str] = {
+    "study_growth_default_s": "s",
+    "study_growth_1m_s": "s",
+    "study_exact_push_us": "us",
+    "study_jobs": "",
     "vmalloc_vfree_rate_100": "ops/s",
     "vmalloc_vfree_rate_100000": "ops/s",
     "vmalloc_churn_rate_100": "ops/s",
@@ -900,7 +942,7 @@ def run(json_path: str | None = None, quick: bool = False) -> dict[str, float]:
         for bench in (bench_vmalloc, bench_lowest_match, bench_memcpy, bench_idle_kernel,
                       bench_direct_view, bench_kasan, bench_containers, bench_vec_ops,
                       bench_peer,
-                      bench_resize, bench_rss):
+                      bench_resize, bench_rss, bench_study):
             part = bench(p)
             _progress_done()
             for name, value in part.items():

@@ -25,6 +25,8 @@ def test_bench_quick_writes_json(tmp_path: pathlib.Path) -> None:
     assert doc["quick"] is True
     assert doc["metrics"]["lowest_match_speedup"] >= 50       # an algorithmic ratio, not timing
     assert doc["metrics"]["kvec_1m_u64_fails"] == 1.0
+    assert doc["goals"]["study_growth_1m_s"]["goal"] == "<= 30"        # reported, not asserted
+    assert doc["metrics"]["study_growth_default_s"] > 0 and doc["metrics"]["study_jobs"] >= 1
 
 
 @pytest.mark.parametrize("argv", [
