@@ -7,6 +7,14 @@ the current table, and ``flush_tlb_kernel_range`` calls are only counted.
 
 Invariants (checked from :mod:`kvalloc.mm.check`): PTEs and PMD leaves never overlap; every PMD
 leaf is 2 MiB aligned and maps a 512-aligned frame run.
+
+Beside the leaves, ``pte_runs[va >> 21] = pfn`` marks a 2 MiB-aligned PTE table whose 512
+entries were mapped by one :meth:`PageTable.vmap_pages_range` call to the consecutive frames
+``pfn ..``, and not unmapped since (an index of what the PTEs hold, never a mapping of its
+own; :meth:`PageTable.check_pte_runs`). It lets :meth:`PageTable.memcpy` verify a large copy's
+translation per 512 pages instead of per page. PTEs must therefore be changed only through
+:meth:`~PageTable.vmap_pages_range` and :meth:`~PageTable.vunmap_range_noflush`, as all the
+simulator does.
 """
 
 from __future__ import annotations
@@ -15,7 +23,7 @@ import operator
 from typing import TYPE_CHECKING, cast
 
 from ..constants import PAGE_OFFSET, PAGE_SHIFT, PAGE_SIZE, PMD_SHIFT
-from ..errors import PageFault
+from ..errors import KernelBug, PageFault
 
 if TYPE_CHECKING:
     from .page_alloc import PageAllocator
@@ -54,6 +62,7 @@ class PageTable:
         self.log = log
         self.pte: dict[int, int] = {}
         self.pmd: dict[int, int] = {}
+        self.pte_runs: dict[int, int] = {}   # PMD index -> first frame of a whole-run PTE table
         self.nr_tlb_flushes = 0
         # Cumulative work (``Kernel.work()``): leaf entries set / removed, and bytes a
         # ``memset(..., 0, ...)`` cleared through this table (Access.memset, krealloc's tail).
@@ -101,12 +110,44 @@ class PageTable:
             npte = len(pte)
             pte.update(zip(range(vpn0, vpn0 + n), pfns))
             self.nr_ptes_mapped += len(pte) - npte
+        if n >= _PTRS_PER_PMD:
+            self._note_pte_runs(vpn0, pfns)
         return True
+
+    def _note_pte_runs(self, vpn0: int, pfns: list[int]) -> None:
+        """Record in :attr:`pte_runs` each aligned PTE table fully inside the ``pfns`` just
+        mapped at ``vpn0`` whose 512 frames are consecutive. O(len(pfns)) at C speed."""
+        runs, pmd = self.pte_runs, self.pmd
+        n = len(pfns)
+        i = -vpn0 & _PMD_VPN_MASK                  # the first page of an aligned table
+        if i + _PTRS_PER_PMD > n:
+            return
+        first = pfns[i]
+        if pfns[n - 1] - first == n - 1 - i and pfns[i:] == list(range(first, first + n - i)):
+            whole = True                           # one run to the end: every table is one
+        else:
+            whole = False
+        while i + _PTRS_PER_PMD <= n:
+            idx = (vpn0 + i) >> _PMD_VPN_SHIFT
+            p = pfns[i]
+            if idx not in pmd and (whole or (
+                    pfns[i + _PMD_VPN_MASK] == p + _PMD_VPN_MASK
+                    and pfns[i:i + _PTRS_PER_PMD] == list(range(p, p + _PTRS_PER_PMD)))):
+                runs[idx] = p
+            i += _PTRS_PER_PMD
 
     def vunmap_range_noflush(self, start: int, end: int) -> None:
         """Remove every entry in ``[start, end)``; a PMD leaf goes whole."""
-        pte, pmd = self.pte, self.pmd
+        pte, pmd, runs = self.pte, self.pmd, self.pte_runs
         vpn, vend = start >> PAGE_SHIFT, (end + PAGE_SIZE - 1) >> PAGE_SHIFT
+        if runs:
+            lo, hi = vpn >> _PMD_VPN_SHIFT, ((vend - 1) >> _PMD_VPN_SHIFT) + 1
+            if hi - lo > len(runs):
+                for idx in [idx for idx in runs if lo <= idx < hi]:
+                    del runs[idx]
+            else:
+                for idx in range(lo, hi):
+                    runs.pop(idx, None)
         if pmd:
             npmd = len(pmd)
             for idx in range(vpn >> _PMD_VPN_SHIFT, ((vend - 1) >> _PMD_VPN_SHIFT) + 1):
@@ -232,16 +273,50 @@ class PageTable:
         for pfn, off, n in segs:
             mem.run(pfn, off, n)[:] = fill[:n]
 
-    def _run_of_ptes(self, addr: int, n: int) -> int | None:
-        """The first frame when the ``n`` pages from ``addr`` are mapped by PTEs to
-        consecutive frames, else None. O(n) at C speed, building no list."""
-        pte = self.pte
-        vpn = addr >> PAGE_SHIFT
-        first = pte.get(vpn)
-        if first is None or not all(map(operator.eq, map(pte.get, range(vpn, vpn + n)),
-                                        range(first, first + n))):
-            return None
+    def _run_at(self, vpn: int, n: int) -> int | None:
+        """The first frame when the ``n`` pages from ``vpn`` are mapped (PTEs or PMD leaves)
+        to consecutive frames, else None (a hole, or frames that are not one run).
+
+        A PMD leaf or a :attr:`pte_runs` table answers for its 512 pages at once; the other
+        pages are looked up one by one: O(n / 512 + pages outside such tables), the
+        per-page part at C speed, building no list."""
+        pte, pmd, runs = self.pte, self.pmd, self.pte_runs
+        get_run, get_pmd, get_pte = runs.get, pmd.get, pte.get
+        eq = operator.eq
+        first = -1
+        v, end = vpn, vpn + n
+        while v < end:
+            slot_off = v & _PMD_VPN_MASK
+            k = min(end - v, _PTRS_PER_PMD - slot_off)      # the pages of this table
+            idx = v >> _PMD_VPN_SHIFT
+            base = get_run(idx)
+            if base is None and pmd:
+                base = get_pmd(idx)
+            if base is None:
+                pt = get_pte(v)
+                if pt is None or (k > 1 and not all(map(eq, map(get_pte, range(v + 1, v + k)),
+                                                        range(pt + 1, pt + k)))):
+                    return None
+                p = pt
+            else:
+                p = base + slot_off
+            if first < 0:
+                first = p
+            elif p != first + (v - vpn):
+                return None
+            v += k
         return first
+
+    def check_pte_runs(self) -> None:
+        """Every :attr:`pte_runs` table is PTE-mapped, entry by entry, to its run of frames
+        (the index only ever under-reports). Raises :class:`KernelBug`. O(tables * 512)."""
+        pte, pmd = self.pte, self.pmd
+        for idx, first in self.pte_runs.items():
+            vpn = idx << _PMD_VPN_SHIFT
+            got = [pte.get(v) for v in range(vpn, vpn + _PTRS_PER_PMD)]
+            if idx in pmd or got != list(range(first, first + _PTRS_PER_PMD)):
+                raise KernelBug(f"pte_runs: the PTE table at {vpn << PAGE_SHIFT:#x} does not map "
+                                f"frames {first:#x}..{first + _PMD_VPN_MASK:#x}")
 
     def pfns(self, addr: int, size: int, write: bool) -> list[int]:
         """Frames behind every page of ``[addr, addr + size)`` (oops if one is unmapped)."""
@@ -257,8 +332,14 @@ class PageTable:
     def memcpy(self, dst: int, src: int, size: int) -> None:
         """Copy ``size`` bytes; physically contiguous runs go in one slice copy each.
 
-        O(pages) list work at C speed plus one ``memoryview`` copy per contiguous run
-        (at most one 64 MiB chunk each): about the bandwidth of a host ``bytearray`` copy.
+        When each side is one run of frames (the usual vmalloc area), translation is checked
+        per 512-page table where :attr:`pte_runs` or a PMD leaf vouches for it and per page
+        elsewhere (O(pages / 512) for large aligned areas), then one ``memoryview`` copy
+        per 64 MiB contents chunk crossed: about the bandwidth of a host ``bytearray``
+        copy. Otherwise both frame lists are built (O(pages) at C speed) and each run
+        consecutive on both sides is one copy. An unmapped page oopses before anything is
+        copied, the source's first. Each slice copy is a ``memmove``; pieces go in
+        ascending order, so overlapping ranges split into pieces are undefined, as in C.
         """
         if size == 0:
             return
@@ -278,7 +359,7 @@ class PageTable:
                 run(d0, start, n)[:] = src_run
 
         np_ = ((src + size - 1) >> PAGE_SHIFT) - (src >> PAGE_SHIFT) + 1
-        s_run, d_run = self._run_of_ptes(src, np_), self._run_of_ptes(dst, np_)
+        s_run, d_run = self._run_at(src >> PAGE_SHIFT, np_), self._run_at(dst >> PAGE_SHIFT, np_)
         lists = s_run is None or d_run is None       # else both sides are one physical run
         if lists:
             spf, dpf = self.pfns(src, size, False), self.pfns(dst, size, True)

@@ -6,6 +6,12 @@ only. The exceptions are ``vrealloc_move_extra_us_per_page``, a cost per page in
 the growth study's two run times in seconds (``study_growth_*_s``): compare those with
 ``list_append_ns`` of the same run, which shows how fast the host was.
 
+The two sides of a ratio are timed in interleaved rounds, a slice of each a round (the
+order alternating), and the ratio is the median of the per-round ratios: a load change on
+a shared host then moves both sides of a round alike, where a ratio of two minima taken
+seconds apart took it in full. The absolute figures printed beside (rates, ns per
+operation, MiB/s) are the best slice.
+
 Metrics (``name  value  goal  PASS/MISS``, one line each):
 
 1. ``vmalloc_vfree_*`` and ``vmalloc_churn_*``: the rate of ``vmalloc(4096)`` + ``vfree``
@@ -75,12 +81,13 @@ import json
 import os
 import platform
 import random
+import statistics
 import sys
 import time
 import tracemalloc
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Final
 
 from .. import __version__
 from ..config import KasanMode, KernelConfig
@@ -141,27 +148,30 @@ class _Params:
 
     small_live: int          # live areas of the "100" population
     large_live: int          # live areas of the "100 000" population
-    pair_ops: int            # vmalloc+vfree pairs per timed repeat
-    rate_repeats: int        # timed repeats (best taken) per rate
+    pair_ops: int            # vmalloc+vfree pairs (or accesses) per timed slice
     fragments: int           # free blocks in the lowest-match tree
-    fast_calls: int          # find_lowest_match calls per timed repeat
-    linear_repeats: int      # timed repeats of the linear scan
+    fast_calls: int          # find_lowest_match calls per timed slice
     copy_bytes: int          # memcpy / bytearray copy size
-    copy_repeats: int        # timed repeats of each copy
     kernel_repeats: int      # idle-kernel constructions timed
-    writes: int              # direct-view writes / list appends per timed repeat
-    write_repeats: int       # timed repeats of each loop
+    writes: int              # direct-view writes / list appends per timed slice
+    rounds: int              # interleaved rounds per ratio (each side timed once a round)
     quick: bool = False
 
 
-_FULL = _Params(small_live=100, large_live=100_000, pair_ops=20_000, rate_repeats=3,
-                fragments=100_000, fast_calls=2_000, linear_repeats=5,
-                copy_bytes=64 * _MiB, copy_repeats=5, kernel_repeats=20,
-                writes=1_000_000, write_repeats=5)
-_QUICK = _Params(small_live=100, large_live=10_000, pair_ops=2_000, rate_repeats=2,
-                 fragments=100_000, fast_calls=200, linear_repeats=2,
-                 copy_bytes=8 * _MiB, copy_repeats=3, kernel_repeats=3,
-                 writes=100_000, write_repeats=2, quick=True)
+#: One-page vmalloc+vfree pairs per lazy purge of the default kernel: each freed area is a page
+#: and its guard page, and ``lazy_max_pages`` is 16384. A full run's slices are this long, so
+#: every slice carries one purge (a shorter slice would carry one or none, which no pairing
+#: can even out against a peer that has no lazy list).
+_PURGE_OPS: Final = KernelConfig().lazy_max // 2
+
+_FULL = _Params(small_live=100, large_live=100_000, pair_ops=_PURGE_OPS,
+                fragments=100_000, fast_calls=2_000,
+                copy_bytes=64 * _MiB, kernel_repeats=20,
+                writes=1_000_000, rounds=9)
+_QUICK = _Params(small_live=100, large_live=10_000, pair_ops=1_000,
+                 fragments=100_000, fast_calls=200,
+                 copy_bytes=8 * _MiB, kernel_repeats=3,
+                 writes=100_000, rounds=3, quick=True)
 
 
 # -- helpers --------------------------------------------------------------------------
@@ -192,6 +202,46 @@ def _best(fn: Callable[[], object], repeats: int) -> float:
     return best
 
 
+#: One timed run: does its work once and returns the seconds of the part that counts
+#: (setup such as building a vector to sort stays outside its clock).
+Timed = Callable[[], float]
+
+
+def _timed(fn: Callable[[], object]) -> Timed:
+    """``fn`` as a :data:`Timed`: the seconds of one whole call."""
+    def run() -> float:
+        t0 = time.perf_counter()
+        fn()
+        return time.perf_counter() - t0
+    return run
+
+
+def _rounds(timed: dict[str, Timed], rounds: int, collect: bool = True) -> dict[str, list[float]]:
+    """``{name: [seconds per round]}``: every entry timed once a round for ``rounds`` rounds,
+    the order rotated each round (``A B``, ``B A``, ... for two), GC off throughout and
+    collected between rounds when ``collect`` (skip it where a collection would walk a
+    large heap and nothing cyclic is made).
+
+    The entries of one round run milliseconds apart and so see the same host load; a ratio
+    is then taken per round (:func:`_ratio`) rather than between minima measured seconds
+    apart, where a load change between the two halves lands in the ratio."""
+    names = list(timed)
+    out: dict[str, list[float]] = {name: [] for name in names}
+    with _no_gc():
+        for r in range(max(1, rounds)):
+            shift = r % len(names)
+            for name in names[shift:] + names[:shift]:
+                out[name].append(timed[name]())
+            if collect:
+                gc.collect()
+    return out
+
+
+def _ratio(times: dict[str, list[float]], num: str, den: str) -> float:
+    """The median over rounds of ``times[num][i] / times[den][i]``."""
+    return statistics.median(a / b for a, b in zip(times[num], times[den], strict=True))
+
+
 def _progress(msg: str) -> None:
     """Show what is running on a terminal; stay quiet otherwise."""
     if sys.stderr.isatty():
@@ -209,62 +259,69 @@ def _progress_done() -> None:
 # -- 1. vmalloc/vfree rate ------------------------------------------------------------
 
 
-def _vmalloc_rates(live: int, p: _Params, seed: int = 0) -> tuple[float, float]:
-    """``(pair_rate, churn_rate)`` in operations per second with ``live`` one-page areas.
+class _VmallocLoops:
+    """A kernel with ``live`` one-page areas and its two timed loops of ``ops`` operations,
+    one operation being one ``vmalloc(4096)`` plus one ``vfree``: :meth:`pairs` (back to
+    back) and :meth:`churn` ("free a random live area, allocate a new one", fresh random
+    indices each call, drawn before the clock starts). Both run once untimed first so the
+    lazy-free list and the free tree reach their steady state; lazy purges inside the timed
+    loops are part of the cost, as in the kernel."""
 
-    One operation is one ``vmalloc(4096)`` plus one ``vfree``. Both loops run once untimed
-    first so the lazy-free list and the free tree reach their steady state; lazy purges
-    inside the timed loops are part of the cost, as in the kernel.
-    """
-    # each live area takes one frame plus its guard page of KVA; 4 GiB is far more than enough
-    k = Kernel(KernelConfig(ram=4 << 30))
-    vmalloc, vfree = k.vmalloc, k.vfree
-    areas: list[int] = []
-    for _ in range(live):
-        a = vmalloc(PAGE_SIZE)
-        assert a is not None, "benchmark kernel ran out of memory"
-        areas.append(a)
-    n = p.pair_ops
-    rng = random.Random(seed)
+    def __init__(self, live: int, ops: int, seed: int = 0) -> None:
+        # each live area takes one frame plus its guard page of KVA; 4 GiB is far more than enough
+        self.k = k = Kernel(KernelConfig(ram=4 << 30))
+        self.live, self.ops = live, ops
+        self.rng = random.Random(seed)
+        self.areas: list[int] = []
+        for _ in range(live):
+            a = k.vmalloc(PAGE_SIZE)
+            assert a is not None, "benchmark kernel ran out of memory"
+            self.areas.append(a)
+        self.pairs()                                   # warm-up to steady state
+        self.churn()
 
-    def pairs() -> None:
-        for _ in range(n):
+    def pairs(self) -> float:
+        vmalloc, vfree = self.k.vmalloc, self.k.vfree
+        t0 = time.perf_counter()
+        for _ in range(self.ops):
             vfree(vmalloc(PAGE_SIZE))
+        return time.perf_counter() - t0
 
-    def churn(idx: list[int]) -> Callable[[], None]:
-        def loop() -> None:
-            for i in idx:
-                vfree(areas[i])
-                a = vmalloc(PAGE_SIZE)
-                assert a is not None
-                areas[i] = a
-        return loop
+    def churn(self) -> float:
+        vmalloc, vfree, areas = self.k.vmalloc, self.k.vfree, self.areas
+        idx = [self.rng.randrange(self.live) for _ in range(self.ops)]
+        t0 = time.perf_counter()
+        for i in idx:
+            vfree(areas[i])
+            a = vmalloc(PAGE_SIZE)
+            assert a is not None
+            areas[i] = a
+        return time.perf_counter() - t0
 
-    pairs()                                            # warm-up to steady state
-    t_pair = _best(pairs, p.rate_repeats)
-    churn([rng.randrange(live) for _ in range(n)])()   # warm-up
-    t_churn = min(_best(churn([rng.randrange(live) for _ in range(n)]), 1)
-                  for _ in range(p.rate_repeats))
-    for a in areas:
-        vfree(a)
-    return n / t_pair, n / t_churn
+    def release(self) -> None:
+        for a in self.areas:
+            self.k.vfree(a)
+        self.areas = []
 
 
 def bench_vmalloc(p: _Params) -> dict[str, float]:
-    """Metric 1: vmalloc+vfree rates at a small and a large population, and their ratios."""
-    out: dict[str, float] = {}
-    rates: dict[int, tuple[float, float]] = {}
-    for live in (p.small_live, p.large_live):
-        _progress(f"vmalloc/vfree with {live} live areas ...")
-        rates[live] = _vmalloc_rates(live, p)
-    small, large = rates[p.small_live], rates[p.large_live]
-    out["vmalloc_vfree_rate_100"] = small[0]
-    out["vmalloc_vfree_rate_100000"] = large[0]
-    out["vmalloc_vfree_scaling"] = large[0] / small[0]
-    out["vmalloc_churn_rate_100"] = small[1]
-    out["vmalloc_churn_rate_100000"] = large[1]
-    out["vmalloc_churn_scaling"] = large[1] / small[1]
-    return out
+    """Metric 1: vmalloc+vfree rates at a small and a large population, and their ratios
+    (both populations live at once, their slices interleaved)."""
+    _progress(f"vmalloc/vfree with {p.small_live} and {p.large_live} live areas ...")
+    small, large = _VmallocLoops(p.small_live, p.pair_ops), _VmallocLoops(p.large_live, p.pair_ops)
+    pairs = _rounds({"small": small.pairs, "large": large.pairs}, p.rounds, collect=False)
+    churn = _rounds({"small": small.churn, "large": large.churn}, p.rounds, collect=False)
+    small.release()
+    large.release()
+    n = p.pair_ops
+    return {
+        "vmalloc_vfree_rate_100": n / min(pairs["small"]),
+        "vmalloc_vfree_rate_100000": n / min(pairs["large"]),
+        "vmalloc_vfree_scaling": _ratio(pairs, "small", "large"),
+        "vmalloc_churn_rate_100": n / min(churn["small"]),
+        "vmalloc_churn_rate_100000": n / min(churn["large"]),
+        "vmalloc_churn_scaling": _ratio(churn, "small", "large"),
+    }
 
 
 # -- 2. lowest match ------------------------------------------------------------------
@@ -299,12 +356,11 @@ def bench_lowest_match(p: _Params) -> dict[str, float]:
     def linear() -> None:
         find_vmap_lowest_linear_match(listed, size, align, vstart)
 
-    t_fast = _best(fast, 5) / calls
-    t_linear = _best(linear, p.linear_repeats)
+    t = _rounds({"fast": _timed(fast), "linear": _timed(linear)}, max(5, p.rounds))
     return {
-        "lowest_match_fast_us": t_fast * 1e6,
-        "lowest_match_linear_us": t_linear * 1e6,
-        "lowest_match_speedup": t_linear / t_fast,
+        "lowest_match_fast_us": min(t["fast"]) / calls * 1e6,
+        "lowest_match_linear_us": min(t["linear"]) * 1e6,
+        "lowest_match_speedup": _ratio(t, "linear", "fast") * calls,
     }
 
 
@@ -312,7 +368,8 @@ def bench_lowest_match(p: _Params) -> dict[str, float]:
 
 
 def bench_memcpy(p: _Params) -> dict[str, float]:
-    """Metric 3: ``Kernel.memcpy`` between two vmalloc areas against a ``bytearray`` copy."""
+    """Metric 3: ``Kernel.memcpy`` between two vmalloc areas against a ``bytearray`` copy,
+    one of each a round."""
     size = p.copy_bytes
     _progress(f"memcpy of {size >> 20} MiB ...")
     pattern = bytes(range(256)) * (size // 256)
@@ -322,11 +379,6 @@ def bench_memcpy(p: _Params) -> dict[str, float]:
     k.write(src, pattern)                 # materialise every source frame
     k.memcpy(dst, src, size)              # and every destination frame
     assert k.read(dst + size - 256, 256) == pattern[-256:]
-    t_k = _best(lambda: k.memcpy(dst, src, size), p.copy_repeats)
-    k.vfree(src)
-    k.vfree(dst)
-    del k
-
     b1 = bytearray(pattern)
     b2 = bytearray(size)
     b2[:] = b1                            # touch the destination's pages once
@@ -334,12 +386,15 @@ def bench_memcpy(p: _Params) -> dict[str, float]:
     def host_copy() -> None:
         b2[:] = b1
 
-    t_b = _best(host_copy, p.copy_repeats)
-    del b1, b2, pattern
+    t = _rounds({"kvalloc": _timed(lambda: k.memcpy(dst, src, size)),
+                 "host": _timed(host_copy)}, p.rounds)
+    k.vfree(src)
+    k.vfree(dst)
+    del k, b1, b2, pattern
     return {
-        "memcpy_mib_s": size / t_k / _MiB,
-        "bytearray_copy_mib_s": size / t_b / _MiB,
-        "memcpy_bandwidth_ratio": t_b / t_k,
+        "memcpy_mib_s": size / min(t["kvalloc"]) / _MiB,
+        "bytearray_copy_mib_s": size / min(t["host"]) / _MiB,
+        "memcpy_bandwidth_ratio": _ratio(t, "host", "kvalloc"),
     }
 
 
@@ -398,17 +453,17 @@ def bench_direct_view(p: _Params) -> dict[str, float]:
     assert view.offset == 0
     qpages = [mv.cast("Q") for mv in view.pages]
     _write_views(qpages, n)               # warm-up (and every frame is already materialised)
-    t_p = _best(lambda: _write_views(qpages, n), p.write_repeats)
     # the containers' path: the flat view when the frames are contiguous, else the pages
     flat = view.flat.cast("Q") if view.flat is not None else None
+    loops = {"paged": _timed(lambda: _write_views(qpages, n)),
+             "append": _timed(lambda: _append_list(n))}
     if flat is not None:
         _write_flat(flat, n)
-        t_w = _best(lambda: _write_flat(flat, n), p.write_repeats)
-    else:
-        t_w = t_p
+        loops["flat"] = _timed(lambda: _write_flat(flat, n))
+    t = _rounds(loops, p.rounds)
+    store = "flat" if flat is not None else "paged"
     last = (n - 1) * 8
     assert int.from_bytes(k.read(addr + last, 8), "little") == n - 1
-    t_a = _best(lambda: _append_list(n), p.write_repeats)
     for q in qpages:
         q.release()
     if flat is not None:
@@ -416,10 +471,10 @@ def bench_direct_view(p: _Params) -> dict[str, float]:
     k.vfree(addr)
     return {
         "direct_view_flat": 1.0 if flat is not None else 0.0,
-        "direct_view_write_ns": t_w / n * 1e9,
-        "direct_view_paged_write_ns": t_p / n * 1e9,
-        "list_append_ns": t_a / n * 1e9,
-        "direct_view_write_ratio": t_w / t_a,
+        "direct_view_write_ns": min(t[store]) / n * 1e9,
+        "direct_view_paged_write_ns": min(t["paged"]) / n * 1e9,
+        "list_append_ns": min(t["append"]) / n * 1e9,
+        "direct_view_write_ratio": _ratio(t, store, "append"),
     }
 
 
@@ -432,40 +487,49 @@ def _write_flat(q: memoryview, n: int) -> None:
 
 
 def bench_kasan(p: _Params) -> dict[str, float]:
-    """Metric 6: vmalloc+vfree and read+write rates with generic KASAN on against off."""
+    """Metric 6: vmalloc+vfree and write+read slices with generic KASAN on against off: one
+    kernel of each kind, their slices interleaved (``off``, ``generic``, then the other way
+    round), the slowdown the median of the per-round ratios."""
     _progress("KASAN on versus off ...")
     n = p.pair_ops
-    times: dict[str, tuple[float, float]] = {}
+    alloc: dict[str, Timed] = {}
+    access: dict[str, Timed] = {}
+    kernels: dict[str, tuple[Kernel, list[int | None]]] = {}
     for mode in ("off", "generic"):
         k = Kernel(KernelConfig(kasan=mode))
-        vmalloc, vfree = k.vmalloc, k.vfree
-        live = [vmalloc(PAGE_SIZE) for _ in range(p.small_live)]
+        live = [k.vmalloc(PAGE_SIZE) for _ in range(p.small_live)]
+        a = k.vmalloc(64 * PAGE_SIZE)
+        assert a is not None
+        kernels[mode] = (k, live + [a])
 
-        def pairs() -> None:
+        def pairs(k: Kernel = k) -> float:
+            vmalloc, vfree = k.vmalloc, k.vfree
+            t0 = time.perf_counter()
             for _ in range(n):
                 vfree(vmalloc(PAGE_SIZE))
+            return time.perf_counter() - t0
 
-        pairs()
-        t_alloc = _best(pairs, p.rate_repeats)
-        a = vmalloc(64 * PAGE_SIZE)
-        assert a is not None
-        read, write, data = k.read, k.write, b"\x01" * 8
-
-        def access() -> None:
+        def rw(k: Kernel = k, a: int = a) -> float:
+            read, write, data = k.read, k.write, b"\x01" * 8
+            t0 = time.perf_counter()
             for i in range(n):
                 off = (i * 8) & 0x3FFF8
                 write(a + off, data)
                 read(a + off, 8)
+            return time.perf_counter() - t0
 
-        access()
-        t_access = _best(access, p.rate_repeats)
+        pairs()                                    # warm-up
+        rw()
+        alloc[mode], access[mode] = pairs, rw
+    t_alloc = _rounds(alloc, p.rounds, collect=False)
+    t_access = _rounds(access, p.rounds, collect=False)
+    for k, areas in kernels.values():
         assert not k.kasan_reports
-        for x in live:
-            vfree(x)
-        times[mode] = (t_alloc, t_access)
+        for x in areas:
+            k.vfree(x)
     return {
-        "kasan_vmalloc_slowdown": times["generic"][0] / times["off"][0],
-        "kasan_access_slowdown": times["generic"][1] / times["off"][1],
+        "kasan_vmalloc_slowdown": _ratio(t_alloc, "generic", "off"),
+        "kasan_access_slowdown": _ratio(t_access, "generic", "off"),
     }
 
 
@@ -493,9 +557,8 @@ def bench_containers(p: _Params) -> dict[str, float]:
             v.drop()
         return loop
 
-    t_list = _best(lambda: _append_list(n), p.write_repeats)
-    t_push = _best(push("off"), p.write_repeats)
-    t_kasan = _best(push("generic"), p.write_repeats)
+    pushes = _rounds({"list": _timed(lambda: _append_list(n)), "push": _timed(push("off")),
+                      "kasan": _timed(push("generic"))}, p.rounds)
     items = list(range(n))
 
     def arr() -> None:
@@ -507,8 +570,7 @@ def bench_containers(p: _Params) -> dict[str, float]:
         v.extend_from_slice(items)
         v.drop()
 
-    t_arr = _best(arr, p.write_repeats)
-    t_efs = _best(efs, p.write_repeats)
+    extend = _rounds({"array": _timed(arr), "efs": _timed(efs)}, p.rounds)
     src = array.array("Q", items)
 
     def arr_from_array() -> None:
@@ -523,11 +585,11 @@ def bench_containers(p: _Params) -> dict[str, float]:
         v.drop()
 
     efs_from_array()                      # the frames are touched once, as the array's are
-    t_arr2 = _best(arr_from_array, p.write_repeats)
-    t_efs2 = _best(efs_from_array, p.write_repeats)
-    flat_push = _push_into(warm, n, p)
-    paged_push = _push_into(fragmented_kernel(64 << 20, run=256), n // 8, p)
-    t_list8 = _best(lambda: _append_list(n // 8), p.write_repeats)
+    extend2 = _rounds({"array": _timed(arr_from_array), "efs": _timed(efs_from_array)}, p.rounds)
+    reserved = _rounds({"flat": _push_into(warm, n), "list": _timed(lambda: _append_list(n))},
+                       p.rounds)
+    paged = _rounds({"paged": _push_into(fragmented_kernel(64 << 20, run=256), n // 8),
+                     "list": _timed(lambda: _append_list(n // 8))}, p.rounds)
     sums = _bulk_reads(warm, n, p)
     kv = KVec(u64, kernel=Kernel())
     refused = 0.0
@@ -538,13 +600,13 @@ def bench_containers(p: _Params) -> dict[str, float]:
         except AllocError:
             refused = 1.0
     return {
-        "vvec_push_ns": t_push / n * 1e9,
-        "vvec_push_ratio": t_push / t_list,
-        "vvec_push_flat_ratio": flat_push / t_list,
-        "vvec_push_paged_ratio": paged_push / t_list8,
-        "extend_from_slice_ratio": t_efs / t_arr,
-        "extend_from_array_ratio": t_efs2 / t_arr2,
-        "kasan_push_ratio": t_kasan / t_push,
+        "vvec_push_ns": min(pushes["push"]) / n * 1e9,
+        "vvec_push_ratio": _ratio(pushes, "push", "list"),
+        "vvec_push_flat_ratio": _ratio(reserved, "flat", "list"),
+        "vvec_push_paged_ratio": _ratio(paged, "paged", "list"),
+        "extend_from_slice_ratio": _ratio(extend, "efs", "array"),
+        "extend_from_array_ratio": _ratio(extend2, "efs", "array"),
+        "kasan_push_ratio": _ratio(pushes, "kasan", "push"),
         **sums,
         "kvec_1m_u64_fails": refused,
     }
@@ -566,20 +628,21 @@ def fragmented_kernel(ram: int = 8 << 20, kasan: KasanMode = "off", run: int = 0
 
 
 
-def _push_into(k: Kernel, n: int, p: _Params) -> float:
-    """Seconds for ``n`` pushes into a ``VVec[u64]`` reserved beforehand on ``k``."""
+def _push_into(k: Kernel, n: int) -> Timed:
+    """``n`` pushes into a ``VVec[u64]`` reserved beforehand on ``k`` (the reserve and the
+    drop outside the clock)."""
     from containers import VVec, u64
-    times = []
-    for _ in range(p.write_repeats):
+
+    def run() -> float:
         v = VVec.with_capacity(u64, n, kernel=k)
         push = v.push
-        with _no_gc():
-            t0 = time.perf_counter()
-            for i in range(n):
-                push(i)
-            times.append(time.perf_counter() - t0)
+        t0 = time.perf_counter()
+        for i in range(n):
+            push(i)
+        t = time.perf_counter() - t0
         v.drop()
-    return min(times)
+        return t
+    return run
 
 
 def _bulk_reads(k: Kernel, n: int, p: _Params) -> dict[str, float]:
@@ -593,14 +656,15 @@ def _bulk_reads(k: Kernel, n: int, p: _Params) -> dict[str, float]:
     out: dict[str, float] = {}
     for name, v, ref in (("flat", flat, items[:n // 4]), ("paged", paged, items[:n // 16])):
         # ten sums a timing: one sum of the paged vector is well under a millisecond
-        t_sum = _best(lambda: [sum(v) for _ in range(10)], p.write_repeats)   # noqa: B023
-        t_ref = _best(lambda: [sum(ref) for _ in range(10)], p.write_repeats)  # noqa: B023
-        out[f"sum_{name}_ratio"] = t_sum / t_ref
+        t = _rounds({"vec": _timed(lambda: [sum(v) for _ in range(10)]),      # noqa: B023
+                     "list": _timed(lambda: [sum(ref) for _ in range(10)])},  # noqa: B023
+                    p.rounds)
+        out[f"sum_{name}_ratio"] = _ratio(t, "vec", "list")
     small = VVec(u64, items[:10_000], kernel=k)
     big = VVec(u64, items, kernel=k)
-    t_small = _best(lambda: small[5000:6000].drop(), p.write_repeats)
-    t_big = _best(lambda: big[n // 2:n // 2 + 1000].drop(), p.write_repeats)
-    out["slice_scaling"] = t_big / t_small
+    t = _rounds({"small": _timed(lambda: small[5000:6000].drop()),
+                 "big": _timed(lambda: big[n // 2:n // 2 + 1000].drop())}, p.rounds)
+    out["slice_scaling"] = _ratio(t, "big", "small")
     for v in (flat, paged, small, big):
         v.drop()
     return out
@@ -621,17 +685,16 @@ def bench_vec_ops(p: _Params) -> dict[str, float]:
     items = [rng.getrandbits(64) for _ in range(n)]
     m = n // 2
 
-    def timed(setup: Callable[[], Any], op: Callable[[Any], object]) -> float:
-        best = float("inf")
-        for _ in range(p.write_repeats):
+    def timed(setup: Callable[[], Any], op: Callable[[Any], object]) -> Timed:
+        def run() -> float:
             x = setup()
-            with _no_gc():
-                t0 = time.perf_counter()
-                op(x)
-                best = min(best, time.perf_counter() - t0)
+            t0 = time.perf_counter()
+            op(x)
+            t = time.perf_counter() - t0
             if isinstance(x, KVVec):
                 x.drop()
-        return best
+            return t
+        return run
 
     def vec() -> KVVec[int]:
         return KVVec(u64, items, kernel=k)
@@ -650,8 +713,11 @@ def bench_vec_ops(p: _Params) -> dict[str, float]:
                                lambda a: a.extend(a[:m])),
         "split_off": (lambda v: v.split_off(m).drop(), lsplit),
     }
-    return {f"vec_{name}_ratio": timed(vec, vop) / timed(lst, lop)
-            for name, (vop, lop) in cases.items()}
+    out: dict[str, float] = {}
+    for name, (vop, lop) in cases.items():
+        t = _rounds({"vec": timed(vec, vop), "list": timed(lst, lop)}, p.rounds)
+        out[f"vec_{name}_ratio"] = _ratio(t, "vec", "list")
+    return out
 
 
 # -- 8. the peer: a minimal vmalloc --------------------------------------------------
@@ -736,11 +802,13 @@ def bench_peer(p: _Params) -> dict[str, float]:
             vfree(vmalloc(PAGE_SIZE))  # type: ignore[arg-type]
 
     pairs()
-    t_peer = _best(pairs, p.rate_repeats)
     assert all(a is not None for a in live)
-    kvalloc_rate = _vmalloc_rates(p.small_live, p)[0]
-    return {"peer_pair_us": t_peer / n * 1e6, "vmalloc_pair_us": 1e6 / kvalloc_rate,
-            "vmalloc_pair_vs_peer": (1 / kvalloc_rate) / (t_peer / n)}
+    ours = _VmallocLoops(p.small_live, n)
+    t = _rounds({"peer": _timed(pairs), "kvalloc": ours.pairs}, p.rounds, collect=False)
+    ours.release()
+    return {"peer_pair_us": min(t["peer"]) / n * 1e6,
+            "vmalloc_pair_us": min(t["kvalloc"]) / n * 1e6,
+            "vmalloc_pair_vs_peer": _ratio(t, "kvalloc", "peer")}
 
 
 # -- 9. resizes: in place against the area size, a move per page ---------------------
@@ -771,34 +839,37 @@ def bench_resize(p: _Params) -> dict[str, float]:
     _progress(f"in-place grows at 1 and {big} pages ...")
     k = Kernel(KernelConfig(ram=max(1 << 30, 4 * big * PAGE_SIZE)))
     grows = 400
-    with _no_gc():
-        small = min(_in_place_grows(k, 1, grows) for _ in range(p.write_repeats))
-        large = min(_in_place_grows(k, big, grows) for _ in range(p.write_repeats))
+    t = _rounds({"small": lambda: _in_place_grows(k, 1, grows),
+                 "large": lambda: _in_place_grows(k, big, grows)}, p.rounds)
+    small, large = min(t["small"]), min(t["large"])
     pages = 2048 if not p.quick else 256
     _progress(f"vrealloc moves of {pages} pages ...")
     size = pages * PAGE_SIZE
     m = k.machine
     moves, copies = [], []
-    for _ in range(p.write_repeats):
+    for _ in range(p.rounds):            # a round: a copy, then a move of the same bytes
         a = k.vmalloc(size)
         assert a is not None
         k.memset(a, 1, size)
         b = k.vmalloc(size)              # the move's destination range is taken: it moves
         assert b is not None
         k.memcpy(b, a, size)
-        t0 = time.perf_counter()
-        k.memcpy(b, a, size)             # the copy alone, frames already touched
-        copies.append(time.perf_counter() - t0)
+        with _no_gc():
+            t0 = time.perf_counter()
+            k.memcpy(b, a, size)         # the copy alone, frames already touched
+            copies.append(time.perf_counter() - t0)
         k.vfree(b)
-        with m.lock:
+        with m.lock, _no_gc():
             t0 = time.perf_counter()
             c, _ = m.realloc("vrealloc", a, size + PAGE_SIZE, 0xcc0, 8, -1, "bench")
             moves.append(time.perf_counter() - t0)
         assert c is not None and c != a
         k.vfree(c)
-    extra = (min(moves) - min(copies)) / pages
+    # the median of the per-round differences, as for the ratios: not min - min, whose two
+    # minima may come from rounds under different host load
+    extra = statistics.median(mv - cp for mv, cp in zip(moves, copies, strict=True)) / pages
     return {"grow_in_place_us_1_page": small * 1e6, "grow_in_place_us_16384_pages": large * 1e6,
-            "grow_in_place_scaling": large / small,
+            "grow_in_place_scaling": _ratio(t, "large", "small"),
             "vrealloc_move_us_per_page": min(moves) / pages * 1e6,
             "vrealloc_move_extra_us_per_page": extra * 1e6}
 
