@@ -212,6 +212,7 @@ def check_kernel(k: Machine) -> None:
     check_areas(k)
     check_pages(k)
     check_memcg(k)
+    k.pgtable.check_pte_runs()
     k.vb.check()
     if k.kasan is not None:
         k.kasan.check(k.kva.leaked, k.vb.ranges)

@@ -315,8 +315,8 @@ class PageTable:
             vpn = idx << _PMD_VPN_SHIFT
             got = [pte.get(v) for v in range(vpn, vpn + _PTRS_PER_PMD)]
             if idx in pmd or got != list(range(first, first + _PTRS_PER_PMD)):
-                raise KernelBug(f"pte_runs: the PTE table at {vpn << PAGE_SHIFT:#x} does not map "
-                                f"frames {first:#x}..{first + _PMD_VPN_MASK:#x}")
+                raise KernelBug(f"INV-PT-3: pte_runs: the PTE table at {vpn << PAGE_SHIFT:#x} does "
+                                f"not map frames {first:#x}..{first + _PMD_VPN_MASK:#x}")
 
     def pfns(self, addr: int, size: int, write: bool) -> list[int]:
         """Frames behind every page of ``[addr, addr + size)`` (oops if one is unmapped)."""

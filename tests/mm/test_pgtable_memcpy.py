@@ -238,3 +238,25 @@ def test_pte_runs_stay_exact_through_random_vmalloc_vrealloc_vfree() -> None:
     for a, data in live.items():
         assert k.read(a, len(data)) == data
     k.check()
+
+
+@pytest.mark.parametrize("break_it", ["wrong frame", "pte removed", "pmd leaf"])
+def test_kernel_check_catches_a_wrong_pte_run(break_it: str) -> None:
+    from kvalloc import KernelBug
+    k = Kernel()
+    p = nn(k.vmalloc(4 * MIB))
+    pt = k.machine.pgtable
+    k.check()
+    idx = next(iter(pt.pte_runs))
+    if break_it == "wrong frame":
+        pt.pte_runs[idx] += 1
+    elif break_it == "pte removed":
+        del pt.pte[(idx << 9) + 7]
+    else:
+        pt.pmd[idx] = pt.pte_runs[idx]
+    with pytest.raises(KernelBug, match=r"^INV-PT-\d: "):
+        k.check()
+    with pytest.raises(KernelBug, match=r"^INV-PT-3: pte_runs: the PTE table at 0x[0-9a-f]+ does "
+                                        r"not map frames 0x[0-9a-f]+\.\.0x[0-9a-f]+$"):
+        pt.check_pte_runs()
+    del p
