@@ -855,13 +855,20 @@ def _group_results(groups: list[list[RunSpec]], cost: CostModel | None,
     methods = multiprocessing.get_all_start_methods()
     method = ("fork" if "fork" in methods and threading.active_count() == 1 else
               "forkserver" if "forkserver" in methods else "spawn")
-    pool = multiprocessing.get_context(method).Pool(jobs)
+    pool = multiprocessing.get_context(method).Pool(jobs, _worker_init)
     # the runs that resize on every push take longest: they start first, so that none of
     # them is left to run alone at the end
     first = sorted(range(len(groups)), key=lambda i: groups[i][0].policy != "exact")
     pending = {i: pool.apply_async(_run_group, (groups[i], cost, sweep, keep_events, whatifs))
                for i in first}
     return _Results(lambda i: pending[i].get(), pool)
+
+
+def _worker_init() -> None:
+    """A worker ignores Ctrl-C: the command's own process stops the workers and keeps the
+    finished rows (a terminal's Ctrl-C reaches every process of the job)."""
+    import signal
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 _Result = tuple[Run, list[list[dict[str, Any]]]]

@@ -90,3 +90,27 @@ def test_cli_jobs_prints_the_same_table(capsys: pytest.CaptureFixture[str]) -> N
     out, err = capsys.readouterr()
     assert out == ""                     # no table header before the error
     assert err == "kvalloc: error: --jobs must be >= 0 (0: one per CPU), got -3\n"
+
+
+def test_ctrl_c_at_a_terminal_stops_the_workers_quietly(tmp_path: pathlib.Path) -> None:
+    import json
+    import os
+    import signal
+    import subprocess
+    import sys
+    out = tmp_path / "rows.json"
+    # a session of its own: the signal goes to the whole process group, as a terminal's does
+    p = subprocess.Popen([sys.executable, "-m", "kvalloc", "study", "growth", "--elements",
+                          "300000", "--alloc", "vmalloc,kvmalloc", "--policy", "rust_kvec,exact",
+                          "--jobs", "2", "--json", str(out)], stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, text=True, start_new_session=True)
+    assert p.stdout is not None
+    lines = [p.stdout.readline() for _ in range(3)]         # the header and the first row
+    assert lines[2].startswith("vmalloc   rust_kvec")
+    os.killpg(p.pid, signal.SIGINT)
+    stdout, stderr = p.communicate(timeout=120)
+    assert p.returncode == 130
+    assert "Traceback" not in stderr
+    assert stderr.endswith("configurations finished and kept\n")
+    rows = json.loads(out.read_text())
+    assert 1 <= len(rows) < 4 and rows[0]["policy"] == "rust_kvec"
