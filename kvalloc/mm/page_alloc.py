@@ -28,6 +28,7 @@ from __future__ import annotations
 import heapq
 import mmap
 import operator
+import threading
 from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Final, overload
 
@@ -136,18 +137,27 @@ class BlockMap(dict[int, Block]):
 
     def get(self, pfn: int, default: Block | None = None, /) -> Block | None:
         b = dict.get(self, pfn)
-        if b is not None:
-            return b
+        if b is not None or not self._mem.split:
+            return default if b is None else b
+        b = self._make(pfn)
+        return default if b is None else b
+
+    def _make(self, pfn: int) -> Block | None:
+        """The Block of a page of a split block, made now; None if ``pfn`` is no such page.
+        Under the allocator's lock: readers such as ``Page.refcount`` do not hold it."""
         mem = self._mem
-        sb = mem.split_of(pfn) if mem.split else None
-        return default if sb is None else mem.materialize(sb, pfn)
+        with mem.lock:
+            b = dict.get(self, pfn)
+            if b is not None:
+                return b
+            sb = mem.split_of(pfn)
+            return None if sb is None else mem.materialize(sb, pfn)
 
     def __missing__(self, pfn: int) -> Block:
-        mem = self._mem
-        sb = mem.split_of(pfn) if mem.split else None
-        if sb is None:
+        b = self._make(pfn) if self._mem.split else None
+        if b is None:
             raise KeyError(pfn)
-        return mem.materialize(sb, pfn)
+        return b
 
     def __contains__(self, pfn: object) -> bool:
         return dict.__contains__(self, pfn) or (
@@ -222,6 +232,8 @@ class PageAllocator:
         self._fresh = FIRST_PFN                    # [_fresh, end_pfn): never-split order-10 blocks
         self.nr_free = self.nr_frames
         self.min_free = self.nr_frames             # low-water mark of nr_free (peak use)
+        #: held while a page's Block is made for a reader (the machine's lock, set by Machine)
+        self.lock: threading.RLock = threading.RLock()
         self.blocks = BlockMap(self)               # allocated block head -> Block
         #: order-10 pageblock (pfn >> 10) -> the SplitBlocks with frames left in it
         self.split: dict[int, list[SplitBlock]] = {}

@@ -342,6 +342,25 @@ class VmallocFamily:
         host memory is kept, as one free per page would): O(runs) Python work while the
         pages of split blocks have no Blocks, O(pages) for those that have."""
         mem = self.mem
+        segs = pages.segments(start, end)
+        if len(segs) == 1:                         # one run (most areas): no grouping
+            _, n, pfn, what = segs[0]
+            if type(what) is SplitBlock:
+                if mem.lazy_run(what, pfn, n):
+                    if what.vmalloc and not put:
+                        mem.nr_vmalloc -= n
+                        if what.memcg is not None:
+                            self.memcg.mod_vmalloc(what.memcg, -n)
+                    mem.free_split_run(((what, pfn, n),), release)
+                    pages.clear(start, end)
+                    return
+            elif n == 1:
+                b = cast("list[Block]", what)[0]
+                if not put:
+                    self.unmark_vmalloc(b)
+                mem.free_pages(b)                  # as a run of one page, or a vmap'd block
+                pages.clear(start, end)
+                return
         group: list[tuple[SplitBlock | Block, int, int]] = []   # (split or block, pfn, n)
         gslot = gpfn = -1
         gcg = None
@@ -368,7 +387,7 @@ class VmallocFamily:
                     b.vmalloc = False
             mem.free_pages_run(run, release)
 
-        for at, n, pfn, what in pages.segments(start, end):
+        for at, n, pfn, what in segs:
             if type(what) is SplitBlock and mem.lazy_run(what, pfn, n):
                 pieces: list[tuple[int, int, int, SplitBlock | Block]] = [(at, n, pfn, what)]
             else:

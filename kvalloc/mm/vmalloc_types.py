@@ -113,14 +113,20 @@ class PageArray:
             pos = s + n
         yield from itertools.repeat(None, self._len - pos)
 
-    def segments(self, start: int = 0, end: int | None = None) -> Iterator[Segment]:
+    def segments(self, start: int = 0, end: int | None = None) -> list[Segment]:
         """The filled runs of slots ``[start, end)``, in slot order, clipped to it. O(runs)."""
-        end = self._len if end is None else end
-        starts, segs = self._starts, self._segs
+        segs = self._segs
+        if end is None or end >= self._len:
+            end = self._len
+            if start <= 0:
+                return segs[:]                     # the whole array: nothing to clip
+        starts = self._starts
+        out: list[Segment] = []
         for seg in segs[max(bisect_right(starts, start) - 1, 0):bisect_left(starts, end)]:
             a, b = max(seg[0], start), min(seg[0] + seg[1], end)
             if a < b:
-                yield _clip(seg, a, b)
+                out.append(_clip(seg, a, b))
+        return out
 
     def _insert(self, seg: Segment) -> None:
         at, n = seg[0], seg[1]
@@ -151,6 +157,10 @@ class PageArray:
     def clear(self, start: int, end: int) -> None:
         """Empty the slots ``[start, end)``. O(runs)."""
         starts, segs = self._starts, self._segs
+        if start <= 0 and end >= self._len:
+            segs.clear()
+            starts.clear()
+            return
         k0, k1 = max(bisect_right(starts, start) - 1, 0), bisect_left(starts, end)
         kept: list[Segment] = []
         for seg in segs[k0:k1]:

@@ -225,3 +225,18 @@ def test_an_area_is_a_few_runs_and_each_is_freed_in_one_go() -> None:
     k.vfree(p)
     assert mem.nr_pages_freed - freed >= 2049 and not mem.split
     k.check()
+
+
+def test_a_reader_makes_a_block_under_the_kernel_lock() -> None:
+    # Page.refcount does not take the kernel lock; making a page's Block changes its split
+    # block, so that happens under the lock a vfree or a shrink holds
+    k = Kernel(KernelConfig(ram=16 << 20))
+    mem = k.machine.mem
+    assert mem.lock is k.machine.lock
+    area = nn(k.find_vm_area(nn(k.vmalloc(4 * PAGE_SIZE))))
+    assert not mem.split                           # find_vm_area made each page's Block
+    p = nn(k.vmalloc(4 * PAGE_SIZE))
+    [sb] = [sb for lst in mem.split.values() for sb in lst]
+    pfn = sb.pfn + 2
+    assert k.vmalloc_to_page(p + 2 * PAGE_SIZE).refcount == 1 and sb.mask == 0b1011  # type: ignore[union-attr]
+    assert dict.get(mem.blocks, pfn) is not None and area.pages[0].refcount == 1
