@@ -18,6 +18,7 @@ from .proc import buddyinfo, meminfo
 
 if TYPE_CHECKING:
     from .machine import Machine
+    from .page_alloc import Block
     from .vmalloc_types import VmStruct
 
 
@@ -91,7 +92,7 @@ def check_address_space(k: Machine) -> None:
 
 
 def _vm_pages(vm: VmStruct) -> list[int]:
-    return [b.pfn for b in (vm.pages or [])[:vm.nr_pages] if b is not None]
+    return [] if vm.pages is None else vm.pages.pfns(0, vm.nr_pages)
 
 
 def check_areas(k: Machine) -> None:
@@ -119,16 +120,29 @@ def check_areas(k: Machine) -> None:
             raise _fail("INV-VM-1", f"{name} has page_order {vm.page_order}")
         if vm.requested_size > vm.area_size or (frees_tail and vm.requested_size > vm.nr_pages * PAGE_SIZE):
             raise _fail("INV-VM-2", f"{name} requested_size {vm.requested_size} too large")
-        pages = vm.pages or []
-        if any(b is None for b in pages[:vm.nr_pages]) or any(b is not None for b in pages[vm.nr_pages:]):
+        pages = vm.pages
+        if pages is not None:
+            pages.check(name)
+        if pages is None or pages.nr_filled(0, vm.nr_pages) != vm.nr_pages or \
+                pages.nr_filled(vm.nr_pages):
             raise _fail("INV-VM-3", f"{name} page slots do not match nr_pages {vm.nr_pages}")
         pfns = _vm_pages(vm)
         if len(set(pfns)) != len(pfns):
             raise _fail("INV-VM-3", f"{name} maps a frame twice")
-        for pfn in pfns:
-            b = mem.blocks.get(pfn)
-            if b is None or b.refcount < 1:
-                raise _fail("INV-VM-3", f"{name} page {pfn:#x} is not allocated")
+        b: Block | None
+        for _, n, pfn0, what in pages.segments(0, vm.nr_pages):
+            for i in range(n):
+                if isinstance(what, list):
+                    b, pfn = what[i], what[i].pfn
+                    if dict.get(mem.blocks, pfn) is not b:
+                        b = None
+                else:
+                    pfn = pfn0 + i
+                    b = dict.get(mem.blocks, pfn)
+                    if b is None and mem.split_of(pfn) is what:
+                        continue                   # a page of the split block, no Block yet
+                if b is None or b.refcount < 1:
+                    raise _fail("INV-VM-3", f"{name} page {pfn:#x} is not allocated")
         if vm.page_order == 9:
             for i in range(0, len(pfns), 512):
                 if pfns[i] % 512 or pfns[i:i + 512] != list(range(pfns[i], pfns[i] + 512)):
@@ -162,16 +176,19 @@ def check_pages(k: Machine) -> None:
     for vm in vms:
         refs.update(_vm_pages(vm))
     marked = 0
-    for pfn, b in mem.blocks.items():
+    pages: list[tuple[int, str, bool]] = [(pfn, b.owner, b.vmalloc) for pfn, b in mem.blocks.items()]
+    for first, n, sb in mem.lazy_runs():       # the pages of split blocks without a Block
+        pages += [(pfn, sb.owner, sb.vmalloc) for pfn in range(first, first + n)]
+    for pfn, owner, is_marked in pages:
         n = refs.get(pfn, 0)
-        if b.owner == OWNER_VMALLOC and n != 1:
+        if owner == OWNER_VMALLOC and n != 1:
             raise _fail("INV-PG-3", f"vmalloc page {pfn:#x} belongs to {n} areas")
-        if b.owner != OWNER_VMALLOC and n:
-            raise _fail("INV-PG-3", f"{b.owner} page {pfn:#x} also belongs to a vmalloc area")
-        if b.vmalloc:
+        if owner != OWNER_VMALLOC and n:
+            raise _fail("INV-PG-3", f"{owner} page {pfn:#x} also belongs to a vmalloc area")
+        if is_marked:
             marked += 1
-            if b.owner != OWNER_VMALLOC:
-                raise _fail("INV-CNT-1", f"page {pfn:#x} is vmalloc-marked but owned by {b.owner}")
+            if owner != OWNER_VMALLOC:
+                raise _fail("INV-CNT-1", f"page {pfn:#x} is vmalloc-marked but owned by {owner}")
     if marked != mem.nr_vmalloc:
         raise _fail("INV-CNT-1", f"NR_VMALLOC {mem.nr_vmalloc} != {marked} marked frames")
     per_order = Counter(order for _, order in mem.free_blocks())
@@ -188,13 +205,14 @@ def check_memcg(k: Machine) -> None:
     """INV-CG-1 .. INV-CG-3."""
     usage: Counter[int] = Counter()
     vmalloc: Counter[int] = Counter()
-    for b in k.mem.blocks.values():
-        if b.memcg is None:
+    charged = [(b.memcg, 1 << b.order, int(b.vmalloc)) for b in k.mem.blocks.values()]
+    charged += [(sb.memcg, n, n if sb.vmalloc else 0) for _, n, sb in k.mem.lazy_runs()]
+    for memcg, n, nr_marked in charged:
+        if memcg is None:
             continue
-        for cg in b.memcg.ancestors():
-            usage[id(cg)] += 1 << b.order
-            if b.vmalloc:
-                vmalloc[id(cg)] += 1
+        for cg in memcg.ancestors():
+            usage[id(cg)] += n
+            vmalloc[id(cg)] += nr_marked
     for cg in k.memcg.walk():
         if cg.parent is None:
             continue

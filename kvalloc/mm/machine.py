@@ -59,6 +59,7 @@ class Machine:
         self.memcg = MemCgroups()
         self.mem = PageAllocator(config.ram, config.init_on_alloc, config.init_on_free, self.log,
                                  self.fault, self.memcg, config.release_host_memory)
+        self.mem.lock = self.lock
         self.pgtable = PageTable(self.mem, self.log)
         busy = SortedVAs()
         self.kasan: Kasan | None = None

@@ -8,11 +8,19 @@ two contiguous runs is one slice copy and a container over contiguous frames get
 view. Order-10 blocks that were never split are kept as one watermark (``_fresh``) instead
 of a list, so ``Kernel(KernelConfig(ram=64 << 30))`` costs nothing until used.
 
+A block :meth:`PageAllocator.split_page_lazy` splits for vmalloc stays one
+:class:`SplitBlock`: its order-0 pages get a :class:`Block` only when someone asks for one
+(``blocks.get(pfn)``, :meth:`PageAllocator.page_block`), and a run of them is freed in one
+go (:meth:`PageAllocator.free_split_run`), so an area's pages cost O(runs) Python work.
+
 Invariants (``check``):
     - free blocks are aligned to their order, disjoint, and maximal (no free buddy pair
       below ``MAX_PAGE_ORDER``); no allocated block overlaps a free block;
     - ``nr_free`` equals the frames in free blocks, and free + allocated = total frames;
-    - ``min_free <= nr_free`` (the low-water mark since the last :meth:`reset_watermark`).
+    - ``min_free <= nr_free`` (the low-water mark since the last :meth:`reset_watermark`);
+    - INV-PG-4: every :class:`SplitBlock` is aligned to its order, inside RAM, listed once
+      under its order-10 pageblock, has frames without a Block left (``mask`` not empty,
+      within ``2**order`` bits), and none of those frames has a Block or is free.
 """
 
 from __future__ import annotations
@@ -20,8 +28,9 @@ from __future__ import annotations
 import heapq
 import mmap
 import operator
+import threading
 from collections.abc import Iterator, Sequence
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING, Final, overload
 
 from ..constants import (
     FIRST_PFN,
@@ -76,6 +85,83 @@ class Block:
 
 
 _PFN = operator.attrgetter("pfn")
+
+
+class SplitBlock:
+    """A block :meth:`PageAllocator.split_page_lazy` turned into ``2**order`` order-0 pages,
+    kept as one object: each frame whose bit is set in ``mask`` (bit ``i``: frame
+    ``pfn + i``) is an allocated order-0 page with refcount 1 and this ``owner``, ``memcg``
+    and NR_VMALLOC mark, that has no :class:`Block` yet. Its Block is made when someone asks
+    (:meth:`PageAllocator.page_block`) and its bit cleared then; freeing clears the bits too.
+    """
+
+    __slots__ = ("pfn", "order", "owner", "memcg", "vmalloc", "mask")
+
+    def __init__(self, block: Block) -> None:
+        self.pfn = block.pfn
+        self.order = block.order
+        self.owner = block.owner
+        self.memcg = block.memcg
+        self.vmalloc = block.vmalloc
+        self.mask = (1 << (1 << block.order)) - 1
+
+    def __repr__(self) -> str:
+        return f"SplitBlock(pfn={self.pfn:#x}, order={self.order}, left={self.mask.bit_count()})"
+
+
+def _trailing_ones(m: int) -> int:
+    return (m ^ (m + 1)).bit_length() - 1
+
+
+class BlockMap(dict[int, Block]):
+    """The allocated blocks by head pfn (``struct page`` of each head), as a dict.
+
+    The order-0 pages of a :class:`SplitBlock` have no entry until asked for: ``get``,
+    ``[]`` and ``in`` find them too, making (and keeping) their Block. Iteration, ``len``,
+    ``keys``, ``items`` and ``values`` see only the Blocks made so far; the rest are
+    :meth:`PageAllocator.lazy_runs`.
+    """
+
+    __slots__ = ("_mem",)
+
+    def __init__(self, mem: PageAllocator) -> None:
+        super().__init__()
+        self._mem = mem
+
+    @overload  # type: ignore[override]
+    def get(self, pfn: int, /) -> Block | None: ...
+    @overload
+    def get(self, pfn: int, default: Block, /) -> Block: ...
+    @overload
+    def get(self, pfn: int, default: None, /) -> Block | None: ...
+
+    def get(self, pfn: int, default: Block | None = None, /) -> Block | None:
+        b = dict.get(self, pfn)
+        if b is not None or not self._mem.split:
+            return default if b is None else b
+        b = self._make(pfn)
+        return default if b is None else b
+
+    def _make(self, pfn: int) -> Block | None:
+        """The Block of a page of a split block, made now; None if ``pfn`` is no such page.
+        Under the allocator's lock: readers such as ``Page.refcount`` do not hold it."""
+        mem = self._mem
+        with mem.lock:
+            b = dict.get(self, pfn)
+            if b is not None:
+                return b
+            sb = mem.split_of(pfn)
+            return None if sb is None else mem.materialize(sb, pfn)
+
+    def __missing__(self, pfn: int) -> Block:
+        b = self._make(pfn) if self._mem.split else None
+        if b is None:
+            raise KeyError(pfn)
+        return b
+
+    def __contains__(self, pfn: object) -> bool:
+        return dict.__contains__(self, pfn) or (
+            type(pfn) is int and bool(self._mem.split) and self._mem.split_of(pfn) is not None)
 
 
 class FreeList:
@@ -146,7 +232,11 @@ class PageAllocator:
         self._fresh = FIRST_PFN                    # [_fresh, end_pfn): never-split order-10 blocks
         self.nr_free = self.nr_frames
         self.min_free = self.nr_frames             # low-water mark of nr_free (peak use)
-        self.blocks: dict[int, Block] = {}         # allocated block head -> Block
+        #: held while a page's Block is made for a reader (the machine's lock, set by Machine)
+        self.lock: threading.RLock = threading.RLock()
+        self.blocks = BlockMap(self)               # allocated block head -> Block
+        #: order-10 pageblock (pfn >> 10) -> the SplitBlocks with frames left in it
+        self.split: dict[int, list[SplitBlock]] = {}
         self.chunks: dict[int, memoryview] = {}    # pfn >> 14 -> 64 MiB of frame contents
         self._maps: dict[int, mmap.mmap] = {}      # the same chunks' mappings (for madvise)
         self.release_host = release_host and hasattr(mmap, "MADV_DONTNEED") and \
@@ -345,36 +435,69 @@ class PageAllocator:
         self.release_frames(block.pfn, n)
         self._give_back(block.pfn, block.order)
 
-    def free_pages_run(self, run: Sequence[Block]) -> None:
+    def free_pages_run(self, run: Sequence[Block], release: bool = True) -> None:
         """:meth:`free_pages` of each block of ``run``: order-0 blocks of consecutive frames
         that share one memcg. The same end state (the buddy lists are a function of which
-        frames are free), in O(len(run)) dict work and one merge per aligned piece."""
+        frames are free), in O(len(run)) dict work and one merge per aligned piece.
+        ``release=False`` keeps the host memory, as one free per page would."""
         n = len(run)
         if not n:
             return
         first = run[0].pfn
         cg = run[0].memcg
         blocks = self.blocks
+        get = dict.get
         for i, b in enumerate(run):
-            if b.order or b.memcg is not cg or b.pfn != first + i or blocks.get(b.pfn) is not b:
+            if b.order or b.memcg is not cg or b.pfn != first + i or get(blocks, b.pfn) is not b:
                 raise KernelBug(f"free_pages_run: frame {b.pfn:#x} is not part of an order-0 run "
                                 f"from {first:#x}")
         for b in run:
             del blocks[b.pfn]
             b.refcount = 0
             b.memcg = None
+        self._free_run(first, n, cg, release)
+
+    def free_split_run(self, pieces: Sequence[tuple[SplitBlock, int, int]],
+                       release: bool = True) -> None:
+        """:meth:`free_pages` of each page of ``pieces``, ``(split, pfn, n)``: the ``n``
+        pages from ``pfn`` of each, all without a Block yet, the pieces consecutive frames
+        of one memcg. As :meth:`free_pages_run`, in O(len(pieces)); nothing changes if the
+        pieces are not such a run."""
+        if not pieces:
+            return
+        first = pos = pieces[0][1]
+        cg = pieces[0][0].memcg
+        for sb, pfn, n in pieces:
+            off = pfn - sb.pfn
+            m = ((1 << n) - 1) << off if off >= 0 else 0
+            if pfn != pos or n < 1 or sb.memcg is not cg or off < 0 or \
+                    off + n > 1 << sb.order or sb.mask & m != m:
+                raise KernelBug(f"free_split_run: frames {pfn:#x}+{n} are not part of an order-0 "
+                                f"run from {first:#x}")
+            pos += n
+        for sb, pfn, n in pieces:
+            sb.mask ^= ((1 << n) - 1) << (pfn - sb.pfn)
+            if not sb.mask:
+                self._unlist(sb)
+        self._free_run(first, pos - first, cg, release)
+
+    def _free_run(self, first: int, n: int, cg: Cgroup | None, release: bool) -> None:
+        """The common tail of the run frees: ``n`` frames from ``first``, taken off their
+        owner's books already, go back to the buddy lists."""
         self.nr_pages_freed += n
         if cg is not None:
             self.memcg.uncharge(cg, n)
         if self.init_on_free:
             self.zero_frames(first, n)
             self.nr_bytes_zeroed += n << PAGE_SHIFT
-        self.release_frames(first, n)
+        if release:
+            self.release_frames(first, n)
+        give_back = self._give_back
         pfn, end = first, first + n
         while pfn < end:
             order = min(MAX_PAGE_ORDER, (end - pfn).bit_length() - 1,
                         (pfn & -pfn).bit_length() - 1 if pfn else MAX_PAGE_ORDER)
-            self._give_back(pfn, order)
+            give_back(pfn, order)
             pfn += 1 << order
 
     def split_page(self, block: Block) -> list[Block]:
@@ -386,6 +509,84 @@ class PageAllocator:
         out = [Block(pfn, 0, owner, cg) for pfn in range(first, first + (1 << block.order))]
         self.blocks.update(zip(map(_PFN, out), out))   # the blocks' own ints: no second copy
         return out
+
+    # -- lazily split blocks ------------------------------------------------------------
+
+    def split_page_lazy(self, block: Block) -> SplitBlock:
+        """``split_page`` of an order >= 1 block, its pages kept as one :class:`SplitBlock`
+        (their Blocks made on demand). O(1)."""
+        if not block.order or dict.get(self.blocks, block.pfn) is not block:
+            raise KernelBug(f"split_page: {block.pfn:#x} is not an allocated block of order >= 1")
+        del self.blocks[block.pfn]
+        sb = SplitBlock(block)
+        lst = self.split.get(block.pfn >> MAX_PAGE_ORDER)
+        if lst is None:
+            self.split[block.pfn >> MAX_PAGE_ORDER] = [sb]
+        else:
+            lst.append(sb)
+        return sb
+
+    def _unlist(self, sb: SplitBlock) -> None:
+        """Drop a SplitBlock with no frames left from :attr:`split`."""
+        idx = sb.pfn >> MAX_PAGE_ORDER
+        lst = self.split[idx]
+        if len(lst) == 1:
+            del self.split[idx]
+        else:
+            lst.remove(sb)
+
+    def split_of(self, pfn: int) -> SplitBlock | None:
+        """The SplitBlock holding frame ``pfn`` without a Block, or None. O(1)."""
+        lst = self.split.get(pfn >> MAX_PAGE_ORDER)
+        if lst:
+            for sb in lst:
+                off = pfn - sb.pfn
+                if 0 <= off < 1 << sb.order and sb.mask >> off & 1:
+                    return sb
+        return None
+
+    def materialize(self, sb: SplitBlock, pfn: int) -> Block:
+        """Make (and keep) the Block of ``sb``'s frame ``pfn``, which must have none yet."""
+        off = pfn - sb.pfn
+        if not (0 <= off < 1 << sb.order and sb.mask >> off & 1):
+            raise KernelBug(f"materialize: frame {pfn:#x} is not a page of {sb!r}")
+        sb.mask ^= 1 << off
+        if not sb.mask:
+            self._unlist(sb)
+        b = Block(pfn, 0, sb.owner, sb.memcg)
+        b.vmalloc = sb.vmalloc
+        dict.__setitem__(self.blocks, pfn, b)
+        return b
+
+    def page_block(self, sb: SplitBlock, pfn: int) -> Block:
+        """The Block of page ``pfn`` of ``sb``: made now if it has none yet. O(1)."""
+        b = dict.get(self.blocks, pfn)
+        if b is not None:
+            return b
+        return self.materialize(sb, pfn)
+
+    @staticmethod
+    def lazy_run(sb: SplitBlock, pfn: int, n: int) -> bool:
+        """Whether the ``n >= 1`` frames from ``pfn`` are all pages of ``sb`` without a Block."""
+        off = pfn - sb.pfn
+        if off < 0 or off + n > 1 << sb.order:
+            return False
+        m = ((1 << n) - 1) << off
+        return sb.mask & m == m
+
+    def lazy_runs(self) -> Iterator[tuple[int, int, SplitBlock]]:
+        """Every run of frames without a Block as ``(pfn, n, split)``. O(runs)."""
+        for lst in self.split.values():
+            for sb in lst:
+                m, base = sb.mask, sb.pfn
+                while m:
+                    low = (m & -m).bit_length() - 1
+                    m >>= low
+                    base += low
+                    n = _trailing_ones(m)
+                    yield base, n, sb
+                    m >>= n
+                    base += n
 
     def alloc_pages_bulk(self, gfp: int, nr: int, owner: str) -> list[Block]:
         """Order-0 frames one at a time until ``nr`` or the first failure; never warns.
@@ -405,10 +606,13 @@ class PageAllocator:
 
     def block_of(self, pfn: int) -> Block | None:
         """The allocated block containing frame ``pfn``, or None if it is free."""
-        blocks = self.blocks
+        sb = self.split_of(pfn) if self.split else None
+        if sb is not None:
+            return self.materialize(sb, pfn)
+        blocks, get = self.blocks, dict.get
         for order in range(NR_PAGE_ORDERS):
             head = pfn & ~((1 << order) - 1)
-            b = blocks.get(head)
+            b = get(blocks, head)
             if b is not None:
                 return b if b.order >= order else None
         return None
@@ -440,7 +644,8 @@ class PageAllocator:
     # -- invariants -------------------------------------------------------------------
 
     def check(self) -> None:
-        """INV-PG-1 and INV-PG-3 (allocated blocks do not overlap free ones)."""
+        """INV-PG-1, INV-PG-4 and INV-PG-3 (allocated blocks, the pages of split blocks
+        without a Block, and free blocks do not overlap)."""
         free = 0
         spans: list[tuple[int, int, str]] = []
         for pfn, order in self.free_blocks():
@@ -457,11 +662,27 @@ class PageAllocator:
         if not 0 <= self.min_free <= self.nr_free:
             raise KernelBug(f"INV-PG-1: low-water mark {self.min_free} above nr_free {self.nr_free}")
         allocated = 0
-        for pfn, b in self.blocks.items():
+        for pfn, b in dict.items(self.blocks):
             if b.pfn != pfn or b.refcount < 1:
                 raise KernelBug(f"INV-PG-1: allocated block {pfn:#x} has refcount {b.refcount}")
             allocated += 1 << b.order
             spans.append((pfn, pfn + (1 << b.order), b.owner))
+        seen: set[int] = set()
+        for idx, lst in self.split.items():
+            for sb in lst:
+                size = 1 << sb.order
+                if id(sb) in seen or sb.pfn >> MAX_PAGE_ORDER != idx or not sb.order or \
+                        sb.pfn & (size - 1) or not (self.start_pfn <= sb.pfn and
+                                                    sb.pfn + size <= self.end_pfn):
+                    raise KernelBug(f"INV-PG-4: split block {sb.pfn:#x} order {sb.order} "
+                                    f"misplaced or listed twice")
+                if not sb.mask or sb.mask >> size:
+                    raise KernelBug(f"INV-PG-4: split block {sb.pfn:#x} has frames "
+                                    f"{sb.mask:#x} left, not some of {size}")
+                seen.add(id(sb))
+        for pfn, n, sb in self.lazy_runs():
+            allocated += n
+            spans.append((pfn, pfn + n, sb.owner))
         if free + allocated != self.nr_frames:
             raise KernelBug(f"INV-PG-1: free {free} + allocated {allocated} != {self.nr_frames} frames")
         spans.sort()

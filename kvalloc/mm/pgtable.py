@@ -20,6 +20,8 @@ simulator does.
 from __future__ import annotations
 
 import operator
+from collections import deque
+from itertools import repeat
 from typing import TYPE_CHECKING, cast
 
 from ..constants import PAGE_OFFSET, PAGE_SHIFT, PAGE_SIZE, PMD_SHIFT
@@ -157,10 +159,8 @@ class PageTable:
         if vend - vpn > len(pte):
             for k in [k for k in pte if vpn <= k < vend]:
                 del pte[k]
-        else:
-            pop = pte.pop
-            for k in range(vpn, vend):
-                pop(k, None)
+        else:                                 # one pop per page, at C speed
+            deque(map(pte.pop, range(vpn, vend), repeat(None, vend - vpn)), 0)
         self.nr_ptes_unmapped += npte - len(pte)
 
     def flush_tlb_kernel_range(self, start: int, end: int) -> None:

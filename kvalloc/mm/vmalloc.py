@@ -28,9 +28,9 @@ from ..constants import (
 )
 from ..gfp import GFP_RECLAIM_MASK, GFP_VMALLOC_SUPPORTED, G, format_gfp, gfpflags_allow_blocking
 from ..vm_flags import KASAN_VMALLOC_PROT_NORMAL, KASAN_VMALLOC_VM_ALLOC, V
-from .page_alloc import OWNER_VMALLOC, Block
+from .page_alloc import OWNER_VMALLOC, Block, SplitBlock
 from .printk import fmt_p
-from .vmalloc_types import VmStruct
+from .vmalloc_types import PageArray, VmStruct
 
 if TYPE_CHECKING:
     from ..config import KernelConfig
@@ -173,7 +173,7 @@ class VmallocFamily:
             self._fail(vm)
             return False
         vm.pages_addr = pages_addr
-        vm.pages = [None] * nr_small_pages
+        vm.pages = PageArray(self.mem, nr_small_pages)
         vm.page_order = page_shift - PAGE_SHIFT
         vm.nr_pages = self.vm_area_alloc_pages(_page_gfp(gfp, vm.page_order), vm.page_order,
                                                nr_small_pages, vm.pages)
@@ -183,8 +183,7 @@ class VmallocFamily:
                                          "failed to allocate pages")
             self._fail(vm)
             return False
-        pfns = [b.pfn for b in vm.pages if b is not None]
-        if not self.pgtable.vmap_pages_range(self.untag(vm.addr), pfns, page_shift):
+        if not self.pgtable.vmap_pages_range(self.untag(vm.addr), vm.pages.pfns(), page_shift):
             if gfp & G.NOFAIL and gfpflags_allow_blocking(gfp):
                 raise self.log.BUG("__vmalloc_area_node", "__GFP_NOFAIL mapping cannot succeed")
             self.log.warn_alloc(gfp, f"vmalloc error: size {vm.nr_pages * PAGE_SIZE}, "
@@ -233,22 +232,30 @@ class VmallocFamily:
                 self.vfree(vm.addr)
 
     def vm_area_alloc_pages(self, gfp: int, order: int, nr_pages: int,
-                            pages: list[Block | None]) -> int:
-        """Fill ``pages`` large-order first, then in bulk, then one block at a time."""
+                            pages: PageArray) -> int:
+        """Fill ``pages`` large-order first, then in bulk, then one block at a time. A
+        large block is split lazily (one :class:`SplitBlock`, one run of slots), so the
+        Python work is O(blocks), not O(pages)."""
         mem = self.mem
+        memcg = self.memcg
         nr = 0
 
         def record(block: Block, k: int) -> None:
             nonlocal nr
-            run = mem.split_page(block) if k else [block]
-            for b in run:
-                b.owner = OWNER_VMALLOC
-                b.vmalloc = True                   # mark_vmalloc, counted once for the run
-            mem.nr_vmalloc += len(run)
+            n = 1 << k
+            if k:
+                sb = mem.split_page_lazy(block)
+                sb.owner = OWNER_VMALLOC
+                sb.vmalloc = True                  # mark_vmalloc, counted once for the run
+                pages.set_run(nr, n, sb.pfn, sb)
+            else:
+                block.owner = OWNER_VMALLOC
+                block.vmalloc = True
+                pages.set_blocks(nr, (block,))
+            mem.nr_vmalloc += n
             if block.memcg is not None:
-                self.memcg.mod_vmalloc(block.memcg, len(run))
-            pages[nr:nr + len(run)] = run
-            nr += len(run)
+                memcg.mod_vmalloc(block.memcg, n)
+            nr += n
 
         cap = MAX_PAGE_ORDER
         large = min(cap, ilog2(nr_pages))
@@ -266,7 +273,12 @@ class VmallocFamily:
                 want = min(100, nr_pages - nr)
                 got = mem.alloc_pages_bulk(gfp, want, OWNER_VMALLOC)
                 for b in got:
-                    record(b, 0)
+                    b.vmalloc = True               # mark_vmalloc
+                    if b.memcg is not None:
+                        memcg.mod_vmalloc(b.memcg, 1)
+                mem.nr_vmalloc += len(got)
+                pages.set_blocks(nr, got)
+                nr += len(got)
                 if len(got) < want:
                     break
         while nr < nr_pages:
@@ -320,39 +332,93 @@ class VmallocFamily:
         """Free ``pages[start:end]``, unmarking them: as the kernel's one ``__free_page`` per
         page, done a run of consecutive frames at a time (the same end state)."""
         assert vm.pages is not None
-        pages = vm.pages
+        self.free_page_slots(vm.pages, start, end, bool(vm.flags & V.MAP_PUT_PAGES))
+
+    def free_page_slots(self, pages: PageArray, start: int, end: int, put: bool,
+                        release: bool = True) -> None:
+        """Free the pages of slots ``[start, end)`` and empty them, unmarking each unless
+        ``put`` (``VM_MAP_PUT_PAGES``: they were never marked). Slots whose frames are
+        consecutive, of one memcg and one mark go back as one run (``release=False``: the
+        host memory is kept, as one free per page would): O(runs) Python work while the
+        pages of split blocks have no Blocks, O(pages) for those that have."""
         mem = self.mem
-        put = bool(vm.flags & V.MAP_PUT_PAGES)
-        i = start
-        while i < end:
-            b = pages[i]
-            if b is None:
-                i += 1
-                continue
-            if b.order:
+        segs = pages.segments(start, end)
+        if len(segs) == 1:                         # one run (most areas): no grouping
+            _, n, pfn, what = segs[0]
+            if type(what) is SplitBlock:
+                if mem.lazy_run(what, pfn, n):
+                    if what.vmalloc and not put:
+                        mem.nr_vmalloc -= n
+                        if what.memcg is not None:
+                            self.memcg.mod_vmalloc(what.memcg, -n)
+                    mem.free_split_run(((what, pfn, n),), release)
+                    pages.clear(start, end)
+                    return
+            elif n == 1:
+                b = cast("list[Block]", what)[0]
                 if not put:
                     self.unmark_vmalloc(b)
-                mem.free_pages(b)
-                pages[i] = None
-                i += 1
-                continue
-            j, pfn, cg, marked = i + 1, b.pfn - i, b.memcg, b.vmalloc
-            while j < end:
-                c = pages[j]
-                if c is None or c.pfn != pfn + j or c.order or c.memcg is not cg or \
-                        c.vmalloc is not marked:
-                    break
-                j += 1
-            run = cast("list[Block]", pages[i:j])        # no None: the loop above stopped there
-            if marked and not put:
-                for c in run:
-                    c.vmalloc = False
-                mem.nr_vmalloc -= j - i
-                if cg is not None:
-                    self.memcg.mod_vmalloc(cg, i - j)
-            mem.free_pages_run(run)
-            pages[i:j] = [None] * (j - i)
-            i = j
+                mem.free_pages(b)                  # as a run of one page, or a vmap'd block
+                pages.clear(start, end)
+                return
+        group: list[tuple[SplitBlock | Block, int, int]] = []   # (split or block, pfn, n)
+        gslot = gpfn = -1
+        gcg = None
+        gmarked = False
+        lazy = True
+
+        def flush() -> None:
+            n = gpfn - group[0][1]
+            if gmarked and not put:
+                mem.nr_vmalloc -= n
+                if gcg is not None:
+                    self.memcg.mod_vmalloc(gcg, -n)
+            if lazy:
+                mem.free_split_run(cast("list[tuple[SplitBlock, int, int]]", group), release)
+                return
+            run: list[Block] = []
+            for what, pfn, k in group:
+                if type(what) is SplitBlock:
+                    run += [mem.materialize(what, p) for p in range(pfn, pfn + k)]
+                else:
+                    run.append(cast(Block, what))
+            if gmarked and not put:
+                for b in run:
+                    b.vmalloc = False
+            mem.free_pages_run(run, release)
+
+        for at, n, pfn, what in segs:
+            if type(what) is SplitBlock and mem.lazy_run(what, pfn, n):
+                pieces: list[tuple[int, int, int, SplitBlock | Block]] = [(at, n, pfn, what)]
+            else:
+                blocks = what if type(what) is list else \
+                    [mem.page_block(cast(SplitBlock, what), p) for p in range(pfn, pfn + n)]
+                pieces = [(at + i, 1, b.pfn, b) for i, b in enumerate(blocks)]
+            for at1, n1, pfn1, one in pieces:
+                if type(one) is SplitBlock:
+                    cg, marked = one.memcg, one.vmalloc
+                else:
+                    b = cast(Block, one)
+                    if b.order:                    # a vmap'd (VM_MAP_PUT_PAGES) block
+                        if group:
+                            flush()
+                            group = []
+                        if not put:
+                            self.unmark_vmalloc(b)
+                        mem.free_pages(b)
+                        continue
+                    cg, marked = b.memcg, b.vmalloc
+                if not group or at1 != gslot or pfn1 != gpfn or cg is not gcg or \
+                        marked is not gmarked:
+                    if group:
+                        flush()
+                    group, gcg, gmarked, lazy = [], cg, marked, True
+                group.append((one, pfn1, n1))
+                lazy = lazy and type(one) is SplitBlock
+                gslot, gpfn = at1 + n1, pfn1 + n1
+        if group:
+            flush()
+        pages.clear(start, end)
 
     def vfree(self, addr: int) -> None:
         """``vfree``: release the area, its pages and its page array (mm/vmalloc.c: vfree())."""
@@ -378,11 +444,11 @@ class VmallocFamily:
 
     def _flush_reset_perms(self, vm: VmStruct) -> None:
         """``vm_reset_perms``: ``_vm_unmap_aliases`` over the pages' direct-map range."""
+        pfns = vm.pages.pfns(0, vm.nr_pages) if vm.pages is not None else []
         start, end = ULONG_MAX, 0
-        for b in (vm.pages or [])[:vm.nr_pages]:
-            if b is not None:
-                a = self.mem.page_address(b.pfn)
-                start, end = min(start, a), max(end, a + PAGE_SIZE)
+        if pfns:
+            start = self.mem.page_address(min(pfns))
+            end = self.mem.page_address(max(pfns)) + PAGE_SIZE
         self.vm_unmap_aliases(start, end, end > 0)
 
     def vunmap(self, addr: int) -> None:
@@ -418,7 +484,8 @@ class VmallocFamily:
             self.vunmap(vm.addr)
             return None
         if vm_flags & V.MAP_PUT_PAGES:
-            vm.pages = list(blocks)
+            vm.pages = PageArray(self.mem, len(blocks))
+            vm.pages.set_blocks(0, blocks)
             vm.nr_pages = len(blocks)
             for b in blocks:
                 b.owner = OWNER_VMALLOC
@@ -481,24 +548,21 @@ class VmallocFamily:
 
     # -- what-if primitives (docs/whatif.md): no kernel function does these ------------
 
-    def _alloc_small_pages(self, gfp: int, n: int) -> list[Block] | None:
+    def _alloc_small_pages(self, gfp: int, n: int) -> PageArray | None:
         """``n`` order-0 vmalloc pages, as ``__vmalloc_area_node`` asks for them; None, with
         every page obtained given back, if they cannot all be had."""
         if not gfp & (G.DMA | G.DMA32):
             gfp |= G.HIGHMEM
-        got: list[Block | None] = [None] * n
+        got = PageArray(self.mem, n)
         nr = self.vm_area_alloc_pages(_page_gfp(gfp, 0), 0, n, got)
-        blocks = cast("list[Block]", got[:nr])
         if nr < n:
-            self._free_blocks(blocks)
+            self._free_blocks(got)
             return None
-        return blocks
+        return got
 
-    def _free_blocks(self, blocks: list[Block]) -> None:
+    def _free_blocks(self, pages: PageArray) -> None:
         """Give back vmalloc pages no area holds (a what-if's failed attempt)."""
-        for b in blocks:
-            self.unmark_vmalloc(b)
-            self.mem.free_pages(b)
+        self.free_page_slots(pages, 0, len(pages), False, release=False)
 
     @staticmethod
     def can_grow_pages(vm: VmStruct) -> bool:
@@ -517,7 +581,7 @@ class VmallocFamily:
         cannot be extended or pages cannot be had. O(pages added + log areas).
         """
         va, nr = cast("VmapArea", vm.va), vm.nr_pages
-        pages = cast("list[Block | None]", vm.pages)
+        pages = cast(PageArray, vm.pages)
         grow_va = (new_nr << PAGE_SHIFT) - vm.area_size
         old_end = va.va_end
         pages_addr: int | None = 0
@@ -536,15 +600,15 @@ class VmallocFamily:
                 self.kva.trim_vmap_area(va, old_end)
             return None
         base = self.untag(vm.addr)
-        if not self.pgtable.vmap_pages_range(base + (nr << PAGE_SHIFT), [b.pfn for b in blocks],
-                                             PAGE_SHIFT):
+        if not self.pgtable.vmap_pages_range(base + (nr << PAGE_SHIFT), blocks.pfns(), PAGE_SHIFT):
             raise self.log.BUG("vm_area_grow", "the pages after nr_pages are mapped")
         if pages_addr:
             self._free_pages_array(vm.pages_addr)
             vm.pages_addr = pages_addr
             vm.size += grow_va
-            pages.extend([None] * (new_nr - len(pages)))
-        pages[nr:new_nr] = blocks
+            if new_nr > len(pages):
+                pages.resize(new_nr)
+        pages.put(nr, blocks)
         vm.nr_pages = new_nr
         return "extended" if grow_va > 0 else "refilled"
 
@@ -571,19 +635,19 @@ class VmallocFamily:
                 self.kva.free_vmap_area(cast("VmapArea", new.va))
             self._free_blocks(blocks)
             return None
-        old_pages = cast("list[Block]", cast("list[Block | None]", vm.pages)[:nr])
-        pages = [*old_pages, *blocks]
-        new.pages = list(pages)
+        old_pages = cast(PageArray, vm.pages)
+        pages = new.pages = PageArray(self.mem, new_nr)
+        pages.put(0, old_pages, 0, nr)
+        pages.put(nr, blocks)
         new.pages_addr = pages_addr
         new.nr_pages = new_nr
-        if not self.pgtable.vmap_pages_range(self.untag(new.addr), [b.pfn for b in pages],
-                                             PAGE_SHIFT):
+        if not self.pgtable.vmap_pages_range(self.untag(new.addr), pages.pfns(), PAGE_SHIFT):
             raise self.log.BUG("vremap_area", "a new area is mapped")
         old_start = self.untag(vm.addr)
         old_end = old_start + vm.size
         self.remove_vm_area(vm.addr)
         self.pgtable.flush_tlb_kernel_range(old_start, old_end)
-        vm.pages = [None] * len(vm.pages or ())
+        vm.pages = PageArray(self.mem, len(old_pages))
         vm.nr_pages = 0
         self.kvfree_pages_array(vm)
         if self.kasan is not None:
