@@ -545,7 +545,9 @@ class Kernel:
         return None if vm is None else self._vm_area(vm)
 
     def _vm_area(self, vm: VmStruct) -> VmArea:
-        pages = tuple(Page(self.machine.mem, b.pfn) for b in (vm.pages or [])[:vm.nr_pages] if b is not None)
+        mem = self.machine.mem                 # the frames only: no per-page Block is made
+        pfns = vm.pages.pfns(0, vm.nr_pages) if vm.pages is not None else []
+        pages = tuple(Page(mem, pfn) for pfn in pfns)
         return VmArea(vm.addr, vm.size, vm.nr_pages, vm.requested_size, vm.page_order,
                       VM(vm.flags), vm.caller, pages)
 

@@ -65,27 +65,30 @@ def _slab_order(size: int) -> int:
 
 
 class Slab:
-    """One slab: a compound block carved into equal objects."""
+    """One slab: a compound block carved into equal objects (as many as its block holds:
+    the cache's preferred order, or the minimum order after a fallback)."""
 
-    __slots__ = ("cache", "block", "base", "free", "live")
+    __slots__ = ("cache", "block", "base", "objects", "free", "live")
 
     def __init__(self, cache: KmemCache, block: Block) -> None:
         self.cache = cache
         self.block = block
         self.base = PAGE_OFFSET + block.pfn * PAGE_SIZE
-        self.free = list(range(cache.objects))   # a heap: lowest free index first
-        self.live = bytearray(cache.objects)     # 1 where an object is allocated
+        self.objects = (PAGE_SIZE << block.order) // cache.size
+        self.free = list(range(self.objects))    # a heap: lowest free index first
+        self.live = bytearray(self.objects)      # 1 where an object is allocated
 
 
 class KmemCache:
     """``kmalloc-<size>``: the slabs of one size class."""
 
-    __slots__ = ("name", "size", "order", "objects", "partial", "slabs")
+    __slots__ = ("name", "size", "order", "min_order", "objects", "partial", "slabs")
 
     def __init__(self, size: int) -> None:
         self.size = size
         self.name = f"kmalloc-{size // 1024}k" if size >= 1024 else f"kmalloc-{size}"
-        self.order = _slab_order(size)
+        self.order = _slab_order(size)              # oo: the preferred slab order
+        self.min_order = get_order(size)            # s->min: one object's order
         self.objects = (PAGE_SIZE << self.order) // size
         self.partial: SortedList[int] = SortedList()   # base addresses of partial slabs
         self.slabs: dict[int, Slab] = {}                # base address -> slab
@@ -134,15 +137,15 @@ class SlabAllocator:
         if cache.partial:
             slab = cache.slabs[cache.partial[0]]
         else:
-            block = self.mem.alloc_pages(gfp & ~(G.ZERO | G.ACCOUNT), cache.order, OWNER_SLAB)
+            block = self._allocate_slab(cache, gfp & ~(G.ZERO | G.ACCOUNT))
             if block is None:
                 return None
             slab = Slab(cache, block)
             cache.slabs[slab.base] = slab
             cache.partial.add(slab.base)
-            for pfn in range(block.pfn, block.pfn + (1 << cache.order)):
+            for pfn in range(block.pfn, block.pfn + (1 << block.order)):
                 self.slab_of_pfn[pfn] = slab
-            self.nr_slab_pages += 1 << cache.order
+            self.nr_slab_pages += 1 << block.order
         idx = heapq.heappop(slab.free)
         slab.live[idx] = 1
         if not slab.free:
@@ -151,6 +154,17 @@ class SlabAllocator:
         if self.init_on_alloc or gfp & G.ZERO:
             self._zero(addr, cache.size)
         return addr
+
+    def _allocate_slab(self, cache: KmemCache, gfp: int) -> Block | None:
+        """``allocate_slab`` (mm/slub.c): the preferred order first, allowed to fail quietly
+        (``__GFP_NOWARN | __GFP_NORETRY``, no ``__GFP_NOFAIL``), then the minimum order
+        with the caller's flags ("Allocation may have failed due to fragmentation")."""
+        if cache.order > cache.min_order:
+            block = self.mem.alloc_pages((gfp | G.NOWARN | G.NORETRY) & ~G.NOFAIL, cache.order,
+                                         OWNER_SLAB)
+            if block is not None:
+                return block
+        return self.mem.alloc_pages(gfp, cache.min_order, OWNER_SLAB)
 
     def _kmalloc_large(self, size: int, gfp: int) -> int | None:
         order = get_order(size)
@@ -169,7 +183,7 @@ class SlabAllocator:
         slab = self.slab_of_pfn.get((addr - PAGE_OFFSET) >> PAGE_SHIFT)
         if slab is not None:
             idx, rem = divmod(addr - slab.base, slab.cache.size)
-            if not rem and 0 <= idx < slab.cache.objects and slab.live[idx]:
+            if not rem and 0 <= idx < slab.objects and slab.live[idx]:
                 return slab, idx
         raise self.log.BUG(what, f"{addr:#x} is not a live kmalloc object")
 
@@ -189,12 +203,13 @@ class SlabAllocator:
             cache.partial.add(slab.base)
         slab.live[idx] = 0
         heapq.heappush(slab.free, idx)
-        if len(slab.free) == cache.objects:
+        if len(slab.free) == slab.objects:
             cache.partial.remove(slab.base)
             del cache.slabs[slab.base]
-            for pfn in range(slab.block.pfn, slab.block.pfn + (1 << cache.order)):
+            order = slab.block.order
+            for pfn in range(slab.block.pfn, slab.block.pfn + (1 << order)):
                 del self.slab_of_pfn[pfn]
-            self.nr_slab_pages -= 1 << cache.order
+            self.nr_slab_pages -= 1 << order
             self.mem.free_pages(slab.block)
 
     def ksize(self, addr: int) -> int:
@@ -215,7 +230,7 @@ class SlabAllocator:
         if slab is None:
             return False
         idx, rem = divmod(addr - slab.base, slab.cache.size)
-        return not rem and 0 <= idx < slab.cache.objects and bool(slab.live[idx])
+        return not rem and 0 <= idx < slab.objects and bool(slab.live[idx])
 
     def check(self) -> None:
         """INV-CNT-2 (slab pages) and INV-CNT-3 (objects per slab)."""
@@ -223,15 +238,20 @@ class SlabAllocator:
         for cache in self.caches.values():
             for base, slab in cache.slabs.items():
                 live = sum(slab.live)
-                if live + len(slab.free) != cache.objects or sorted(slab.free) != [
-                        i for i in range(cache.objects) if not slab.live[i]]:
+                objects = slab.objects
+                if slab.block.order not in (cache.order, cache.min_order) or \
+                        objects != (PAGE_SIZE << slab.block.order) // cache.size:
+                    raise KernelBug(f"INV-CNT-3: {cache.name} slab {base:#x} of order "
+                                    f"{slab.block.order} holds {objects} objects")
+                if live + len(slab.free) != objects or sorted(slab.free) != [
+                        i for i in range(objects) if not slab.live[i]]:
                     raise KernelBug(f"INV-CNT-3: {cache.name} slab {base:#x}: {live} live + "
-                                    f"{len(slab.free)} free != {cache.objects}")
-                if (base in cache.partial) != (0 < live < cache.objects) or not live:
+                                    f"{len(slab.free)} free != {objects}")
+                if (base in cache.partial) != (0 < live < objects) or not live:
                     raise KernelBug(f"INV-CNT-3: {cache.name} slab {base:#x} partial list wrong")
                 if self.mem.blocks.get(slab.block.pfn) is not slab.block or slab.block.owner != OWNER_SLAB:
                     raise KernelBug(f"INV-PG-3: {cache.name} slab {base:#x} frames not owned by it")
-                pages += 1 << cache.order
+                pages += 1 << slab.block.order
         if pages != self.nr_slab_pages:
             raise KernelBug(f"INV-CNT-2: slab_pages {self.nr_slab_pages} != {pages}")
         for addr, block in self.large.items():

@@ -113,8 +113,12 @@ def test_fault_min_order() -> None:
     assert k.dmesg[n0:] == []
     area = k.find_vm_area(p)
     assert area is not None and area.nr_pages == 2
-    # kmalloc-1024 slabs are order 1 (11.2): the refill fails
-    assert k.kmalloc(1024, GFP.KERNEL | GFP.NOWARN) is None
+    # kmalloc-1024 slabs are order 1 (11.2): that refill fails, and SLUB falls back to the
+    # minimum order, one page (mm/slub.c: allocate_slab()), which is not a candidate
+    n0 = len(k.dmesg)
+    x = k.kmalloc(1024)
+    assert x is not None and k.stats().slab_pages == 1 + 1     # kmalloc-16's page and this one
+    assert k.dmesg[n0:] == []                 # the first attempt was __GFP_NOWARN
     assert k.kmalloc(512) is not None
     k.check()
 
@@ -232,10 +236,12 @@ HUGE_OK = Outcome(fail=False, page_order=9, addr=VS)
 # workload (fresh kernel, 4.6/8.5/11.2):
 #   vmalloc 1 page : page = slab refill (o0), bulk frame [, fallback frame]; slab = kmalloc-8
 #   vmalloc 3 pages: page = slab refill, order-1 block, bulk frame;          slab = kmalloc-32
-#   vmalloc 512    : page = slab refill (o3), order-9 block;                 slab = kmalloc-4k
+#   vmalloc 512    : page = slab refill (o3, quiet) [, its o0 fallback], order-9 block;
+#                    slab = kmalloc-4k
 #   vmalloc 513    : page = nested slab refill, nested order-1, order-9, bulk frame;
 #                    slab = the nested kmalloc-16
-#   vmalloc_huge   : page = slab refill (o3), order-9 block (then the small-page retry);
+#   vmalloc_huge   : page = slab refill (o3, quiet) [, its o0 fallback], order-9 block
+#                    (then the small-page retry);
 #                    slab = kmalloc-4k (again on retry)
 #   memcg 3 pages  : as 3 pages, charged to a cgroup with max = 3 pages
 SWEEP: dict[str, tuple[Callable[[Kernel, Cgroup | None], int | None], int,
@@ -255,7 +261,8 @@ SWEEP: dict[str, tuple[Callable[[Kernel, Cgroup | None], int | None], int,
         ("slab", True): [Outcome(True, A3), F],
     }),
     "vmalloc-512": (_wl_vmalloc(512), 512, {
-        ("page", False): [Outcome(True, A512), F, F],
+        # n=1: the array's order-3 slab fails quietly, its one-page fallback succeeds
+        ("page", False): [F, F, F],
         ("page", True): [Outcome(True, A512), F, F],  # every 2nd: orders 8..1 + bulk + fallback
         ("slab", False): [Outcome(True, A512), F],
         ("slab", True): [Outcome(True, A512), F],
@@ -268,7 +275,7 @@ SWEEP: dict[str, tuple[Callable[[Kernel, Cgroup | None], int | None], int,
         ("slab", True): [Outcome(True, A513), F],
     }),
     "vmalloc_huge": (_wl_huge, 512, {
-        ("page", False): [HUGE_SMALL, HUGE_SMALL, HUGE_OK],
+        ("page", False): [HUGE_OK, HUGE_SMALL, HUGE_OK],   # n=1: the slab's fallback order
         ("page", True): [Outcome(True, AHUGE), HUGE_SMALL, HUGE_OK],
         ("slab", False): [HUGE_SMALL, HUGE_OK],
         ("slab", True): [Outcome(True, AHUGE), HUGE_OK],
@@ -366,8 +373,12 @@ SLAB_ORDERS = {8: 0, 16: 0, 32: 0, 64: 0, 96: 0, 128: 0, 192: 0, 256: 0, 512: 0,
 @pytest.mark.parametrize("size", list(SLAB_ORDERS))
 def test_fault_injection_sweep_kmalloc(size: int, kind: str, every: bool) -> None:
     # one slab candidate (the kmalloc) and one page candidate (the slab refill) on a fresh
-    # kernel (4.6, 11.2): n = 1 fails, n = 2 succeeds
+    # kernel (4.6, 11.2): n = 1 fails, n = 2 succeeds. A refill above the minimum order is
+    # tried quietly first and falls back to the minimum order, a second page candidate
+    # (mm/slub.c: allocate_slab()): with only the first failing, the kmalloc succeeds.
     order = SLAB_ORDERS[size]
+    min_order = (size - 1).bit_length() - 12 if size > 4096 else 0
+    fallback = kind == "page" and order > min_order
     times = -1 if every else 1
     for n in (1, 2):
         k = mk()
@@ -379,6 +390,13 @@ def test_fault_injection_sweep_kmalloc(size: int, kind: str, every: bool) -> Non
         with quiet():
             x = k.kmalloc(size)
         k.check()
+        if n == 1 and fallback and not every:
+            assert x is not None and k.dmesg == []
+            assert k.stats().slab_pages == 1 << min_order
+            k.kfree(x)
+            k.check()
+            assert _state(k, None) == before
+            continue
         if n == 1:
             assert x is None
             assert _state(k, None) == before
@@ -387,7 +405,8 @@ def test_fault_injection_sweep_kmalloc(size: int, kind: str, every: bool) -> Non
                 assert new[:2] == fi_lines("fail_page_alloc", 1, 100, times)
                 # 4.2: the refill's warn_alloc (its exact gfp text is the slab's choice)
                 assert len(new) == 3
-                assert new[2].startswith(f"kvalloc: page allocation failure: order:{order}, mode:")
+                assert new[2].startswith(f"kvalloc: page allocation failure: order:{min_order}, "
+                                         "mode:")
             else:
                 assert k.dmesg[:2] == fi_lines("failslab", 1, 100, times)
             continue

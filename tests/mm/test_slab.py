@@ -252,3 +252,40 @@ def test_kmalloc_out_of_memory() -> None:
     assert failing(k, lambda: k.kmalloc(8, GFP.KERNEL | GFP.NOWARN), [], 0) is None
     k.kfree(m)
     k.check()
+
+
+def test_a_slab_falls_back_to_its_minimum_order_when_memory_is_fragmented() -> None:
+    # mm/slub.c: allocate_slab() tries the cache's order quietly (__GFP_NOWARN |
+    # __GFP_NORETRY), then the minimum order (one object) with the caller's flags
+    from kvalloc.tools.bench import fragmented_kernel
+    k = fragmented_kernel(4 << 20)                  # every free frame is a single page
+    n0 = len(k.dmesg)
+    objs = [k.kmalloc(1024) for _ in range(5)]
+    assert all(objs) and k.dmesg[n0:] == []         # no warning for the failed order-1 try
+    assert k.stats().slab_pages == 2                # two order-0 slabs of 4 objects each
+    slab = k.machine.slab.slab_of_pfn[(objs[0] - PAGE_OFFSET) >> 12]   # type: ignore[operator]
+    assert slab.block.order == 0 and slab.objects == 4 and slab.cache.order == 1
+    assert [o - objs[0] for o in objs[:4]] == [0, 1024, 2048, 3072]  # type: ignore[operator]
+    k.check()
+    for o in objs:
+        k.kfree(o)
+    assert k.stats().slab_pages == 0
+    k.check()
+    # a large kmalloc has no fallback: an order-1 block cannot be found
+    assert k.kmalloc(8192 + 1, GFP.KERNEL | GFP.NOWARN) is None
+    # with frames in pairs again, the cache's own order is used
+    k2 = Kernel()
+    x = k2.kmalloc(1024)
+    assert x is not None and k2.stats().slab_pages == 2
+    k2.check()
+
+
+def test_check_catches_a_slab_whose_object_count_does_not_match_its_order() -> None:
+    k = Kernel()
+    x = k.kmalloc(1024)
+    assert x is not None
+    slab = k.machine.slab.slab_of_pfn[(x - PAGE_OFFSET) >> 12]
+    slab.objects = 4                                # an order-1 slab holds 8
+    with pytest.raises(KernelBug, match=r"^INV-CNT-3: kmalloc-1k slab 0x[0-9a-f]+ of order 1 "
+                                        r"holds 4 objects$"):
+        k.check()

@@ -197,9 +197,9 @@ def test_kvmalloc_gfp_adjustment_clears_nofail() -> None:
 @pytest.mark.spec
 def test_kvmalloc_small_failure_has_no_fallback() -> None:
     k = Kernel()
-    # only orders >= 3 fail: the kmalloc-4k slab (order 3, 11.2) fails, while a one-page
-    # vmalloc (order-0 page, kmalloc-8 page array) would succeed if it were tried
-    k.fault.fail_page_alloc(probability=1.0, interval=1, times=-1, min_order=3)
+    # the kmalloc fails once (failslab, times=1), while a one-page vmalloc (order-0 page,
+    # kmalloc-8 page array) would succeed if it were tried
+    k.fault.failslab(probability=1.0, interval=1, times=1)
     assert k.kvmalloc(4096) is None  # 11.4 step 2
     assert "FAULT_INJECTION: forcing a failure." in k.dmesg  # flags unchanged: no NOWARN
     v = k.vmalloc(4096)  # control: the fallback would have worked
