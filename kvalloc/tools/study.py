@@ -47,7 +47,7 @@ from kvalloc import (
 )
 from kvalloc.alloc import Allocator, Kmalloc, KVmalloc, Layout, MoveOnly, Vmalloc
 from kvalloc.config import VREALLOC_ALIASES
-from kvalloc.constants import PAGE_SIZE
+from kvalloc.constants import KMALLOC_MAX_SIZE, PAGE_SIZE
 from kvalloc.profiles import KERNEL_PROFILES, VreallocProfile, register_profile, resolve_profile
 
 from . import background as bg
@@ -856,12 +856,24 @@ def _group_results(groups: list[list[RunSpec]], cost: CostModel | None,
     method = ("fork" if "fork" in methods and threading.active_count() == 1 else
               "forkserver" if "forkserver" in methods else "spawn")
     pool = multiprocessing.get_context(method).Pool(jobs, _worker_init)
-    # the runs that resize on every push take longest: they start first, so that none of
-    # them is left to run alone at the end
-    first = sorted(range(len(groups)), key=lambda i: groups[i][0].policy != "exact")
+    # longest first (so that no long run is left to run alone at the end), by the resizes
+    # each is expected to make
+    first = sorted(range(len(groups)), key=lambda i: -_expected_resizes(groups[i][0]))
     pending = {i: pool.apply_async(_run_group, (groups[i], cost, sweep, keep_events, whatifs))
                for i in first}
     return _Results(lambda i: pending[i].get(), pool)
+
+
+def _expected_resizes(spec: RunSpec) -> int:
+    """A rough count of the resizes a run makes, to start the longest runs first: ``exact``
+    resizes on every push (``kmalloc`` only up to ``KMALLOC_MAX_SIZE``), the other policies
+    a few dozen times."""
+    if spec.policy != "exact":
+        return 0
+    n = spec.elements * spec.vectors
+    if spec.alloc == "kmalloc":
+        n = min(n, KMALLOC_MAX_SIZE // max(1, element(spec.elem).size))
+    return n
 
 
 def _worker_init() -> None:
