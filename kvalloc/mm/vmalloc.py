@@ -35,7 +35,7 @@ from .vmalloc_types import PageArray, VmStruct
 if TYPE_CHECKING:
     from ..config import KernelConfig
     from .kasan import Kasan
-    from .memcontrol import MemCgroups
+    from .memcontrol import Cgroup, MemCgroups
     from .page_alloc import PageAllocator
     from .pgtable import PageTable
     from .printk import KernelLog
@@ -237,7 +237,7 @@ class VmallocFamily:
         large block is split lazily (one :class:`SplitBlock`, one run of slots), so the
         Python work is O(blocks), not O(pages)."""
         mem = self.mem
-        memcg = self.memcg
+        memcg, account = self.memcg, self.account_vmalloc
         nr = 0
 
         def record(block: Block, k: int) -> None:
@@ -252,9 +252,7 @@ class VmallocFamily:
                 block.owner = OWNER_VMALLOC
                 block.vmalloc = True
                 pages.set_blocks(nr, (block,))
-            mem.nr_vmalloc += n
-            if block.memcg is not None:
-                memcg.mod_vmalloc(block.memcg, n)
+            account(block.memcg, n)
             nr += n
 
         cap = MAX_PAGE_ORDER
@@ -276,7 +274,7 @@ class VmallocFamily:
                     b.vmalloc = True               # mark_vmalloc
                     if b.memcg is not None:
                         memcg.mod_vmalloc(b.memcg, 1)
-                mem.nr_vmalloc += len(got)
+                account(None, len(got))           # the memcgs were counted page by page
                 pages.set_blocks(nr, got)
                 nr += len(got)
                 if len(got) < want:
@@ -288,20 +286,23 @@ class VmallocFamily:
             record(block, order)
         return nr
 
+    def account_vmalloc(self, cg: Cgroup | None, n: int) -> None:
+        """Add ``n`` pages (fewer when negative) to ``NR_VMALLOC`` and to ``cg``'s
+        ``vmalloc`` statistic: the one place the count changes."""
+        self.mem.nr_vmalloc += n
+        if cg is not None:
+            self.memcg.mod_vmalloc(cg, n)
+
     def mark_vmalloc(self, b: Block) -> None:
         """Count a page in ``NR_VMALLOC`` (and its memcg's ``vmalloc`` statistic)."""
         b.vmalloc = True
-        self.mem.nr_vmalloc += 1
-        if b.memcg is not None:
-            self.memcg.mod_vmalloc(b.memcg, 1)
+        self.account_vmalloc(b.memcg, 1)
 
     def unmark_vmalloc(self, b: Block) -> None:
         """Undo :meth:`mark_vmalloc` when the page is freed."""
         if b.vmalloc:
             b.vmalloc = False
-            self.mem.nr_vmalloc -= 1
-            if b.memcg is not None:
-                self.memcg.mod_vmalloc(b.memcg, -1)
+            self.account_vmalloc(b.memcg, -1)
 
     # -- freeing ----------------------------------------------------------------------
 
@@ -348,9 +349,7 @@ class VmallocFamily:
             if type(what) is SplitBlock:
                 if mem.lazy_run(what, pfn, n):
                     if what.vmalloc and not put:
-                        mem.nr_vmalloc -= n
-                        if what.memcg is not None:
-                            self.memcg.mod_vmalloc(what.memcg, -n)
+                        self.account_vmalloc(what.memcg, -n)
                     mem.free_split_run(((what, pfn, n),), release)
                     pages.clear(start, end)
                     return
@@ -368,11 +367,8 @@ class VmallocFamily:
         lazy = True
 
         def flush() -> None:
-            n = gpfn - group[0][1]
             if gmarked and not put:
-                mem.nr_vmalloc -= n
-                if gcg is not None:
-                    self.memcg.mod_vmalloc(gcg, -n)
+                self.account_vmalloc(gcg, group[0][1] - gpfn)
             if lazy:
                 mem.free_split_run(cast("list[tuple[SplitBlock, int, int]]", group), release)
                 return

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import multiprocessing
 import pathlib
 import threading
 from typing import Any
@@ -64,7 +65,7 @@ def test_a_failing_run_raises_as_in_one_process_and_stops_the_workers(tmp_path: 
         with pytest.raises(FileNotFoundError):
             growth_study(1000, allocs=["vmalloc"], policies=["rust_kvec", "exact"],
                          background=missing, jobs=jobs)
-    assert not [p for p in __import__("multiprocessing").active_children()
+    assert not [p for p in multiprocessing.active_children()
                 if p.name.startswith(("ForkPoolWorker", "ForkServerPoolWorker",
                                       "SpawnPoolWorker"))]
 
