@@ -117,7 +117,7 @@ class RawVec(Generic[T, A]):
     """
 
     __slots__ = ("_elem", "_alloc", "_growth", "_kernel", "_ptr", "_cap", "_view", "_mv",
-                 "_flat", "_room", "_kasan", "_kgen", "_ftype", "_stats", "_elay", "_lay",
+                 "_flat", "_room", "_kasan", "_kgen", "_stats", "_elay", "_lay",
                  "_lay_cap", "_tmv", "_tbase", "_tend", "_exports")
 
     _alias = "RawVec"
@@ -140,7 +140,6 @@ class RawVec(Generic[T, A]):
         self._alloc = alloc
         self._growth = growth
         self._kernel: Kernel = alloc.kernel
-        self._ftype: type | None = elem.fast_type
         self._stats = _Counters(0, 0, 0, 0)
         self._ptr, self._view = 0, None
         self._exports: Exports | None = None

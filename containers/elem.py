@@ -31,8 +31,8 @@ class Elem(Generic[T]):
     ``raw_ok`` is true when an ``array``/``memoryview`` store of ``fmt`` accepts exactly the
     values :meth:`validate` accepts (raising ``TypeError``, or ``OverflowError`` for a range
     error), so the containers can store a batch of values without a Python-level check.
-    ``fast_type`` is the commonest accepted type (``int``, ``float``), for a single
-    ``type(value) is`` test on the push path. Acceptance follows ``struct`` and ``array``:
+    The push fast path relies on it: it stores first and asks :meth:`validate` for the
+    error only when the store refuses. Acceptance follows ``struct`` and ``array``:
     integer types take any object with ``__index__``, float types any object with
     ``__float__`` or ``__index__``, whichever path stores the value.
 
@@ -40,7 +40,7 @@ class Elem(Generic[T]):
     their constructor arguments otherwise (``Array``, ``Struct``, a user-made ``Elem``).
     """
 
-    __slots__ = ("name", "size", "align", "fmt", "raw_ok", "holds_refs", "fast_type",
+    __slots__ = ("name", "size", "align", "fmt", "raw_ok", "holds_refs",
                  "_st", "_args")
     #: Every ``size``-byte pattern decodes (fixed-width integers, IEEE floats): a buffer of
     #: them cannot hold an element that fails to decode, so ``_check`` need not try each.
@@ -55,7 +55,6 @@ class Elem(Generic[T]):
         self.fmt = fmt.lstrip("<=@") if view_fmt else None
         self.raw_ok = raw_ok
         self.holds_refs = False
-        self.fast_type: type | None = None
         self._args: tuple[Any, ...] = (name, fmt, align, view_fmt, raw_ok)
 
     def __reduce__(self) -> str | tuple[Any, ...]:
@@ -111,7 +110,6 @@ class _Int(Elem[int]):
     def __init__(self, name: str, fmt: str, lo: int, hi: int) -> None:
         super().__init__(name, fmt, raw_ok=True)
         self.lo, self.hi = lo, hi
-        self.fast_type = int
 
     def validate(self, value: object) -> None:
         if type(value) is not int:
@@ -125,11 +123,6 @@ class _Int(Elem[int]):
 class _Float(Elem[float]):
     __slots__ = ()
     any_bytes_decode = True
-
-    def __init__(self, name: str, fmt: str, raw_ok: bool = False) -> None:
-        super().__init__(name, fmt, raw_ok=raw_ok)
-        if raw_ok:
-            self.fast_type = float
 
     def validate(self, value: object) -> None:
         t = type(value)

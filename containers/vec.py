@@ -283,17 +283,17 @@ class Vec(RawVec[T, A], Owner[T, A], MutableSequence[T]):
         KVec(u8, [1, 2])
         """
         n = self._len
-        if n < self._room and type(value) is self._ftype and (
-                flags is _KERNEL or flags is self._flags):
-            k = self._kasan
-            if k is None or k.generation == self._kgen:
-                try:
-                    self._tmv[n - self._tbase] = value
-                except ValueError:
-                    self._elem.validate(value)
-                    raise
-                self._len = n + 1
-                return
+        # The fast room exists only for raw_ok elements, whose view store accepts exactly
+        # what validate() accepts: a refused value is named by validate().
+        if n < self._room and (flags is _KERNEL or flags is self._flags) and (
+                (k := self._kasan) is None or k.generation == self._kgen):
+            try:
+                self._tmv[n - self._tbase] = value
+            except (TypeError, ValueError, OverflowError):
+                self._elem.validate(value)
+                raise
+            self._len = n + 1
+            return
         self._push_slow(value, flags)
 
     def _push_slow(self, value: T, flags: GFP) -> None:

@@ -11,6 +11,7 @@ import copy
 import decimal
 import fractions
 import pickle
+import re
 import subprocess
 import sys
 import textwrap
@@ -252,6 +253,42 @@ def test_int_elements_refuse_non_ints_whatever_the_capacity(k: Kernel, value: ob
         v[0] = value  # type: ignore[call-overload]
     assert snapshot(v) == before
     v._check()
+    v.drop()
+    finish_kernel(k)
+
+
+PUSH_REFUSALS = [
+    (u64, 1.5, TypeError, "u64 needs an int, not float"),
+    (u64, "3", TypeError, "u64 needs an int, not str"),
+    (u64, 2**64, OverflowError, "u64 value 18446744073709551616 out of range [0, 18446744073709551615]"),
+    (u64, -1, OverflowError, "u64 value -1 out of range [0, 18446744073709551615]"),
+    (u8, 256, OverflowError, "u8 value 256 out of range [0, 255]"),
+    (f64, "0.5", TypeError, "f64 needs a float, not str"),
+    (f64, 10**400, OverflowError, f"f64 value {10**400} out of range"),
+]
+
+
+@pytest.mark.parametrize("kasan", ["off", "generic"])
+@pytest.mark.parametrize("room", [False, True], ids=["full", "spare"])
+@pytest.mark.parametrize(("elem", "value", "exc", "msg"), PUSH_REFUSALS,
+                         ids=lambda x: getattr(x, "name", None) or type(x).__name__)
+def test_push_names_the_refused_value_on_the_fast_and_the_slow_path(
+        elem: Any, value: object, exc: type[Exception], msg: str, room: bool,
+        kasan: str) -> None:
+    """The fast path stores first and lets the element type name a refusal: the same
+    exception and text as the slow path, and nothing changes."""
+    k = Kernel(KernelConfig(ram=64 << 20, kasan=kasan))  # type: ignore[arg-type]
+    v = VVec(elem, [1, 2], kernel=k)
+    if room:
+        v.reserve(10)
+        v.push(3)                      # the fast room is set up (KASAN: after its check)
+        assert v._room > len(v)
+    before, stats = snapshot(v), k.stats()
+    with pytest.raises(exc, match=f"^{re.escape(msg)}$"):
+        v.push(value)
+    assert snapshot(v) == before and k.stats() == stats
+    v._check()
+    k.check()
     v.drop()
     finish_kernel(k)
 
