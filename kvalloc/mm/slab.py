@@ -118,6 +118,9 @@ class SlabAllocator:
         self.nr_bytes_zeroed += size
         pfn, off = divmod(addr - PAGE_OFFSET, PAGE_SIZE)
         zero_run = self.mem.zero_run
+        if off + size <= PAGE_SIZE:                 # a slab object: one piece
+            zero_run(pfn, off, size)
+            return
         while size > 0:
             n = min(size, PAGE_SIZE - off)
             zero_run(pfn, off, n)
