@@ -70,6 +70,10 @@ class VecStats:
     bytes_copied: int
 
 
+#: Classes that declare :class:`Allocator` as a base, seen by ``_init_buffer``.
+_NOMINAL_ALLOCATORS: set[type] = set()
+
+
 @dataclasses.dataclass
 class _Counters:
     __slots__ = ("reallocs", "in_place", "moved", "bytes_copied")
@@ -132,8 +136,12 @@ class RawVec(Generic[T, A]):
             raise TypeError(f"elem must be an element type such as u32, not {type(elem).__name__}")
         if elem.size == 0:
             raise ValueError("zero-sized element types are not supported")
-        if not isinstance(alloc, Allocator):
-            raise TypeError(f"alloc must be an Allocator, not {type(alloc).__name__}")
+        t = type(alloc)
+        if t not in _NOMINAL_ALLOCATORS:        # a Protocol isinstance costs microseconds
+            if not isinstance(alloc, Allocator):
+                raise TypeError(f"alloc must be an Allocator, not {type(alloc).__name__}")
+            if Allocator in t.__mro__:          # declared: every instance is one
+                _NOMINAL_ALLOCATORS.add(t)
         if not callable(growth):
             raise TypeError(f"growth must be a policy callable, not {type(growth).__name__}")
         self._elem = elem

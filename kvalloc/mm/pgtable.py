@@ -319,10 +319,29 @@ class PageTable:
                                 f"not map frames {first:#x}..{first + _PMD_VPN_MASK:#x}")
 
     def pfns(self, addr: int, size: int, write: bool) -> list[int]:
-        """Frames behind every page of ``[addr, addr + size)`` (oops if one is unmapped)."""
+        """Frames behind every page of ``[addr, addr + size)`` (oops if one is unmapped).
+
+        A :attr:`pte_runs` table or a PMD leaf gives its 512 frames as one ``range``;
+        other pages are one lookup each: O(pages) at C speed, O(n / 512) Python steps."""
         vpn = addr >> PAGE_SHIFT
         n = ((addr + size - 1) >> PAGE_SHIFT) - vpn + 1
-        got: list[int | None] = list(map(self.pte.get, range(vpn, vpn + n)))
+        runs, pmd, get = self.pte_runs, self.pmd, self.pte.get
+        got: list[int | None]
+        if n < _PTRS_PER_PMD or not (runs or pmd):
+            got = list(map(get, range(vpn, vpn + n)))
+        else:
+            got = []
+            v, end = vpn, vpn + n
+            while v < end:
+                o = v & _PMD_VPN_MASK
+                k = min(end - v, _PTRS_PER_PMD - o)
+                idx = v >> _PMD_VPN_SHIFT
+                base = runs.get(idx)
+                if base is None:
+                    base = pmd.get(idx)
+                got += range(base + o, base + o + k) if base is not None else \
+                    map(get, range(v, v + k))
+                v += k
         if None in got:
             got = [self.translate(v) for v in range(vpn, vpn + n)]
             if None in got:

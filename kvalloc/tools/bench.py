@@ -588,7 +588,7 @@ def bench_containers(p: _Params) -> dict[str, float]:
     extend2 = _rounds({"array": _timed(arr_from_array), "efs": _timed(efs_from_array)}, p.rounds)
     reserved = _rounds({"flat": _push_into(warm, n), "list": _timed(lambda: _append_list(n))},
                        p.rounds)
-    paged = _rounds({"paged": _push_into(fragmented_kernel(64 << 20, run=256), n // 8),
+    paged = _rounds({"paged": _push_into(fragmented_kernel(64 << 20), n // 8, paged=True),
                      "list": _timed(lambda: _append_list(n // 8))}, p.rounds)
     sums = _bulk_reads(warm, n, p)
     kv = KVec(u64, kernel=Kernel())
@@ -628,13 +628,17 @@ def fragmented_kernel(ram: int = 8 << 20, kasan: KasanMode = "off", run: int = 0
 
 
 
-def _push_into(k: Kernel, n: int) -> Timed:
+def _push_into(k: Kernel, n: int, paged: bool = False) -> Timed:
     """``n`` pushes into a ``VVec[u64]`` reserved beforehand on ``k`` (the reserve and the
-    drop outside the clock)."""
+    drop outside the clock); ``paged``: check that no two of its frames are adjacent."""
     from containers import VVec, u64
 
     def run() -> float:
         v = VVec.with_capacity(u64, n, kernel=k)
+        if paged:                          # every page its own run: a slow push per page
+            assert v._view is not None
+            pf = v._view.pfns
+            assert all(b != a + 1 for a, b in zip(pf, pf[1:])), "adjacent frames"
         push = v.push
         t0 = time.perf_counter()
         for i in range(n):
@@ -651,8 +655,9 @@ def _bulk_reads(k: Kernel, n: int, p: _Params) -> dict[str, float]:
     from containers import KVVec, VVec, u64
     items = list(range(n))
     flat = KVVec(u64, items[:n // 4], kernel=k)          # kmalloc'd: one physical run
-    paged = VVec(u64, items[:n // 16], kernel=fragmented_kernel(64 << 20, run=256))
-    assert flat._flat is not None and paged._flat is None
+    paged = VVec(u64, items[:n // 16], kernel=fragmented_kernel(64 << 20))
+    assert flat._flat is not None and paged._view is not None
+    assert all(b != a + 1 for a, b in zip(paged._view.pfns, paged._view.pfns[1:]))
     out: dict[str, float] = {}
     for name, v, ref in (("flat", flat, items[:n // 4]), ("paged", paged, items[:n // 16])):
         # ten sums a timing: one sum of the paged vector is well under a millisecond
