@@ -35,7 +35,9 @@ Metrics (``name  value  goal  PASS/MISS``, one line each):
 7. ``vvec_push_ratio``: ``VVec[u64].push`` per operation over ``list.append`` for 1 000 000
    elements grown from empty (at most 5); ``vvec_push_flat_ratio`` and
    ``vvec_push_paged_ratio``: pushes into a reserved buffer whose frames are one physical
-   run, or never adjacent (at most 3 and 3.5); ``kasan_push_ratio``: push with generic KASAN
+   run (a ``KVVec`` of 524 288 elements, kmalloc'd), or never adjacent (1 000 000 elements
+   on a kernel whose free frames are every other one), each over as many appends (at most
+   3 and 3.5); ``kasan_push_ratio``: push with generic KASAN
    over push without (at most 1.2); ``extend_from_slice_ratio``: ``extend_from_slice`` of
    1 000 000 ints over ``array.array("Q").extend`` of the list (at most 2);
    ``extend_from_array_ratio``: the same from an ``array`` over ``array.extend`` of it (at
@@ -586,10 +588,13 @@ def bench_containers(p: _Params) -> dict[str, float]:
 
     efs_from_array()                      # the frames are touched once, as the array's are
     extend2 = _rounds({"array": _timed(arr_from_array), "efs": _timed(efs_from_array)}, p.rounds)
-    reserved = _rounds({"flat": _push_into(warm, n), "list": _timed(lambda: _append_list(n))},
+    # the same count on each side of each ratio: list.append is ~25 % cheaper at 125 000
+    # elements than at 1 000 000 (its array in cache), a push costs the same at both
+    nf = min(n, (4 << 20) // 8)                # KMALLOC_MAX_SIZE of u64: one run
+    reserved = _rounds({"flat": _push_into(warm, nf), "list": _timed(lambda: _append_list(nf))},
                        p.rounds)
-    paged = _rounds({"paged": _push_into(fragmented_kernel(64 << 20), n // 8, paged=True),
-                     "list": _timed(lambda: _append_list(n // 8))}, p.rounds)
+    paged = _rounds({"paged": _push_into(fragmented_kernel(64 << 20), n, paged=True),
+                     "list": _timed(lambda: _append_list(n))}, p.rounds)
     sums = _bulk_reads(warm, n, p)
     kv = KVec(u64, kernel=Kernel())
     refused = 0.0
@@ -629,16 +634,20 @@ def fragmented_kernel(ram: int = 8 << 20, kasan: KasanMode = "off", run: int = 0
 
 
 def _push_into(k: Kernel, n: int, paged: bool = False) -> Timed:
-    """``n`` pushes into a ``VVec[u64]`` reserved beforehand on ``k`` (the reserve and the
-    drop outside the clock); ``paged``: check that no two of its frames are adjacent."""
-    from containers import VVec, u64
+    """``n`` pushes into a vector reserved beforehand on ``k`` (the reserve and the drop
+    outside the clock): a ``KVVec[u64]`` whose buffer is one kmalloc'd physical run (at
+    most ``KMALLOC_MAX_SIZE``), or with ``paged`` a ``VVec[u64]`` no two of whose frames
+    are adjacent (a push run per page)."""
+    from containers import KVVec, VVec, u64
 
     def run() -> float:
-        v = VVec.with_capacity(u64, n, kernel=k)
-        if paged:                          # every page its own run: a slow push per page
-            assert v._view is not None
-            pf = v._view.pfns
+        v = (VVec if paged else KVVec).with_capacity(u64, n, kernel=k)
+        assert v._view is not None
+        pf = v._view.pfns
+        if paged:
             assert all(b != a + 1 for a, b in zip(pf, pf[1:])), "adjacent frames"
+        else:
+            assert v._flat is not None, "not one physical run"
         push = v.push
         t0 = time.perf_counter()
         for i in range(n):
