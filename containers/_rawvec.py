@@ -35,7 +35,7 @@ from __future__ import annotations
 import array
 import dataclasses
 from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any, Generic, cast
+from typing import TYPE_CHECKING, Any, Final, Generic, cast
 
 from kvalloc.alloc import Allocator, Layout
 from kvalloc.constants import NUMA_NO_NODE, PAGE_SHIFT, PAGE_SIZE
@@ -69,6 +69,10 @@ class VecStats:
     moved: int
     bytes_copied: int
 
+
+#: The push fast path's flags when the buffer has none: a sentinel no caller passes.
+_NO_FAST_PUSH: Final = object()
+_KERNEL: Final = GFP.KERNEL
 
 #: Classes that declare :class:`Allocator` as a base, seen by ``_init_buffer``.
 _NOMINAL_ALLOCATORS: set[type] = set()
@@ -122,12 +126,13 @@ class RawVec(Generic[T, A]):
 
     __slots__ = ("_elem", "_alloc", "_growth", "_kernel", "_ptr", "_cap", "_view", "_mv",
                  "_flat", "_room", "_kasan", "_kgen", "_stats", "_elay", "_lay",
-                 "_lay_cap", "_tmv", "_tbase", "_tend", "_exports")
+                 "_lay_cap", "_tmv", "_tbase", "_tend", "_tpush", "_push_flags", "_exports")
 
     _alias = "RawVec"
     _view: DirectView | None
     _mv: Any
     _tmv: Any
+    _tpush: Any
     _flat: memoryview | None
 
     def _init_buffer(self, elem: Elem[T], alloc: A, growth: GrowthPolicy) -> None:
@@ -168,10 +173,19 @@ class RawVec(Generic[T, A]):
 
     def _unmap(self) -> None:
         """Forget every view of the buffer: the fast paths then see no room."""
-        self._view = self._mv = self._flat = self._tmv = None
+        self._view = self._mv = self._flat = self._tmv = self._tpush = None
         self._kasan: ShadowClock | None = None
         self._room = self._kgen = self._tend = -1
         self._tbase = 0
+        self._push_flags: object = _NO_FAST_PUSH
+
+    def _set_room(self, room: int) -> None:
+        """Set the fast room and the push view ``_tpush``: the push run's slots
+        ``[_tbase, room)`` (None when that is empty). A push stores at ``_tpush[n - _tbase]``
+        without comparing ``n`` to the room: the view's own bounds do it. O(1)."""
+        self._room = room
+        tmv, base = self._tmv, self._tbase
+        self._tpush = tmv[:room - base] if tmv is not None and room > base else None
 
     def _set_buffer(self, ptr: int, cap: int) -> None:
         """Own ``cap`` slots at ``ptr`` and rebuild the views (the only writer of the caches).
@@ -202,14 +216,15 @@ class RawVec(Generic[T, A]):
         self._view, self._flat, self._kasan, self._mv = view, view.flat, view.shadow, mv
         if mv is None or not elem.raw_ok:
             return
+        self._push_flags = _KERNEL
         if type(mv) is _Paged:
             self._tend = 0                  # no push run yet: the first push picks one
             if view.shadow is None:
-                self._room = 0
+                self._set_room(0)
         else:
             self._tmv, self._tend = mv, cap
             if view.shadow is None:
-                self._room = cap
+                self._set_room(cap)
 
     def _retarget(self, i: int) -> None:
         """Make the physically contiguous run holding slot ``i`` the push run (a paged
@@ -225,9 +240,10 @@ class RawVec(Generic[T, A]):
         self._tbase = base
         self._tend = min(self._cap, base + (got << PAGE_SHIFT) // size)
         if self._kasan is None:
-            self._room = self._tend
+            self._set_room(self._tend)
         else:
-            self._room = self._kgen = -1    # the next KASAN check sets the room
+            self._kgen = -1
+            self._set_room(-1)              # the next KASAN check sets the room
 
     def _realloc(self, new_cap: int, flags: GFP) -> None:
         """Resize to ``new_cap`` slots through the allocator.
@@ -306,7 +322,7 @@ class RawVec(Generic[T, A]):
         view.check_access(i * size, n * size, write, label)
         if self._mv is not None and self._elem.raw_ok and shadow.generation != self._kgen:
             self._kgen = shadow.generation
-            self._room = min(self._tend, view.room() // size)
+            self._set_room(min(self._tend, view.room() // size))
 
     def _read(self, off: int, n: int) -> bytes:
         """``n`` bytes at byte offset ``off`` (unchecked when a view exists)."""
@@ -463,12 +479,13 @@ class RawVec(Generic[T, A]):
 
         Every decrease of the owner's length goes through here first, with ``start`` at
         most the new length: a push run starting past it is dropped, so that the push fast
-        path (``n < _room``, no lower bound) only ever stores inside its run.
+        path (``_tpush[n - _tbase]``: a negative index would wrap) only ever stores inside
+        its run.
         """
         if start < self._tbase:
             self._tend = 0
             if self._room > 0:
-                self._room = 0
+                self._set_room(0)
         elem = self._elem
         if decref and elem.holds_refs and stop > start:
             size = elem.size
@@ -503,6 +520,16 @@ class RawVec(Generic[T, A]):
                 raise KernelBug(f"{name} R3: fast room {room} past the push run's view")
         elif view is not None and self._mv is not None and elem.raw_ok and self._kasan is None:
             raise KernelBug(f"{name} R3: KASAN is off but the fast room is unset")
+        tpush = self._tpush
+        if (tpush is None) != (tmv is None or room <= tbase) or (
+                tpush is not None and len(tpush) != room - tbase):
+            raise KernelBug(f"{name} R3: the push view does not cover exactly the slots "
+                            f"{tbase}..{room}")
+        if (self._push_flags is _KERNEL) != (self._mv is not None and elem.raw_ok):
+            raise KernelBug(f"{name} R3: the push fast path is "
+                            f"{'off' if self._push_flags is _NO_FAST_PUSH else 'on'} but the "
+                            f"buffer {'has' if self._mv is not None and elem.raw_ok else 'lacks'}"
+                            " a raw typed view")
         if self._flat is not None and self._kasan is None and self._mv is not None and \
                 elem.raw_ok and room != cap:
             raise KernelBug(f"{name} R3: a flat buffer's fast room {room} is not its capacity "

@@ -283,17 +283,16 @@ class Vec(RawVec[T, A], Owner[T, A], MutableSequence[T]):
         KVec(u8, [1, 2])
         """
         n = self._len
-        # The fast room exists only for raw_ok elements, whose view store accepts exactly
-        # what validate() accepts: a refused value is named by validate().
-        if n < self._room and (flags is _KERNEL or flags is self._flags) and (
-                (k := self._kasan) is None or k.generation == self._kgen):
+        # The push view exists only for raw_ok elements, whose view store accepts exactly
+        # what validate() accepts, and covers just the fast room: a refused value, a full
+        # room or no push view at all go the slow way, which names a refusal.
+        if flags is self._push_flags and ((k := self._kasan) is None or k.generation == self._kgen):
             try:
-                self._tmv[n - self._tbase] = value
-            except (TypeError, ValueError, OverflowError):
-                self._elem.validate(value)
-                raise
-            self._len = n + 1
-            return
+                self._tpush[n - self._tbase] = value
+                self._len = n + 1
+                return
+            except (TypeError, ValueError, OverflowError, IndexError):
+                pass
         self._push_slow(value, flags)
 
     def _push_slow(self, value: T, flags: GFP) -> None:

@@ -512,9 +512,17 @@ def _corruptions() -> list[tuple[str, Any]]:
     def cap(v: Any) -> None:
         v._cap = -1
 
+    def push_view_past_the_room(v: Any) -> None:
+        v._tpush = v._tmv                 # would let a push store beyond the fast room
+        v._room = v._tbase + 1
+
+    def push_flags_without_a_view(v: Any) -> None:
+        v._push_flags = object()
+
     # a shifted pointer still inside a vmalloc area's pages owns memory: the stale view tells
     return [("V1", longer), ("R[23]", shifted), ("R2", freed_behind_its_back),
-            ("R3", room), ("R1", cap)]
+            ("R3", room), ("R1", cap), ("R3", push_view_past_the_room),
+            ("R3", push_flags_without_a_view)]
 
 
 @pytest.mark.parametrize("cls", VEC_CLASSES, ids=class_name)
