@@ -302,6 +302,7 @@ class PageAllocator:
         """One writable view of ``size`` bytes from byte ``off`` of ``pfns[0]``, when the frames
         are consecutive and in one chunk; else None. O(len(pfns)) at C speed."""
         if not pfns or len(pfns) > self.run_frames(pfns[0]) or \
+                pfns[-1] - pfns[0] != len(pfns) - 1 or \
                 pfns != list(range(pfns[0], pfns[0] + len(pfns))):
             return None
         return self.run(pfns[0], off, size)
