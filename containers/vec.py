@@ -41,7 +41,7 @@ import pickle
 import reprlib
 from collections.abc import Callable, Iterable, Iterator, MutableSequence
 from itertools import chain
-from typing import TYPE_CHECKING, Any, ClassVar, NamedTuple, cast, overload
+from typing import TYPE_CHECKING, Any, ClassVar, Final, NamedTuple, cast, overload
 
 from typing_extensions import Self
 
@@ -117,6 +117,11 @@ def _gfp(flags: object) -> GFP:
     return GFP(require_int("flags", flags, 0, 1 << 32))
 
 
+#: Exporters whose memory no vector operation can free or move: a view of one is copied from
+#: as it is, without a snapshot.
+_HOST_OWNED: Final = frozenset({bytes, bytearray, array.array})
+
+
 def _same_format(items: object, fmt: str | None) -> Any:
     """``items`` if it is a flat buffer of ``fmt`` values (an ``array`` of that typecode, a
     1-D contiguous ``memoryview`` of that format, ``bytes``/``bytearray`` for ``B``), else
@@ -126,7 +131,11 @@ def _same_format(items: object, fmt: str | None) -> Any:
     if isinstance(items, memoryview):
         if items.format != fmt or items.ndim != 1 or not items.c_contiguous:
             return None
-        return _cast(memoryview(items.tobytes()), fmt)     # a snapshot: the source may move
+        if type(items.obj) in _HOST_OWNED:
+            return items
+        # a snapshot: the view may be of simulated memory (an mmap'd contents chunk, or an
+        # object made over one) that the grow frees or moves before the copy
+        return _cast(memoryview(items.tobytes()), fmt)
     if isinstance(items, (bytes, bytearray)) and fmt == "B":
         return items
     return None

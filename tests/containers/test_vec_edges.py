@@ -7,6 +7,7 @@ LayoutError, resizes that wrote before they reserved, views that died with the h
 
 from __future__ import annotations
 
+import array
 import copy
 import decimal
 import fractions
@@ -561,3 +562,26 @@ def test_box_check_names_the_broken_invariant(cls: BoxClass) -> None:
     k.write(p.ptr, (999).to_bytes(8, "little"))
     with pytest.raises(KernelBug, match=r"^KBox B3: the value does not decode as pyobj: "):
         p._check()
+
+
+@pytest.mark.parametrize("source", ["own view", "bytearray", "array", "bytes"])
+def test_extend_from_a_memoryview_copies_what_the_view_held_at_the_call(source: str) -> None:
+    """Views of host-owned buffers are copied from directly; a view of simulated memory (the
+    vector's own export here) is snapshotted first, since the grow moves what it shows."""
+    from containers import KVVec
+    k = Kernel(KernelConfig(ram=64 << 20))
+    v = KVVec(u64, range(3000), kernel=k)
+    data = array.array("Q", range(3000))
+    src = {"own view": lambda: v.as_memoryview(),
+           "bytearray": lambda: memoryview(bytearray(data.tobytes())).cast("Q"),
+           "array": lambda: memoryview(data),
+           "bytes": lambda: memoryview(data.tobytes()).cast("Q")}[source]()
+    cap = v.capacity
+    v.extend_from_slice(src)
+    assert v.capacity > cap                       # the grow happened during the call
+    assert v.to_list() == list(range(3000)) * 2
+    if source == "own view":
+        src.release()
+    v._check()
+    v.drop()
+    finish_kernel(k)
