@@ -85,7 +85,7 @@ def _locked(fn: Callable[Concatenate[Kernel, _P], _R]) -> Callable[Concatenate[K
            f"    with {first}.machine.lock:\n"
            f"        return _fn({', '.join(call)})\n")
     namespace: dict[str, Any] = {"_fn": fn, **defaults}
-    exec(src, namespace)                  # noqa: S102 - built from fn's own signature
+    exec(compile(src, f"<locked Kernel.{fn.__name__}>", "exec"), namespace)
     wrapper = namespace[fn.__name__]
     return cast("Callable[Concatenate[Kernel, _P], _R]", functools.wraps(fn)(wrapper))
 
