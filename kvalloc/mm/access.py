@@ -148,7 +148,9 @@ class DirectView:
         if not 0 <= page < len(pfns):
             raise IndexError(f"page {page} outside the view's {len(pfns)} pages")
         first = pfns[page]
-        end = min(len(pfns), page + self._mem.run_frames(first), page + max(1, limit))
+        if limit <= 1 or page + 1 == len(pfns) or pfns[page + 1] != first + 1:
+            return 1, self._mem.run(first, 0, PAGE_SIZE)       # a page alone: the paged case
+        end = min(len(pfns), page + self._mem.run_frames(first), page + limit)
         j = end                                   # usually the whole stretch is one run
         if pfns[end - 1] - first != end - 1 - page or \
                 pfns[page:end] != list(range(first, first + end - page)):
