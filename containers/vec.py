@@ -41,6 +41,7 @@ import pickle
 import reprlib
 from collections.abc import Callable, Iterable, Iterator, MutableSequence
 from itertools import chain
+from types import GeneratorType
 from typing import TYPE_CHECKING, Any, ClassVar, Final, NamedTuple, cast, overload
 
 from typing_extensions import Self
@@ -435,9 +436,10 @@ class Vec(RawVec[T, A], Owner[T, A], MutableSequence[T]):
         raw = fmt is not None and fmt in _ARRAY_CODES and elem.raw_ok
         packed: Any = _same_format(items, fmt) if raw else None
         if packed is None:
-            # an iterator's length hint may lie (list.extend ignores a huge one; list() does not)
+            # an iterator's length hint may lie and list() trusts it (a generator has none)
             seq = items if isinstance(items, list) else list(items) \
-                if hasattr(type(items), "__len__") else [x for x in items]
+                if hasattr(type(items), "__len__") or type(items) is GeneratorType \
+                else [x for x in items]
             if not seq:
                 return
             if raw:

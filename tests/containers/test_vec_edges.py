@@ -585,3 +585,32 @@ def test_extend_from_a_memoryview_copies_what_the_view_held_at_the_call(source: 
     v._check()
     v.drop()
     finish_kernel(k)
+
+
+def test_extend_takes_an_iterator_whose_length_hint_lies_and_a_generator() -> None:
+    class Liar:
+        def __init__(self) -> None:
+            self.left = 3
+
+        def __iter__(self) -> Liar:
+            return self
+
+        def __next__(self) -> int:
+            if not self.left:
+                raise StopIteration
+            self.left -= 1
+            return self.left
+
+        def __length_hint__(self) -> int:
+            return 1 << 60                 # list() would try to preallocate this
+
+    k = Kernel(KernelConfig(ram=64 << 20))
+    v = VVec(u64, kernel=k)
+    v.extend(Liar())
+    v.extend(i * i for i in range(4))
+    with pytest.raises(TypeError, match="^u64 needs an int, not float$"):
+        v.extend(x for x in (1, 2.5))
+    assert v.to_list() == [2, 1, 0, 0, 1, 4, 9]
+    v._check()
+    v.drop()
+    finish_kernel(k)
