@@ -609,7 +609,7 @@ def test_extend_takes_an_iterator_whose_length_hint_lies_and_a_generator() -> No
     v.extend(Liar())
     v.extend(i * i for i in range(4))
     with pytest.raises(TypeError, match="^u64 needs an int, not float$"):
-        v.extend(x for x in (1, 2.5))
+        v.extend(x for x in (1, 2.5))  # type: ignore[misc]
     assert v.to_list() == [2, 1, 0, 0, 1, 4, 9]
     v._check()
     v.drop()
