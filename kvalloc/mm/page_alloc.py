@@ -595,6 +595,9 @@ class PageAllocator:
         Each frame is counted (``nr_pages_allocated``) by :meth:`alloc_pages`, not here.
         """
         gfp |= G.NOWARN
+        if nr == 1:                         # as the kernel: the single-page allocator
+            block = self.alloc_pages(gfp, 0, owner)
+            return [] if block is None else [block]
         out: list[Block] = []
         for _ in range(nr):
             block = self.alloc_pages(gfp, 0, owner)

@@ -153,8 +153,9 @@ class VmallocFamily:
         return self.vmalloc_node_range(size, align, VMALLOC_START, VMALLOC_END, gfp, 0, caller)
 
     def vmalloc(self, size: int, gfp: int, caller: str) -> int | None:
-        """``__vmalloc``: GFP filter, then ``__vmalloc_node``."""
-        return self.vmalloc_node(size, 1, self.vmalloc_fix_flags(gfp), caller)
+        """``__vmalloc``: GFP filter, then ``__vmalloc_node`` (default range)."""
+        return self.vmalloc_node_range(size, 1, VMALLOC_START, VMALLOC_END,
+                                       self.vmalloc_fix_flags(gfp), 0, caller)
 
     def vmalloc_huge(self, size: int, gfp: int, caller: str) -> int | None:
         """``vmalloc_huge_node``: GFP filter, PMD mappings allowed."""
@@ -237,33 +238,17 @@ class VmallocFamily:
         large block is split lazily (one :class:`SplitBlock`, one run of slots), so the
         Python work is O(blocks), not O(pages)."""
         mem = self.mem
-        memcg, account = self.memcg, self.account_vmalloc
+        memcg, account, record = self.memcg, self.account_vmalloc, self._record_pages
         nr = 0
-
-        def record(block: Block, k: int) -> None:
-            nonlocal nr
-            n = 1 << k
-            if k:
-                sb = mem.split_page_lazy(block)
-                sb.owner = OWNER_VMALLOC
-                sb.vmalloc = True                  # mark_vmalloc, counted once for the run
-                pages.set_run(nr, n, sb.pfn, sb)
-            else:
-                block.owner = OWNER_VMALLOC
-                block.vmalloc = True
-                pages.set_blocks(nr, (block,))
-            account(block.memcg, n)
-            nr += n
-
         cap = MAX_PAGE_ORDER
-        large = min(cap, ilog2(nr_pages))
+        large = min(cap, ilog2(nr_pages)) if nr_pages > 1 else 0
         large_gfp = gfp & ~(G.DIRECT_RECLAIM | G.NOFAIL)
         while large > order and nr < nr_pages:
             block = mem.alloc_pages(large_gfp, large, OWNER_VMALLOC)
             if block is None:
                 cap = large = large - 1
                 continue
-            record(block, large)
+            nr += record(pages, nr, block, large)
             if nr < nr_pages:
                 large = min(cap, ilog2(nr_pages - nr))
         if order == 0:
@@ -283,8 +268,24 @@ class VmallocFamily:
             block = mem.alloc_pages(gfp, order, OWNER_VMALLOC)
             if block is None:
                 break
-            record(block, order)
+            nr += record(pages, nr, block, order)
         return nr
+
+    def _record_pages(self, pages: PageArray, nr: int, block: Block, k: int) -> int:
+        """Put an order-``k`` block in slots ``nr ..`` of ``pages``, marked and counted in
+        ``NR_VMALLOC``; returns its page count."""
+        n = 1 << k
+        if k:
+            sb = self.mem.split_page_lazy(block)
+            sb.owner = OWNER_VMALLOC
+            sb.vmalloc = True                      # mark_vmalloc, counted once for the run
+            pages.set_run(nr, n, sb.pfn, sb)
+        else:
+            block.owner = OWNER_VMALLOC
+            block.vmalloc = True
+            pages.set_blocks(nr, (block,))
+        self.account_vmalloc(block.memcg, n)
+        return n
 
     def account_vmalloc(self, cg: Cgroup | None, n: int) -> None:
         """Add ``n`` pages (fewer when negative) to ``NR_VMALLOC`` and to ``cg``'s
