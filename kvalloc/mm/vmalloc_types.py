@@ -265,6 +265,45 @@ class VmStruct:
         return self.size if self.flags & V.NO_GUARD else self.size - PAGE_SIZE
 
 
+# Neighbour lookups in a SortedList by its sublists (``_lists``, and ``_maxes``, the last key
+# of each), as its own bisect does. Asking by position instead (``sl[sl.bisect(x) - 1]``)
+# makes the list build a positional index, which it then keeps up on every insert and
+# removal in Python: 3.3 against 0.7 us a lookup, and 2.8 against 2.2 us an add+remove, at
+# 100 000 keys.
+
+
+def key_below(sl: SortedList[int], x: int) -> int | None:
+    """The largest key ``< x`` of ``sl``, or None. O(log n)."""
+    maxes = sl._maxes
+    p = bisect_left(maxes, x)
+    if p == len(maxes):
+        return maxes[-1] if maxes else None
+    lst = sl._lists[p]
+    j = bisect_left(lst, x)
+    return lst[j - 1] if j else maxes[p - 1] if p else None
+
+
+def key_at_or_below(sl: SortedList[int], x: int) -> int | None:
+    """The largest key ``<= x`` of ``sl``, or None. O(log n)."""
+    maxes = sl._maxes
+    p = bisect_right(maxes, x)
+    if p == len(maxes):
+        return maxes[-1] if maxes else None
+    lst = sl._lists[p]
+    j = bisect_right(lst, x)
+    return lst[j - 1] if j else maxes[p - 1] if p else None
+
+
+def key_above(sl: SortedList[int], x: int) -> int | None:
+    """The smallest key ``> x`` of ``sl``, or None. O(log n)."""
+    maxes = sl._maxes
+    p = bisect_right(maxes, x)
+    if p == len(maxes):
+        return None
+    lst = sl._lists[p]
+    return lst[bisect_right(lst, x)]
+
+
 class SortedVAs:
     """Busy or lazy vmap areas keyed by start, with containment lookup. O(log n) operations."""
 
@@ -287,20 +326,18 @@ class SortedVAs:
         va = self._map.get(addr)
         if va is not None:
             return va
-        starts = self._starts
-        i = starts.bisect_right(addr) - 1
-        if i < 0:
+        start = key_at_or_below(self._starts, addr)
+        if start is None:
             return None
-        va = self._map[starts[i]]
+        va = self._map[start]
         return va if addr < va.va_end else None
 
     def overlap(self, start: int, end: int) -> VmapArea | None:
         """An area intersecting ``[start, end)``, if any."""
-        starts = self._starts
-        i = starts.bisect_left(end) - 1
-        if i < 0:
+        s = key_below(self._starts, end)
+        if s is None:
             return None
-        va = self._map[starts[i]]
+        va = self._map[s]
         return va if va.va_end > start else None
 
     def insert(self, va: VmapArea) -> None:

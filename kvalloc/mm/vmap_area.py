@@ -32,7 +32,7 @@ from sortedcontainers import SortedList
 
 from ..constants import ALIGN, PAGE_SHIFT, PAGE_SIZE, ULONG_MAX, VMALLOC_END, VMALLOC_START, is_power_of_2
 from ..gfp import GFP_RECLAIM_MASK, G
-from .vmalloc_types import SortedVAs, VmapArea
+from .vmalloc_types import SortedVAs, VmapArea, key_above, key_at_or_below
 
 if TYPE_CHECKING:
     from .kasan import Kasan
@@ -368,9 +368,9 @@ class FreeVmapAreas:
         On overlap nothing changes and the overlapping free block is returned.
         """
         starts, ends = self.starts, self.ends
-        i = starts.bisect_right(start)
-        prev = (starts[i - 1], ends[starts[i - 1]]) if i else None
-        nxt = (starts[i], ends[starts[i]]) if i < len(starts) else None
+        p, n = key_at_or_below(starts, start), key_above(starts, start)
+        prev = (p, ends[p]) if p is not None else None
+        nxt = (n, ends[n]) if n is not None else None
         if prev is not None and prev[1] > start:
             return prev
         if nxt is not None and nxt[0] < end:
