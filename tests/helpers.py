@@ -416,3 +416,11 @@ def duplicate(c: Any, how: str) -> Any:
 
 def snapshot(v: Vec[Any, Any]) -> tuple[int, int, int, list[Any], bytes]:
     return len(v), v.capacity, v.ptr, v.to_list(), v.as_bytes()
+
+
+def default_sigint() -> None:
+    """``preexec_fn`` for a child that must see Ctrl-C: SIGINT back at its default, as for a
+    command in a terminal's foreground (a job a shell starts in the background without job
+    control, such as a CI step run with ``&``, inherits SIGINT ignored)."""
+    import signal
+    signal.signal(signal.SIGINT, signal.SIG_DFL)

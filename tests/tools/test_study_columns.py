@@ -25,6 +25,8 @@ from kvalloc.tools.study import (
     write_events,
 )
 
+from ..helpers import default_sigint
+
 LATEST = "e64f42036ef4"
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 
@@ -279,7 +281,7 @@ def test_ctrl_c_stops_cleanly_with_130_and_keeps_finished_rows(tmp_path: pathlib
     p = subprocess.Popen([sys.executable, "-m", "kvalloc", "study", "growth", "--elements",
                           "300000", "--alloc", "vmalloc,moveonly", "--policy", "rust_kvec,exact",
                           "--json", str(out)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                         text=True)
+                         text=True, preexec_fn=default_sigint)
     assert p.stdout is not None
     lines = [p.stdout.readline() for _ in range(3)]         # the header and the first row
     assert lines[2].startswith("vmalloc   rust_kvec")

@@ -15,6 +15,8 @@ from kvalloc.tools import study
 from kvalloc.tools.cli import main
 from kvalloc.tools.study import Run, growth_study, write_events
 
+from ..helpers import default_sigint
+
 
 def _events(runs: list[Run]) -> str:
     out = io.StringIO()
@@ -104,7 +106,8 @@ def test_ctrl_c_at_a_terminal_stops_the_workers_quietly(tmp_path: pathlib.Path) 
     p = subprocess.Popen([sys.executable, "-m", "kvalloc", "study", "growth", "--elements",
                           "300000", "--alloc", "vmalloc,kvmalloc", "--policy", "rust_kvec,exact",
                           "--jobs", "2", "--json", str(out)], stdout=subprocess.PIPE,
-                         stderr=subprocess.PIPE, text=True, start_new_session=True)
+                         stderr=subprocess.PIPE, text=True, start_new_session=True,
+                         preexec_fn=default_sigint)
     assert p.stdout is not None
     lines = [p.stdout.readline() for _ in range(3)]         # the header and the first row
     assert lines[2].startswith("vmalloc   rust_kvec")
