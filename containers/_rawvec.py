@@ -20,8 +20,11 @@ Invariants (checked one for one by :meth:`RawVec._check_buffer`):
       (no fast path), or at most the end ``_tend`` of the push run (``_tmv``: a typed view
       of slots ``_tbase ..``), which is the capacity for a flat buffer and the end of the
       physically contiguous run being filled for a paged one; with KASAN off and a flat
-      buffer the room is the capacity; the owner's length is at least ``_tbase`` while the
-      room is positive (:meth:`RawVec._release` keeps this when the length drops);
+      buffer the room is the capacity; the push view ``_tpush`` is ``_tmv`` cut to slots
+      ``[_tbase, _room)`` (None when that is empty) and ``_push_flags`` is ``GFP.KERNEL``
+      exactly when the buffer has a raw typed view; the owner's length is at least
+      ``_tbase`` while the room is positive (:meth:`RawVec._release` keeps this when the
+      length drops), so a push's index into ``_tpush`` is never negative;
     - R4: the counters only grow: ``reallocs >= in_place + moved`` and ``bytes_copied >= 0``.
 
 Why ``Vec`` inherits ``RawVec`` rather than holding one: ``push`` reads the fast room, the
