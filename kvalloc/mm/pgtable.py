@@ -12,7 +12,8 @@ Beside the leaves, ``pte_runs[va >> 21] = pfn`` marks a 2 MiB-aligned PTE table 
 entries were mapped by one :meth:`PageTable.vmap_pages_range` call to the consecutive frames
 ``pfn ..``, and not unmapped since (an index of what the PTEs hold, never a mapping of its
 own; :meth:`PageTable.check_pte_runs`). It lets :meth:`PageTable.memcpy` verify a large copy's
-translation per 512 pages instead of per page. PTEs must therefore be changed only through
+translation, and :meth:`PageTable.pfns` list a range's frames, per 512 pages instead of per
+page. PTEs must therefore be changed only through
 :meth:`~PageTable.vmap_pages_range` and :meth:`~PageTable.vunmap_range_noflush`, as all the
 simulator does.
 """

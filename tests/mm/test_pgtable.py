@@ -237,3 +237,20 @@ def test_access_after_vfree_faults() -> None:
         k.read(p + 4096, 1)
     k.check()
     assert k.dmesg[n:] == _oops(p + 4096, False)
+
+
+@pytest.mark.parametrize("huge", [False, True], ids=["ptes", "pmd leaves"])
+def test_pfns_of_a_range_match_translation_page_by_page(huge: bool) -> None:
+    """``PageTable.pfns`` reads whole-run PTE tables and PMD leaves as ranges: the same
+    frames as translating each page, from any offset and length."""
+    k = Kernel()
+    pt = k.machine.pgtable
+    size = 6 << 20
+    p = nn(k.vmalloc_huge(size) if huge else k.vmalloc(size))
+    assert bool(pt.pmd) is huge and (huge or pt.pte_runs)
+    for off, n in ((0, size), (4096 * 3 + 5, 3 << 20), (2 << 20, 4096), (size - 9, 9)):
+        vpn = (p + off) >> 12
+        last = (p + off + n - 1) >> 12
+        assert pt.pfns(p + off, n, False) == [pt.translate(v) for v in range(vpn, last + 1)]
+    k.vfree(p)
+    k.check()
