@@ -272,25 +272,15 @@ class VmStruct:
 # 100 000 keys.
 
 
-def key_below(sl: SortedList[int], x: int) -> int | None:
-    """The largest key ``< x`` of ``sl``, or None. O(log n)."""
+def key_below(sl: SortedList[int], x: int, inclusive: bool = False) -> int | None:
+    """The largest key ``< x`` of ``sl`` (``<= x`` when ``inclusive``), or None. O(log n)."""
+    cut = bisect_right if inclusive else bisect_left
     maxes = sl._maxes
-    p = bisect_left(maxes, x)
+    p = cut(maxes, x)
     if p == len(maxes):
         return maxes[-1] if maxes else None
     lst = sl._lists[p]
-    j = bisect_left(lst, x)
-    return lst[j - 1] if j else maxes[p - 1] if p else None
-
-
-def key_at_or_below(sl: SortedList[int], x: int) -> int | None:
-    """The largest key ``<= x`` of ``sl``, or None. O(log n)."""
-    maxes = sl._maxes
-    p = bisect_right(maxes, x)
-    if p == len(maxes):
-        return maxes[-1] if maxes else None
-    lst = sl._lists[p]
-    j = bisect_right(lst, x)
+    j = cut(lst, x)
     return lst[j - 1] if j else maxes[p - 1] if p else None
 
 
@@ -326,7 +316,7 @@ class SortedVAs:
         va = self._map.get(addr)
         if va is not None:
             return va
-        start = key_at_or_below(self._starts, addr)
+        start = key_below(self._starts, addr, inclusive=True)
         if start is None:
             return None
         va = self._map[start]

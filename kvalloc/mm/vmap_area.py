@@ -32,7 +32,7 @@ from sortedcontainers import SortedList
 
 from ..constants import ALIGN, PAGE_SHIFT, PAGE_SIZE, ULONG_MAX, VMALLOC_END, VMALLOC_START, is_power_of_2
 from ..gfp import GFP_RECLAIM_MASK, G
-from .vmalloc_types import SortedVAs, VmapArea, key_above, key_at_or_below
+from .vmalloc_types import SortedVAs, VmapArea, key_above, key_below
 
 if TYPE_CHECKING:
     from .kasan import Kasan
@@ -368,7 +368,7 @@ class FreeVmapAreas:
         On overlap nothing changes and the overlapping free block is returned.
         """
         starts, ends = self.starts, self.ends
-        p, n = key_at_or_below(starts, start), key_above(starts, start)
+        p, n = key_below(starts, start, inclusive=True), key_above(starts, start)
         prev = (p, ends[p]) if p is not None else None
         nxt = (n, ends[n]) if n is not None else None
         if prev is not None and prev[1] > start:

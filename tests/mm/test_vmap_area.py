@@ -451,11 +451,11 @@ def test_alignment_beyond_vmalloc_space_fails_enoent() -> None:
 @given(st.lists(st.integers(-50, 5000), unique=True, max_size=3000),
        st.lists(st.integers(-60, 5010), min_size=1, max_size=40))
 def test_neighbour_lookups_match_bisect_on_a_plain_list(keys: list[int], probes: list[int]) -> None:
-    """key_below / key_at_or_below / key_above read SortedList's sublists; they answer as a
+    """key_below (strict or inclusive) and key_above read SortedList's sublists; they answer as a
     bisect of the sorted keys does, across sublist boundaries (3000 keys make several)."""
     from sortedcontainers import SortedList
 
-    from kvalloc.mm.vmalloc_types import key_above, key_at_or_below, key_below
+    from kvalloc.mm.vmalloc_types import key_above, key_below
     sl = SortedList(keys)
     for k in keys[::7]:                      # removals and adds reshape the sublists
         sl.remove(k)
@@ -464,14 +464,14 @@ def test_neighbour_lookups_match_bisect_on_a_plain_list(keys: list[int], probes:
         i = bisect.bisect_left(plain, x)
         assert key_below(sl, x) == (plain[i - 1] if i else None)
         j = bisect.bisect_right(plain, x)
-        assert key_at_or_below(sl, x) == (plain[j - 1] if j else None)
+        assert key_below(sl, x, inclusive=True) == (plain[j - 1] if j else None)
         assert key_above(sl, x) == (plain[j] if j < len(plain) else None)
 
 
 def test_neighbour_lookups_across_many_sublists() -> None:
     from sortedcontainers import SortedList
 
-    from kvalloc.mm.vmalloc_types import key_above, key_at_or_below, key_below
+    from kvalloc.mm.vmalloc_types import key_above, key_below
     rng = random.Random(5)
     keys = rng.sample(range(0, 10**6, 3), 20_000)
     sl = SortedList(keys)
@@ -484,6 +484,6 @@ def test_neighbour_lookups_across_many_sublists() -> None:
     for x in rng.sample(range(-5, 10**6 + 5), 3000) + [plain[0], plain[-1], -1, 10**7]:
         i, j = bisect.bisect_left(plain, x), bisect.bisect_right(plain, x)
         assert key_below(sl, x) == (plain[i - 1] if i else None)
-        assert key_at_or_below(sl, x) == (plain[j - 1] if j else None)
+        assert key_below(sl, x, inclusive=True) == (plain[j - 1] if j else None)
         assert key_above(sl, x) == (plain[j] if j < len(plain) else None)
     assert key_below(SortedList(), 3) is None and key_above(SortedList(), 3) is None
