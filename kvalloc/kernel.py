@@ -96,7 +96,7 @@ def _uint(name: str, value: object, limit: int = U64_LIMIT) -> int:
 
 
 _GFP_KERNEL = GFP.KERNEL
-_KERNEL = int(GFP.KERNEL)
+_GFP_KERNEL_INT = int(GFP.KERNEL)
 
 
 def _gfp(value: object) -> int:
@@ -239,7 +239,7 @@ class Kernel:
         if gfp is _GFP_KERNEL and caller is None and type(size) is int and \
                 0 <= size < U64_LIMIT and type(align) is int and align == 1 and \
                 type(node) is int and node == NUMA_NO_NODE:
-            return self._vm.vmalloc(size, _KERNEL, "vmalloc")      # the usual call, valid
+            return self._vm.vmalloc(size, _GFP_KERNEL_INT, "vmalloc")  # the usual call, valid
         size, gfp = _uint("size", size), _gfp(gfp)
         align, node = _uint("align", align), _node(node)
         label = _caller(caller, "vmalloc")
