@@ -117,12 +117,12 @@ class SlabAllocator:
         """Uninstrumented zeroing through the direct map (counted in ``nr_bytes_zeroed``)."""
         self.nr_bytes_zeroed += size
         pfn, off = divmod(addr - PAGE_OFFSET, PAGE_SIZE)
-        zero_run = self.mem.zero_run
         if off + size <= PAGE_SIZE:                 # a slab object: one piece
             mv = self.mem.peek_run(pfn, off, size)
             if mv is not None:                      # else never written: zeros already
                 mv[:] = ZERO_CHUNK[:size]
             return
+        zero_run = self.mem.zero_run
         while size > 0:
             n = min(size, PAGE_SIZE - off)
             zero_run(pfn, off, n)
