@@ -35,7 +35,7 @@ from ..constants import (
 )
 from ..errors import KernelBug
 from ..gfp import G
-from .page_alloc import OWNER_LARGE_KMALLOC, OWNER_SLAB, ZERO_CHUNK, Block
+from .page_alloc import OWNER_LARGE_KMALLOC, OWNER_SLAB, Block
 
 if TYPE_CHECKING:
     from .fault_inject import FaultInjection
@@ -117,12 +117,10 @@ class SlabAllocator:
         """Uninstrumented zeroing through the direct map (counted in ``nr_bytes_zeroed``)."""
         self.nr_bytes_zeroed += size
         pfn, off = divmod(addr - PAGE_OFFSET, PAGE_SIZE)
-        if off + size <= PAGE_SIZE:                 # a slab object: one piece
-            mv = self.mem.peek_run(pfn, off, size)
-            if mv is not None:                      # else never written: zeros already
-                mv[:] = ZERO_CHUNK[:size]
-            return
         zero_run = self.mem.zero_run
+        if off + size <= PAGE_SIZE:                 # a slab object: one piece
+            zero_run(pfn, off, size)
+            return
         while size > 0:
             n = min(size, PAGE_SIZE - off)
             zero_run(pfn, off, n)
