@@ -54,15 +54,12 @@ from kvalloc.errors import KernelBug
 from kvalloc.gfp import GFP
 
 from ._owner import ALIVE, DROPPED, GIVEN_AWAY, Owner
-from ._rawvec import check_owned
+from ._rawvec import _KERNEL, check_owned
 from ._typing import A, B, T, U
 from .elem import Array, Elem
 
 if TYPE_CHECKING:
     from kvalloc.kernel import Kernel
-
-
-_KERNEL = GFP.KERNEL
 
 
 def _rebuild(cls: type[Box[Any, Any]], elem: Elem[Any], alloc: Allocator, value: Any) -> Box[Any, Any]:

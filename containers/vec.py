@@ -53,7 +53,7 @@ from kvalloc.errors import KernelBug
 from kvalloc.gfp import GFP
 
 from ._owner import ALIVE, DROPPED, GIVEN_AWAY, Owner
-from ._rawvec import _ARRAY_CODES, RawVec, VecStats, _cast
+from ._rawvec import _ARRAY_CODES, _KERNEL, RawVec, VecStats, _cast
 from ._typing import A, B, T, U
 from .elem import Array, Elem
 from .errors import InsertError, PushError, RemoveError
@@ -65,7 +65,6 @@ if TYPE_CHECKING:
 
     from .kbox import Box
 
-_KERNEL = GFP.KERNEL
 _ITER_FIRST = 256              # elements in the first block an iterator reads
 _ITER_MAX = 1 << 16            # ... doubling up to this many
 _INDEX_MSG = "list indices must be integers or slices, not {}"   # list's own words

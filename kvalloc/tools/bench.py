@@ -96,7 +96,7 @@ from typing import Any, Final
 
 from .. import __version__
 from ..config import KasanMode, KernelConfig
-from ..constants import PAGE_SIZE, VMALLOC_START
+from ..constants import KMALLOC_MAX_SIZE, PAGE_SIZE, VMALLOC_START
 from ..kernel import Kernel
 from ..mm.vmap_area import FreeAreaTree, find_vmap_lowest_linear_match
 
@@ -602,7 +602,7 @@ def bench_containers(p: _Params) -> dict[str, float]:
                        "reserved": efs_reserved}, p.rounds)
     # the same count on each side of each ratio: list.append is ~25 % cheaper at 125 000
     # elements than at 1 000 000 (its array in cache), a push costs the same at both
-    nf = min(n, (4 << 20) // 8)                # KMALLOC_MAX_SIZE of u64: one run
+    nf = min(n, KMALLOC_MAX_SIZE // 8)         # the most u64 one kmalloc'd run holds
     reserved = _rounds({"flat": _push_into(warm, nf), "list": _timed(lambda: _append_list(nf))},
                        p.rounds)
     paged = _rounds({"paged": _push_into(fragmented_kernel(64 << 20), n, paged=True),
@@ -646,6 +646,12 @@ def fragmented_kernel(ram: int = 8 << 20, kasan: KasanMode = "off", run: int = 0
 
 
 
+def _page_per_run(v: Any) -> bool:
+    """True when no two consecutive pages of vector ``v``'s buffer are adjacent frames."""
+    pf = v._view.pfns if v._view is not None else []
+    return bool(pf) and all(b != a + 1 for a, b in zip(pf, pf[1:]))
+
+
 def _push_into(k: Kernel, n: int, paged: bool = False) -> Timed:
     """``n`` pushes into a vector reserved beforehand on ``k`` (the reserve and the drop
     outside the clock): a ``KVVec[u64]`` whose buffer is one kmalloc'd physical run (at
@@ -655,12 +661,7 @@ def _push_into(k: Kernel, n: int, paged: bool = False) -> Timed:
 
     def run() -> float:
         v = (VVec if paged else KVVec).with_capacity(u64, n, kernel=k)
-        assert v._view is not None
-        pf = v._view.pfns
-        if paged:
-            assert all(b != a + 1 for a, b in zip(pf, pf[1:])), "adjacent frames"
-        else:
-            assert v._flat is not None, "not one physical run"
+        assert _page_per_run(v) if paged else v._flat is not None, "not the layout named"
         push = v.push
         t0 = time.perf_counter()
         for i in range(n):
@@ -678,8 +679,7 @@ def _bulk_reads(k: Kernel, n: int, p: _Params) -> dict[str, float]:
     items = list(range(n))
     flat = KVVec(u64, items[:n // 4], kernel=k)          # kmalloc'd: one physical run
     paged = VVec(u64, items[:n // 16], kernel=fragmented_kernel(64 << 20))
-    assert flat._flat is not None and paged._view is not None
-    assert all(b != a + 1 for a, b in zip(paged._view.pfns, paged._view.pfns[1:]))
+    assert flat._flat is not None and _page_per_run(paged)
     out: dict[str, float] = {}
     for name, v, ref in (("flat", flat, items[:n // 4]), ("paged", paged, items[:n // 16])):
         # ten sums a timing: one sum of the paged vector is well under a millisecond
