@@ -22,7 +22,10 @@ Invariants (checked one for one by :meth:`RawVec._check_buffer`):
       physically contiguous run being filled for a paged one; with KASAN off and a flat
       buffer the room is the capacity; the push view ``_tpush`` is ``_tmv`` cut to slots
       ``[_tbase, _room)`` (None when that is empty) and ``_push_flags`` is ``GFP.KERNEL``
-      exactly when the buffer has a raw typed view; the owner's length is at least
+      exactly when the buffer has a raw typed view and, with KASAN on, the room was checked
+      at the shadow's current generation with a change callback pending (the shadow turns
+      the fast path off when it changes: :meth:`RawVec._kasan_stale`, so a push does not
+      compare generations); the owner's length is at least
       ``_tbase`` while the room is positive (:meth:`RawVec._release` keeps this when the
       length drops), so a push's index into ``_tpush`` is never negative;
     - R4: the counters only grow: ``reallocs >= in_place + moved`` and ``bytes_copied >= 0``.
@@ -129,7 +132,8 @@ class RawVec(Generic[T, A]):
 
     __slots__ = ("_elem", "_alloc", "_growth", "_kernel", "_ptr", "_cap", "_view", "_mv",
                  "_flat", "_room", "_kasan", "_kgen", "_stats", "_elay", "_lay",
-                 "_lay_cap", "_tmv", "_tbase", "_tend", "_tpush", "_push_flags", "_exports")
+                 "_lay_cap", "_tmv", "_tbase", "_tend", "_tpush", "_push_flags", "_kwatch",
+                 "_exports")
 
     _alias = "RawVec"
     _view: DirectView | None
@@ -161,6 +165,7 @@ class RawVec(Generic[T, A]):
         self._exports: Exports | None = None
         self._elay = Layout(elem.size, elem.align)
         self._lay, self._lay_cap = self._elay, -1
+        self._kwatch = False        # a KASAN change callback is pending (_kasan_stale)
         self._set_buffer(Layout(0, elem.align).dangling(), 0)
 
     # -- the buffer -----------------------------------------------------------------
@@ -219,7 +224,8 @@ class RawVec(Generic[T, A]):
         self._view, self._flat, self._kasan, self._mv = view, view.flat, view.shadow, mv
         if mv is None or not elem.raw_ok:
             return
-        self._push_flags = _KERNEL
+        if view.shadow is None:
+            self._push_flags = _KERNEL      # with KASAN, the first check of the room sets it
         if type(mv) is _Paged:
             self._tend = 0                  # no push run yet: the first push picks one
             if view.shadow is None:
@@ -246,6 +252,7 @@ class RawVec(Generic[T, A]):
             self._set_room(self._tend)
         else:
             self._kgen = -1
+            self._push_flags = _NO_FAST_PUSH
             self._set_room(-1)              # the next KASAN check sets the room
 
     def _realloc(self, new_cap: int, flags: GFP) -> None:
@@ -326,6 +333,16 @@ class RawVec(Generic[T, A]):
         if self._mv is not None and self._elem.raw_ok and shadow.generation != self._kgen:
             self._kgen = shadow.generation
             self._set_room(min(self._tend, view.room() // size))
+            if not self._kwatch:
+                shadow.on_next_change(self._kasan_stale)
+                self._kwatch = True
+            self._push_flags = _KERNEL      # until the shadow changes
+
+    def _kasan_stale(self) -> None:
+        """The shadow changed: the fast room may no longer be clear, so the push fast path is
+        off until the next KASAN check recomputes it (a callback of the shadow's)."""
+        self._kwatch = False
+        self._push_flags = _NO_FAST_PUSH
 
     def _read(self, off: int, n: int) -> bytes:
         """``n`` bytes at byte offset ``off`` (unchecked when a view exists)."""
@@ -528,11 +545,17 @@ class RawVec(Generic[T, A]):
                 tpush is not None and len(tpush) != room - tbase):
             raise KernelBug(f"{name} R3: the push view does not cover exactly the slots "
                             f"{tbase}..{room}")
-        if (self._push_flags is _KERNEL) != (self._mv is not None and elem.raw_ok):
+        raw = self._mv is not None and elem.raw_ok
+        kasan = self._kasan
+        if (self._push_flags is _KERNEL) != (raw and (kasan is None or self._kwatch and
+                                                      self._kgen == kasan.generation)):
+            why = ("lacks a raw typed view" if not raw else "has a raw typed view"
+                   if kasan is None else f"has a KASAN room of generation {self._kgen} "
+                   f"(shadow at {kasan.generation}, "
+                   f"{'a' if self._kwatch else 'no'} change callback pending)")
             raise KernelBug(f"{name} R3: the push fast path is "
                             f"{'off' if self._push_flags is _NO_FAST_PUSH else 'on'} but the "
-                            f"buffer {'has' if self._mv is not None and elem.raw_ok else 'lacks'}"
-                            " a raw typed view")
+                            f"buffer {why}")
         if self._flat is not None and self._kasan is None and self._mv is not None and \
                 elem.raw_ok and room != cap:
             raise KernelBug(f"{name} R3: a flat buffer's fast room {room} is not its capacity "

@@ -292,10 +292,11 @@ class Vec(RawVec[T, A], Owner[T, A], MutableSequence[T]):
         KVec(u8, [1, 2])
         """
         n = self._len
-        # The push view exists only for raw_ok elements, whose view store accepts exactly
-        # what validate() accepts, and covers just the fast room: a refused value, a full
-        # room or no push view at all go the slow way, which names a refusal.
-        if flags is self._push_flags and ((k := self._kasan) is None or k.generation == self._kgen):
+        # _push_flags is GFP.KERNEL only for raw_ok elements, whose view store accepts
+        # exactly what validate() accepts, and (KASAN on) while the shadow is unchanged since
+        # the fast room was checked; the push view covers just that room. A refused value, a
+        # full room or no push view go the slow way, which names a refusal.
+        if flags is self._push_flags:
             try:
                 self._tpush[n - self._tbase] = value
                 self._len = n + 1

@@ -33,9 +33,12 @@ if TYPE_CHECKING:
 
 
 class ShadowClock(Protocol):
-    """What a fast path needs of KASAN: a counter bumped by every shadow change."""
+    """What a fast path needs of KASAN: a counter bumped by every shadow change, and a
+    one-shot callback at the next change (:meth:`Kasan.on_next_change`)."""
 
     generation: int
+
+    def on_next_change(self, callback: Callable[[], object]) -> None: ...
 
 
 class PageCache(dict[int, memoryview]):

@@ -26,7 +26,9 @@ from __future__ import annotations
 
 import dataclasses
 import warnings
+import weakref
 from bisect import bisect_right
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from ..constants import (
@@ -105,6 +107,7 @@ class Kasan:
         self.shadow: dict[int, bytes | bytearray] = {}
         self._uniform: dict[int, bytes] = {}
         self.generation = 0          # bumped by every shadow change (fast-path views compare it)
+        self._on_change: list[weakref.WeakMethod[Callable[[], object]]] = []
         self.reports: list[KasanReport] = []
         self._tag_state = config.seed % (1 << 32)
 
@@ -136,12 +139,29 @@ class Kasan:
         page = self.shadow.get(s >> PAGE_SHIFT)
         return None if page is None else page[s & (PAGE_SIZE - 1)]
 
+    def on_next_change(self, callback: Callable[[], object]) -> None:
+        """Call the bound method ``callback`` once, at the next shadow change, unless its
+        object has died by then (it is held weakly). A fast path that cached what the shadow
+        allowed registers here instead of comparing :attr:`generation` on every access.
+        O(1); the change pays for the callbacks registered since the last one."""
+        self._on_change.append(weakref.WeakMethod(callback))
+
+    def _changed(self) -> None:
+        """Run and forget the callbacks of :meth:`on_next_change` (after a generation bump)."""
+        pending, self._on_change = self._on_change, []
+        for ref in pending:
+            callback = ref()
+            if callback is not None:
+                callback()
+
     def _fill(self, start: int, size: int, value: int) -> None:
         """Fill the shadow of untagged ``[start, start + size)`` (granule aligned) with ``value``."""
         s = (start >> self.shift) + KASAN_SHADOW_OFFSET
         n = size >> self.shift
         shadow = self.shadow
         self.generation += 1
+        if self._on_change:
+            self._changed()
         while n > 0:
             idx, off = s >> PAGE_SHIFT, s & (PAGE_SIZE - 1)
             k = min(n, PAGE_SIZE - off)
@@ -210,6 +230,8 @@ class Kasan:
         if page is not None:
             self._writable(idx, page)[s & (PAGE_SIZE - 1)] = value
             self.generation += 1
+            if self._on_change:
+                self._changed()
 
     def populate_vmalloc(self, start: int, end: int) -> None:
         """``kasan_populate_vmalloc``: create missing shadow pages, filled with the invalid value."""
@@ -219,6 +241,8 @@ class Kasan:
         last = (((end - 1) >> self.shift) + KASAN_SHADOW_OFFSET) >> PAGE_SHIFT
         shadow, fill = self.shadow, self._uniform_page(self.invalid)
         self.generation += 1
+        if self._on_change:
+            self._changed()
         for idx in range(first, last + 1):
             if idx not in shadow:
                 shadow[idx] = fill
@@ -230,6 +254,8 @@ class Kasan:
         span = PAGE_SIZE << self.shift
         first = ALIGN(start, span)
         self.generation += 1
+        if self._on_change:
+            self._changed()
         for m in range(first, ALIGN_DOWN(end, span), span):
             self.shadow.pop(((m >> self.shift) + KASAN_SHADOW_OFFSET) >> PAGE_SHIFT, None)
 
