@@ -315,11 +315,19 @@ class Vec(RawVec[T, A], Owner[T, A], MutableSequence[T]):
         n = self._len
         if n == self._cap:
             self._grow_amortized(n, 1, flags)
-        self._store(n, value, "push", validated=True)
+        base, tend = self._tbase, self._tend     # tend < 0: no raw typed view, no push run
+        if tend >= 0 and not base <= n < tend:
+            self._retarget(n)               # a paged buffer: the run holding slot n
+            base = self._tbase
+        tpush = self._tpush
+        if self._push_flags is _KERNEL and tpush is not None and 0 <= n - base < len(tpush):
+            tpush[n - base] = value         # in the fast room: no page lookup, no KASAN check
+        else:
+            self._store(n, value, "push", validated=True)
         elem.incref(value)
         self._len = n + 1
-        if not self._tbase <= n + 1 < self._tend:
-            self._retarget(n + 1)           # a paged buffer: the next run takes the pushes
+        if tend >= 0 and not base <= n + 1 < self._tend:
+            self._retarget(n + 1)           # the next run takes the pushes
 
     def push_within_capacity(self, value: T) -> None:
         """Append without allocating; :class:`PushError` (holding ``value``) when full. O(1).
