@@ -21,13 +21,14 @@ Invariants (checked one for one by :meth:`RawVec._check_buffer`):
       of slots ``_tbase ..``), which is the capacity for a flat buffer and the end of the
       physically contiguous run being filled for a paged one; with KASAN off and a flat
       buffer the room is the capacity; the push view ``_tpush`` is ``_tmv`` cut to slots
-      ``[_tbase, _room)`` (None when that is empty) and ``_push_flags`` is ``GFP.KERNEL``
-      exactly when the buffer has a raw typed view and, with KASAN on, the room was checked
-      at the shadow's current generation with a change callback pending (the shadow turns
-      the fast path off when it changes: :meth:`RawVec._kasan_stale`, so a push does not
-      compare generations); the owner's length is at least
-      ``_tbase`` while the room is positive (:meth:`RawVec._release` keeps this when the
-      length drops), so a push's index into ``_tpush`` is never negative;
+      ``[_tbase, _room)`` (None when that is empty); the push fast path is on (one of
+      ``_push_flags`` and ``_push_run_flags`` is ``GFP.KERNEL``, the second when ``_tbase``
+      is not 0) exactly when the buffer has a raw typed view and, with KASAN on, the room
+      was checked at the shadow's current generation with a change callback pending (the
+      shadow turns the fast path off when it changes, :meth:`RawVec._kasan_stale`, so a
+      push compares no generations); the owner's length is at least ``_tbase`` while the
+      room is positive (:meth:`RawVec._release` keeps this when the length drops), so a
+      push's index into ``_tpush`` is never negative;
     - R4: the counters only grow: ``reallocs >= in_place + moved`` and ``bytes_copied >= 0``.
 
 Why ``Vec`` inherits ``RawVec`` rather than holding one: ``push`` reads the fast room, the
@@ -132,8 +133,8 @@ class RawVec(Generic[T, A]):
 
     __slots__ = ("_elem", "_alloc", "_growth", "_kernel", "_ptr", "_cap", "_view", "_mv",
                  "_flat", "_room", "_kasan", "_kgen", "_stats", "_elay", "_lay",
-                 "_lay_cap", "_tmv", "_tbase", "_tend", "_tpush", "_push_flags", "_kwatch",
-                 "_exports")
+                 "_lay_cap", "_tmv", "_tbase", "_tend", "_tpush", "_push_flags",
+                 "_push_run_flags", "_kwatch", "_exports")
 
     _alias = "RawVec"
     _view: DirectView | None
@@ -186,6 +187,19 @@ class RawVec(Generic[T, A]):
         self._room = self._kgen = self._tend = -1
         self._tbase = 0
         self._push_flags: object = _NO_FAST_PUSH
+        self._push_run_flags: object = _NO_FAST_PUSH
+
+    def _fast_push(self, on: bool) -> None:
+        """Turn the push fast path on or off. On, exactly one of ``_push_flags`` (the push
+        run starts at slot 0: a push stores at ``_tpush[n]``) and ``_push_run_flags`` (a
+        later run of a paged buffer: at ``_tpush[n - _tbase]``) is GFP.KERNEL, so a flat
+        buffer's push pays no subtraction; off, both are the sentinel no caller passes."""
+        if not on:
+            self._push_flags = self._push_run_flags = _NO_FAST_PUSH
+        elif self._tbase:
+            self._push_flags, self._push_run_flags = _NO_FAST_PUSH, _KERNEL
+        else:
+            self._push_flags, self._push_run_flags = _KERNEL, _NO_FAST_PUSH
 
     def _set_room(self, room: int) -> None:
         """Set the fast room and the push view ``_tpush``: the push run's slots
@@ -225,7 +239,7 @@ class RawVec(Generic[T, A]):
         if mv is None or not elem.raw_ok:
             return
         if view.shadow is None:
-            self._push_flags = _KERNEL      # with KASAN, the first check of the room sets it
+            self._fast_push(True)           # with KASAN, the first check of the room does
         if type(mv) is _Paged:
             self._tend = 0                  # no push run yet: the first push picks one
             if view.shadow is None:
@@ -250,9 +264,10 @@ class RawVec(Generic[T, A]):
         self._tend = min(self._cap, base + (got << PAGE_SHIFT) // size)
         if self._kasan is None:
             self._set_room(self._tend)
+            self._fast_push(True)
         else:
             self._kgen = -1
-            self._push_flags = _NO_FAST_PUSH
+            self._fast_push(False)
             self._set_room(-1)              # the next KASAN check sets the room
 
     def _realloc(self, new_cap: int, flags: GFP) -> None:
@@ -336,13 +351,13 @@ class RawVec(Generic[T, A]):
             if not self._kwatch:
                 shadow.on_next_change(self._kasan_stale)
                 self._kwatch = True
-            self._push_flags = _KERNEL      # until the shadow changes
+            self._fast_push(True)           # until the shadow changes
 
     def _kasan_stale(self) -> None:
         """The shadow changed: the fast room may no longer be clear, so the push fast path is
         off until the next KASAN check recomputes it (a callback of the shadow's)."""
         self._kwatch = False
-        self._push_flags = _NO_FAST_PUSH
+        self._fast_push(False)
 
     def _read(self, off: int, n: int) -> bytes:
         """``n`` bytes at byte offset ``off`` (unchecked when a view exists)."""
@@ -547,15 +562,20 @@ class RawVec(Generic[T, A]):
                             f"{tbase}..{room}")
         raw = self._mv is not None and elem.raw_ok
         kasan = self._kasan
-        if (self._push_flags is _KERNEL) != (raw and (kasan is None or self._kwatch and
-                                                      self._kgen == kasan.generation)):
+        flags = (self._push_flags, self._push_run_flags)
+        on = _KERNEL in flags
+        if on != (raw and (kasan is None or self._kwatch and self._kgen == kasan.generation)):
             why = ("lacks a raw typed view" if not raw else "has a raw typed view"
                    if kasan is None else f"has a KASAN room of generation {self._kgen} "
                    f"(shadow at {kasan.generation}, "
                    f"{'a' if self._kwatch else 'no'} change callback pending)")
-            raise KernelBug(f"{name} R3: the push fast path is "
-                            f"{'off' if self._push_flags is _NO_FAST_PUSH else 'on'} but the "
-                            f"buffer {why}")
+            raise KernelBug(f"{name} R3: the push fast path is {'on' if on else 'off'} but "
+                            f"the buffer {why}")
+        if on and flags != ((_NO_FAST_PUSH, _KERNEL) if tbase else (_KERNEL, _NO_FAST_PUSH)):
+            raise KernelBug(f"{name} R3: the push fast path for a run from slot {tbase} is "
+                            f"not the {'later run' if tbase else 'slot 0'} one")
+        if not on and flags != (_NO_FAST_PUSH, _NO_FAST_PUSH):
+            raise KernelBug(f"{name} R3: the push flags {flags} are neither on nor off")
         if self._flat is not None and self._kasan is None and self._mv is not None and \
                 elem.raw_ok and room != cap:
             raise KernelBug(f"{name} R3: a flat buffer's fast room {room} is not its capacity "

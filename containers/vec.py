@@ -292,11 +292,19 @@ class Vec(RawVec[T, A], Owner[T, A], MutableSequence[T]):
         KVec(u8, [1, 2])
         """
         n = self._len
-        # _push_flags is GFP.KERNEL only for raw_ok elements, whose view store accepts
-        # exactly what validate() accepts, and (KASAN on) while the shadow is unchanged since
-        # the fast room was checked; the push view covers just that room. A refused value, a
-        # full room or no push view go the slow way, which names a refusal.
+        # The fast path is on (_push_flags, or _push_run_flags for a push run after slot 0,
+        # is GFP.KERNEL) only for raw_ok elements, whose view store accepts exactly what
+        # validate() accepts, and (KASAN on) while the shadow is unchanged since the fast
+        # room was checked; the push view covers just that room. A refused value, a full
+        # room or no push view go the slow way, which names a refusal.
         if flags is self._push_flags:
+            try:
+                self._tpush[n] = value
+                self._len = n + 1
+                return
+            except (TypeError, ValueError, OverflowError, IndexError):
+                pass
+        elif flags is self._push_run_flags:
             try:
                 self._tpush[n - self._tbase] = value
                 self._len = n + 1
@@ -320,7 +328,8 @@ class Vec(RawVec[T, A], Owner[T, A], MutableSequence[T]):
             self._retarget(n)               # a paged buffer: the run holding slot n
             base = self._tbase
         tpush = self._tpush
-        if self._push_flags is _KERNEL and tpush is not None and 0 <= n - base < len(tpush):
+        if _KERNEL in (self._push_flags, self._push_run_flags) and tpush is not None and \
+                0 <= n - base < len(tpush):
             tpush[n - base] = value         # in the fast room: no page lookup, no KASAN check
         else:
             self._store(n, value, "push", validated=True)

@@ -520,10 +520,13 @@ def _corruptions() -> list[tuple[str, Any]]:
     def push_flags_without_a_view(v: Any) -> None:
         v._push_flags = object()
 
+    def push_flags_of_the_other_run(v: Any) -> None:
+        v._push_flags, v._push_run_flags = v._push_run_flags, v._push_flags
+
     # a shifted pointer still inside a vmalloc area's pages owns memory: the stale view tells
     return [("V1", longer), ("R[23]", shifted), ("R2", freed_behind_its_back),
             ("R3", room), ("R1", cap), ("R3", push_view_past_the_room),
-            ("R3", push_flags_without_a_view)]
+            ("R3", push_flags_without_a_view), ("R3", push_flags_of_the_other_run)]
 
 
 @pytest.mark.parametrize("cls", VEC_CLASSES, ids=class_name)
