@@ -239,7 +239,8 @@ class RawVec(Generic[T, A]):
         if mv is None or not elem.raw_ok:
             return
         if view.shadow is None:
-            self._fast_push(True)           # with KASAN, the first check of the room does
+            self._push_flags = _KERNEL      # _fast_push(True) at _tbase 0; with KASAN, the
+                                            # first check of the room turns it on
         if type(mv) is _Paged:
             self._tend = 0                  # no push run yet: the first push picks one
             if view.shadow is None:
