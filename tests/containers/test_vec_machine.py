@@ -9,7 +9,7 @@ from hypothesis import HealthCheck, settings, strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
 from containers import InsertError, KVec, PushError, Vec, VVec, pyobj, u32, u64
-from kvalloc import Kernel, KernelConfig, Kmalloc
+from kvalloc import GFP, Kernel, KernelConfig, Kmalloc
 from kvalloc.tools.bench import fragmented_kernel
 
 from ..helpers import DUPLICATIONS, Token, duplicate
@@ -37,6 +37,7 @@ class VecMachineBase(RuleBasedStateMachine):
         self.c: Vec[object, Kmalloc] = KVec(pyobj, kernel=self.k)
         self.m: list[int] = []
         self.t: list[Token] = []                 # t[i].n == m[i]
+        self.others: list[tuple[Kernel, int]] = []   # another user's areas
 
     # helpers
     def _all(self) -> list[Vec[Any, Any]]:
@@ -297,6 +298,29 @@ class VecMachineBase(RuleBasedStateMachine):
         with pytest.raises(OverflowError):
             self.a.push(2**32)
 
+    @rule(size=st.integers(1, 3 * 4096), keep=st.booleans())
+    def another_user_vmallocs(self, size: int, keep: bool) -> None:
+        """Someone else's vmalloc (and vfree) on each vector's kernel: with KASAN on, the
+        shadow changes, which turns every push fast path off until its next checked push."""
+        for k in {id(v._kernel): v._kernel for v in self._all()}.values():
+            p = k.vmalloc(size)
+            assert p is not None
+            if keep:
+                self.others.append((k, p))
+            else:
+                k.vfree(p)
+        if self.kasan != "off":
+            for v in self._all():
+                assert GFP.KERNEL not in (v._push_flags, v._push_run_flags)
+        self._push(size)
+
+    @precondition(lambda self: self.others)
+    @rule()
+    def another_user_vfrees(self) -> None:
+        k, p = self.others.pop(0)
+        k.vfree(p)
+        self._push(0)
+
     @rule(how=st.sampled_from(DUPLICATIONS), drop_original=st.booleans())
     def duplicate(self, how: str, drop_original: bool) -> None:
         """A copy is an independent owner: dropping either side leaves the other intact."""
@@ -349,6 +373,8 @@ class VecMachineBase(RuleBasedStateMachine):
     def teardown(self) -> None:
         for v in self._all():
             v.drop()
+        for k, p in self.others:
+            k.vfree(p)
         assert self.k.stats().nr_vmalloc_pages == 0
         self.k.check()
 
