@@ -346,13 +346,15 @@ class RawVec(Generic[T, A]):
             return
         size = self._elem.size
         view.check_access(i * size, n * size, write, label)
-        if self._mv is not None and self._elem.raw_ok and shadow.generation != self._kgen:
-            self._kgen = shadow.generation
+        gen = shadow.generation
+        if self._mv is not None and self._elem.raw_ok and gen != self._kgen:
+            self._kgen = gen
             self._set_room(min(self._tend, view.room() // size))
-            if not self._kwatch:
+            if not self._kwatch:            # flag first: the callback may run at once
+                self._kwatch = True         # (another thread changing the shadow)
                 shadow.on_next_change(self._kasan_stale)
-                self._kwatch = True
-            self._fast_push(True)           # until the shadow changes
+            if shadow.generation == gen:    # registered before any later change: on until
+                self._fast_push(True)       # the callback; else the next check redoes it
 
     def _kasan_stale(self) -> None:
         """The shadow changed: the fast room may no longer be clear, so the push fast path is

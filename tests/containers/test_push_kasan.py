@@ -7,6 +7,7 @@ from __future__ import annotations
 import gc
 import re
 import weakref
+from typing import Any
 
 import pytest
 
@@ -102,4 +103,55 @@ def test_the_shadow_does_not_keep_a_vector_alive() -> None:
     p = k.vmalloc(100)                                 # the dead vector's callback is skipped
     assert p is not None
     k.vfree(p)
+    finish_kernel(k)
+
+
+def test_a_shadow_change_while_the_room_is_checked_keeps_the_fast_path_off(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Another thread may change the shadow between the room's computation and the
+    callback's registration, or run the callback at once: neither leaves a stale room on."""
+    k = kasan_kernel()
+    kasan = k.machine.kasan
+    assert kasan is not None
+    v = VVec.with_capacity(u64, 100, kernel=k)
+    others: list[int] = []
+
+    def change() -> None:
+        p = k.vmalloc(64)
+        assert p is not None
+        others.append(p)
+
+    view_type = type(v._view)
+    room = view_type.room
+
+    def room_then_change(self: Any) -> int:
+        got = room(self)
+        change()                                   # after the room, before the callback
+        return got
+
+    monkeypatch.setattr(view_type, "room", room_then_change)
+    v.push(1)
+    assert not fast(v)
+    v._check()
+    monkeypatch.undo()
+    register = kasan.on_next_change
+
+    def register_then_change(callback: Any) -> None:
+        register(callback)
+        change()                                   # the callback runs before the check ends
+
+    monkeypatch.setattr(kasan, "on_next_change", register_then_change)
+    v.push(2)
+    assert not fast(v) and not v._kwatch
+    v._check()
+    monkeypatch.undo()
+    v.push(3)                                      # a quiet check: on, with a callback
+    assert fast(v) and v._kwatch and len(kasan._on_change) == 1
+    change()
+    assert not fast(v)
+    v._check()
+    assert v.to_list() == [1, 2, 3]
+    v.drop()
+    for p in others:
+        k.vfree(p)
     finish_kernel(k)
