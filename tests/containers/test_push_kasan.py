@@ -14,6 +14,7 @@ import pytest
 from containers import VVec, u64
 from containers._owner import GIVEN_AWAY
 from kvalloc import GFP, Kernel, KernelBug, KernelConfig
+from kvalloc.mm.access import DirectView
 from kvalloc.tools.bench import fragmented_kernel
 
 from ..helpers import finish_kernel
@@ -121,7 +122,7 @@ def test_a_shadow_change_while_the_room_is_checked_keeps_the_fast_path_off(
         assert p is not None
         others.append(p)
 
-    view_type = type(v._view)
+    view_type = DirectView
     room = view_type.room
 
     def room_then_change(self: Any) -> int:
