@@ -89,6 +89,13 @@ class PageTable:
         pte, pmd = self.pte, self.pmd
         vpn0 = addr >> PAGE_SHIFT
         n = len(pfns)
+        if n == 1 and page_shift != PMD_SHIFT:       # one page: the common small vmalloc
+            if vpn0 in pte or (pmd and vpn0 >> _PMD_VPN_SHIFT in pmd):
+                self.log.WARN_ON("vmap_pages_pte_range")
+                return False
+            pte[vpn0] = pfns[0]
+            self.nr_ptes_mapped += 1
+            return True
         taken = not pte.keys().isdisjoint(range(vpn0, vpn0 + n)) or (
             bool(pmd) and not pmd.keys().isdisjoint(
                 range(vpn0 >> _PMD_VPN_SHIFT, ((vpn0 + n - 1) >> _PMD_VPN_SHIFT) + 1)))
@@ -160,6 +167,9 @@ class PageTable:
         if vend - vpn > len(pte):
             for k in [k for k in pte if vpn <= k < vend]:
                 del pte[k]
+        elif vend - vpn <= 4:                 # a page or two: no iterator machinery
+            for k in range(vpn, vend):
+                pte.pop(k, None)
         else:                                 # one pop per page, at C speed
             deque(map(pte.pop, range(vpn, vend), repeat(None, vend - vpn)), 0)
         self.nr_ptes_unmapped += npte - len(pte)
