@@ -96,7 +96,10 @@ class PageTable:
             pte[vpn0] = pfns[0]
             self.nr_ptes_mapped += 1
             return True
-        taken = not pte.keys().isdisjoint(range(vpn0, vpn0 + n)) or (
+        span = range(vpn0, vpn0 + n)
+        # probe the smaller side: a large area on a quiet table tests the few PTEs there are
+        taken = (not pte.keys().isdisjoint(span) if n <= len(pte) else
+                 any(map(span.__contains__, pte))) or (
             bool(pmd) and not pmd.keys().isdisjoint(
                 range(vpn0 >> _PMD_VPN_SHIFT, ((vpn0 + n - 1) >> _PMD_VPN_SHIFT) + 1)))
         if taken:
