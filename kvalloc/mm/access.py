@@ -25,6 +25,7 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Protocol, overload
 
 from ..constants import PAGE_SHIFT, PAGE_SIZE
+from .page_alloc import run_length
 
 if TYPE_CHECKING:
     from .kasan import Kasan
@@ -145,8 +146,8 @@ class DirectView:
     def run_view(self, page: int, limit: int = 1 << 62) -> tuple[int, memoryview]:
         """``(n, view)``: the longest run of ``n <= limit`` pages from page ``page`` whose
         frames are consecutive (and share a contents chunk), and one writable view of its
-        ``n * 4096`` bytes. O(n), at C speed when the stretch up to ``limit`` is one run;
-        the containers walk a paged buffer a run at a time."""
+        ``n * 4096`` bytes. O(n + log limit) at C speed (:func:`run_length`); the containers
+        walk a paged buffer a run at a time."""
         pfns = self.pfns
         if not 0 <= page < len(pfns):
             raise IndexError(f"page {page} outside the view's {len(pfns)} pages")
@@ -154,13 +155,8 @@ class DirectView:
         if limit <= 1 or page + 1 == len(pfns) or pfns[page + 1] != first + 1:
             return 1, self._mem.run(first, 0, PAGE_SIZE)       # a page alone: the paged case
         end = min(len(pfns), page + self._mem.run_frames(first), page + limit)
-        j = end                                   # usually the whole stretch is one run
-        if pfns[end - 1] - first != end - 1 - page or \
-                pfns[page:end] != list(range(first, first + end - page)):
-            j = page + 1
-            while j < end and pfns[j] == first + (j - page):
-                j += 1
-        return j - page, self._mem.run(first, 0, (j - page) << PAGE_SHIFT)
+        k = run_length(pfns, page, end - page)
+        return k, self._mem.run(first, 0, k << PAGE_SHIFT)
 
     def _resized(self, size: int, flat: memoryview | None) -> None:
         """Become the view of ``size`` bytes at the same address (a resize in place: the

@@ -70,6 +70,35 @@ ZERO_CHUNK: Final = memoryview(bytes(CHUNK_BYTES))
 _CHUNK_MASK: Final = CHUNK_FRAMES - 1
 
 
+def run_length(pfns: list[int], i: int, limit: int) -> int:
+    """How many of the ``limit`` frames from ``pfns[i]`` are consecutive: the longest
+    ``k`` with ``pfns[i:i + k] == range(pfns[i], pfns[i] + k)``.
+
+    The whole window is compared first (usually it is one run); otherwise the run's end is
+    found by bisecting on the entries alone (``pfns[i + m - 1] == pfns[i] + m - 1``) and the
+    run found is checked with one compare: O(k + log limit) at C speed, no Python step per
+    frame. Frames that leave the count and come back to it are walked one by one.
+    """
+    first = pfns[i]
+    end_ok = pfns[i + limit - 1] - first == limit - 1
+    if end_ok and pfns[i:i + limit] == list(range(first, first + limit)):
+        return limit
+    if not end_ok:
+        lo, hi = 1, limit          # the entry at lo - 1 is on the count, the one at hi - 1 not
+        while hi - lo > 1:
+            mid = (lo + hi) >> 1
+            if pfns[i + mid - 1] - first == mid - 1:
+                lo = mid
+            else:
+                hi = mid
+        if pfns[i:i + lo] == list(range(first, first + lo)):
+            return lo              # consecutive, and pfns[i + lo] is off the count
+    k = 1
+    while k < limit and pfns[i + k] == first + k:
+        k += 1
+    return k
+
+
 class Block:
     """An allocated block of ``2**order`` frames (``struct page`` of its head)."""
 

@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, cast
 
 from ..constants import PAGE_OFFSET, PAGE_SHIFT, PAGE_SIZE, PMD_SHIFT
 from ..errors import KernelBug, PageFault
+from .page_alloc import run_length
 
 if TYPE_CHECKING:
     from .page_alloc import PageAllocator
@@ -38,23 +39,6 @@ _PMD_VPN_MASK = _PTRS_PER_PMD - 1
 
 #: One piece of an access: (pfn, offset in the frame, length).
 Segment = tuple[int, int, int]
-
-
-def _run_length(pfns: list[int], i: int, limit: int) -> int:
-    """How many of the ``limit`` frames from ``pfns[i]`` are consecutive: the longest
-    ``k`` with ``pfns[i:i + k] == range(pfns[i], pfns[i] + k)``. A whole-window compare,
-    then a binary search by slice compares: O(k log limit) at C speed."""
-    first = pfns[i]
-    if pfns[i:i + limit] == list(range(first, first + limit)):
-        return limit
-    lo, hi = 1, limit                   # pfns[i:i + lo] is a run, pfns[i:i + hi] is not
-    while hi - lo > 1:
-        mid = (lo + hi) // 2
-        if pfns[i:i + mid] == list(range(first, first + mid)):
-            lo = mid
-        else:
-            hi = mid
-    return lo
 
 
 class PageTable:
@@ -401,7 +385,7 @@ class PageTable:
             if lists:
                 s0, d0 = spf[i], dpf[i]
                 m = min(np_ - i, run_frames(s0), run_frames(d0))
-                m = min(_run_length(spf, i, m), _run_length(dpf, i, m))
+                m = min(run_length(spf, i, m), run_length(dpf, i, m))
             else:
                 s0, d0 = cast(int, s_run) + i, cast(int, d_run) + i
                 m = min(np_ - i, run_frames(s0), run_frames(d0))

@@ -7,6 +7,7 @@ import tracemalloc
 import warnings
 
 import pytest
+from hypothesis import given, strategies as st
 
 from kvalloc import GFP, PAGE_SIZE, Kernel, KernelBug, KernelConfig, KernelWarning
 
@@ -339,3 +340,32 @@ def test_free_list_hands_out_the_lowest_free_head_like_a_sorted_set(seed: int) -
         assert len(fl) == len(ref) and bool(fl) == bool(ref)
         assert len(fl.heap) <= 2 * len(ref) + 65 and ref <= set(fl.heap)
     assert list(fl) == sorted(ref)
+
+
+def _run_length_by_definition(pfns: list[int], i: int, limit: int) -> int:
+    k = 1
+    while k < limit and pfns[i + k] == pfns[i] + k:
+        k += 1
+    return k
+
+
+@given(runs=st.lists(st.tuples(st.integers(0, 5000), st.integers(1, 40)), min_size=1,
+                     max_size=8),
+       data=st.data())
+def test_run_length_is_the_longest_consecutive_prefix(runs: list[tuple[int, int]],
+                                                     data: st.DataObject) -> None:
+    """run_length (bisection on the entries, one check) against its definition, on frame
+    lists made of runs as the buddy allocator hands them out, in any order and overlap."""
+    from kvalloc.mm.page_alloc import run_length
+    pfns = [p for start, n in runs for p in range(start, start + n)]
+    i = data.draw(st.integers(0, len(pfns) - 1))
+    limit = data.draw(st.integers(1, len(pfns) - i))
+    assert run_length(pfns, i, limit) == _run_length_by_definition(pfns, i, limit)
+
+
+def test_run_length_walks_a_list_that_leaves_and_rejoins_the_count() -> None:
+    from kvalloc.mm.page_alloc import run_length
+    pfns = [10, 11, 12, 40, 14, 15, 16]          # entry 6 is on the count from 10, entry 3 not
+    assert run_length(pfns, 0, 7) == 3
+    assert run_length(pfns, 4, 3) == 3 and run_length(pfns, 0, 2) == 2
+    assert run_length(list(range(100, 1124)) + [5], 0, 1025) == 1024
