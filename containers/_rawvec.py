@@ -23,16 +23,18 @@ Invariants (checked one for one by :meth:`RawVec._check_buffer`):
       buffer the room is the capacity; the push view ``_tpush`` is ``_tmv`` cut to slots
       ``[_tbase, _room)`` (None when that is empty); the push fast path is on (one of
       ``_push_flags`` and ``_push_run_flags`` is ``GFP.KERNEL``, the second when ``_tbase``
-      is not 0) exactly when the buffer has a raw typed view and, with KASAN on, the room
+      is not 0) only when the buffer has a raw typed view and, with KASAN on, the room
       was checked at the shadow's current generation with a change callback pending (the
       shadow turns the fast path off when it changes, :meth:`RawVec._kasan_stale`, so a
-      push compares no generations); the owner's length is at least ``_tbase`` while the
-      room is positive (:meth:`RawVec._release` keeps this when the length drops), so a
-      push's index into ``_tpush`` is never negative;
+      push compares no generations); it is on whenever that holds, except from a slow
+      push that filled the buffer until a later push finds room (a speed property, not
+      checked: only "on" is unsafe when wrong); the owner's length is at least ``_tbase``
+      while the room is positive (:meth:`RawVec._release` keeps this when the length
+      drops), so a push's index into ``_tpush`` is never negative;
     - R4: the counters only grow: ``reallocs >= in_place + moved`` and ``bytes_copied >= 0``.
 
-Why ``Vec`` inherits ``RawVec`` rather than holding one: ``push`` reads the fast room, the
-typed view and the KASAN clock on every call, and one more attribute hop costs about 7% of
+Why ``Vec`` inherits ``RawVec`` rather than holding one: ``push`` reads the push flags
+and the push view on every call, and one more attribute hop costs about 7% of
 a push (measured with ``timeit`` on CPython 3.11). The two classes still have separate jobs
 and separate modules; ``Vec`` touches the buffer only through the methods below.
 """
@@ -200,6 +202,13 @@ class RawVec(Generic[T, A]):
             self._push_flags, self._push_run_flags = _NO_FAST_PUSH, _KERNEL
         else:
             self._push_flags, self._push_run_flags = _KERNEL, _NO_FAST_PUSH
+
+    def _may_push_fast(self) -> bool:
+        """Whether the push fast path may be on (R3): a raw typed view and, with KASAN on,
+        a room checked at the shadow's current generation with a change callback pending."""
+        kasan = self._kasan
+        return self._mv is not None and self._elem.raw_ok and (
+            kasan is None or self._kwatch and self._kgen == kasan.generation)
 
     def _set_room(self, room: int) -> None:
         """Set the fast room and the push view ``_tpush``: the push run's slots
@@ -567,13 +576,12 @@ class RawVec(Generic[T, A]):
         kasan = self._kasan
         flags = (self._push_flags, self._push_run_flags)
         on = _KERNEL in flags
-        if on != (raw and (kasan is None or self._kwatch and self._kgen == kasan.generation)):
-            why = ("lacks a raw typed view" if not raw else "has a raw typed view"
-                   if kasan is None else f"has a KASAN room of generation {self._kgen} "
-                   f"(shadow at {kasan.generation}, "
+        if on and not self._may_push_fast():
+            why = ("lacks a raw typed view" if not raw else
+                   f"has a KASAN room of generation {self._kgen} (shadow at "
+                   f"{cast('ShadowClock', kasan).generation}, "
                    f"{'a' if self._kwatch else 'no'} change callback pending)")
-            raise KernelBug(f"{name} R3: the push fast path is {'on' if on else 'off'} but "
-                            f"the buffer {why}")
+            raise KernelBug(f"{name} R3: the push fast path is on but the buffer {why}")
         if on and flags != ((_NO_FAST_PUSH, _KERNEL) if tbase else (_KERNEL, _NO_FAST_PUSH)):
             raise KernelBug(f"{name} R3: the push fast path for a run from slot {tbase} is "
                             f"not the {'later run' if tbase else 'slot 0'} one")

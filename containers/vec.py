@@ -335,6 +335,14 @@ class Vec(RawVec[T, A], Owner[T, A], MutableSequence[T]):
             self._store(n, value, "push", validated=True)
         elem.incref(value)
         self._len = n + 1
+        if n + 1 == self._cap:
+            # Full: the next push must grow, so it comes straight here rather than through
+            # a store the push view refuses (a raised IndexError costs ~1 us; with exact
+            # growth every push is such a push).
+            self._fast_push(False)
+            return
+        if _KERNEL not in (self._push_flags, self._push_run_flags) and self._may_push_fast():
+            self._fast_push(True)           # room again: the buffer was full, then shorter
         if tend >= 0 and not base <= n + 1 < self._tend:
             self._retarget(n + 1)           # the next run takes the pushes
 
