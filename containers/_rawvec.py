@@ -53,7 +53,7 @@ from kvalloc.gfp import GFP
 
 from ._typing import A, T
 from .elem import Elem
-from .growth import GrowthPolicy
+from .growth import Growth, GrowthPolicy
 from .view import Exports
 
 if TYPE_CHECKING:
@@ -333,7 +333,10 @@ class RawVec(Generic[T, A]):
         if cap - length >= additional:
             return
         required = length + additional
-        new_cap = self._growth(cap, required, self._elem.size)
+        growth = self._growth
+        if type(growth) is Growth:
+            growth = growth.fn               # a named policy: its function, not the forwarder
+        new_cap = growth(cap, required, self._elem.size)
         if type(new_cap) is not int or new_cap < required:
             raise ValueError(f"growth policy returned {new_cap!r}, less than {required}")
         self._realloc(new_cap, flags)

@@ -333,7 +333,8 @@ class Vec(RawVec[T, A], Owner[T, A], MutableSequence[T]):
             tpush[n - base] = value         # in the fast room: no page lookup, no KASAN check
         else:
             self._store(n, value, "push", validated=True)
-        elem.incref(value)
+        if elem.holds_refs:
+            elem.incref(value)
         self._len = n + 1
         if n + 1 == self._cap:
             # Full: the next push must grow, so it comes straight here rather than through
