@@ -9,6 +9,7 @@ Invariants (``Kernel.check``):
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING, cast
 
 from ..constants import (
@@ -66,7 +67,8 @@ class VmallocFamily:
         #: ``pending_vm_area_cleanup``: failed areas awaiting ``cleanup_vm_area_work``
         self.pending_cleanup: list[VmStruct] = []
         self.leaked_vms: list[VmStruct] = []   # removed by vunmap / vm_unmap_ram, pages kept
-        self.untag = kasan.untag if kasan is not None else _identity
+        # without KASAN there are no tags: int() is the identity on an address, at C speed
+        self.untag: Callable[[int], int] = kasan.untag if kasan is not None else int
 
     def is_vmalloc_addr(self, addr: int) -> bool:
         """``is_vmalloc_addr`` for a possibly tagged address."""
@@ -668,7 +670,3 @@ def _page_gfp(gfp: int, order: int) -> int:
     if order or not gfpflags_allow_blocking(gfp):
         gfp &= ~G.NOFAIL
     return gfp
-
-
-def _identity(addr: int) -> int:
-    return addr
