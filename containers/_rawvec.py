@@ -238,8 +238,9 @@ class RawVec(Generic[T, A]):
             if fmt is not None:
                 if view.flat is not None:
                     mv = _cast(view.flat, fmt)
-                elif type(old_mv) is _Paged and old_mv.pages is view.typed_pages(fmt).cache:
-                    mv = old_mv            # its page cache was handed over with the frames
+                elif type(old_mv) is _Paged and view is old:
+                    mv = old_mv            # resized in place: the same view, whose page
+                                           # caches (old_mv's among them) carry over
                 elif PAGE_SIZE % size == 0 and view.offset % size == 0:
                     mv = _Paged(view, fmt, view.offset // size, PAGE_SIZE // size)
         except (MemoryError, OSError):
