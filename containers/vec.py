@@ -324,9 +324,11 @@ class Vec(RawVec[T, A], Owner[T, A], MutableSequence[T]):
         if n == self._cap:
             self._grow_amortized(n, 1, flags)
         base, tend = self._tbase, self._tend     # tend < 0: no raw typed view, no push run
-        if 0 < tend <= n:                   # a paged buffer's push run is full: the next
-            self._retarget(n)               # run takes this push (not after a resize,
-            base = self._tbase              # tend 0, when the store below is cheaper)
+        if 0 < tend <= n:
+            # A paged buffer's push run is full: the next run takes this push. Not after a
+            # resize (tend 0), where the page-cache store below is the cheaper way.
+            self._retarget(n)
+            base = self._tbase
         tpush = self._tpush
         if _KERNEL in (self._push_flags, self._push_run_flags) and tpush is not None and \
                 0 <= n - base < len(tpush):
