@@ -146,8 +146,12 @@ class Kasan:
         O(1); the change pays for the callbacks registered since the last one."""
         self._on_change.append(weakref.WeakMethod(callback))
 
-    def _changed(self) -> None:
-        """Run and forget the callbacks of :meth:`on_next_change` (after a generation bump)."""
+    def _bump(self) -> None:
+        """Record a shadow change: bump :attr:`generation`, then run and forget the
+        callbacks of :meth:`on_next_change`. Every change of the shadow comes here."""
+        self.generation += 1
+        if not self._on_change:
+            return
         pending, self._on_change = self._on_change, []
         for ref in pending:
             callback = ref()
@@ -159,9 +163,7 @@ class Kasan:
         s = (start >> self.shift) + KASAN_SHADOW_OFFSET
         n = size >> self.shift
         shadow = self.shadow
-        self.generation += 1
-        if self._on_change:
-            self._changed()
+        self._bump()
         while n > 0:
             idx, off = s >> PAGE_SHIFT, s & (PAGE_SIZE - 1)
             k = min(n, PAGE_SIZE - off)
@@ -229,9 +231,7 @@ class Kasan:
         page = self.shadow.get(idx)
         if page is not None:
             self._writable(idx, page)[s & (PAGE_SIZE - 1)] = value
-            self.generation += 1
-            if self._on_change:
-                self._changed()
+            self._bump()
 
     def populate_vmalloc(self, start: int, end: int) -> None:
         """``kasan_populate_vmalloc``: create missing shadow pages, filled with the invalid value."""
@@ -240,9 +240,7 @@ class Kasan:
         first = ((start >> self.shift) + KASAN_SHADOW_OFFSET) >> PAGE_SHIFT
         last = (((end - 1) >> self.shift) + KASAN_SHADOW_OFFSET) >> PAGE_SHIFT
         shadow, fill = self.shadow, self._uniform_page(self.invalid)
-        self.generation += 1
-        if self._on_change:
-            self._changed()
+        self._bump()
         for idx in range(first, last + 1):
             if idx not in shadow:
                 shadow[idx] = fill
@@ -253,9 +251,7 @@ class Kasan:
             return
         span = PAGE_SIZE << self.shift
         first = ALIGN(start, span)
-        self.generation += 1
-        if self._on_change:
-            self._changed()
+        self._bump()
         for m in range(first, ALIGN_DOWN(end, span), span):
             self.shadow.pop(((m >> self.shift) + KASAN_SHADOW_OFFSET) >> PAGE_SHIFT, None)
 
