@@ -884,6 +884,8 @@ def _worker_init() -> None:
 
 
 _Result = tuple[Run, list[list[dict[str, Any]]]]
+#: Seconds :meth:`_Results.close` waits for ``Pool.terminate()`` after a failure.
+_TERMINATE_WAIT = 5.0
 
 
 class _Results:
@@ -905,9 +907,18 @@ class _Results:
             return
         if done:
             pool.close()
-        else:
-            pool.terminate()             # interrupted, or a run failed: stop the others
-        pool.join()
+            pool.join()
+            return
+        # Interrupted, or a run failed: stop the others. Pool.terminate() can wait for ever
+        # when it kills a worker that is sending a result (cpython#96995: the worker dies
+        # holding the result queue's lock, which the pool's task handler then waits for).
+        # The workers are killed before that wait, so it gets a few seconds, in a daemon
+        # thread, and the command goes on.
+        import threading
+        stop = threading.Thread(target=pool.terminate, name="kvalloc-study-pool-terminate",
+                                daemon=True)
+        stop.start()
+        stop.join(_TERMINATE_WAIT)
 
 
 def write_events(runs: Iterable[Run], out: IO[str]) -> int:

@@ -72,6 +72,31 @@ def test_a_failing_run_raises_as_in_one_process_and_stops_the_workers(tmp_path: 
                                       "SpawnPoolWorker"))]
 
 
+def test_stopping_the_workers_does_not_wait_for_ever_on_a_stuck_terminate(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    # Pool.terminate() can block for ever (cpython#96995); close() gives it a bounded wait
+    monkeypatch.setattr(study, "_TERMINATE_WAIT", 0.01)
+    release = threading.Event()
+    called = threading.Event()
+
+    class StuckPool:
+        def terminate(self) -> None:
+            called.set()
+            release.wait()
+
+    def never(i: int) -> study._Result:
+        raise AssertionError("no result is asked for")
+
+    results = study._Results(never, StuckPool())
+    results.close()
+    stuck = [t for t in threading.enumerate() if t.name == "kvalloc-study-pool-terminate"]
+    assert called.is_set() and stuck and all(t.daemon and t.is_alive() for t in stuck)
+    release.set()
+    for t in stuck:
+        t.join()
+    results.close()                                  # closing twice does nothing
+
+
 def test_jobs_is_validated_and_bounded_by_the_runs() -> None:
     with pytest.raises(TypeError, match=r"^jobs must be an int, not str$"):
         growth_study(10, jobs="2")  # type: ignore[arg-type]
