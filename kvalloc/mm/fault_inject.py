@@ -23,20 +23,37 @@ from .printk import KernelLog
 class FaultAttr:
     """One ``struct fault_attr``: the debugfs attributes of one injection point."""
 
-    __slots__ = ("name", "probability", "interval", "times", "min_order", "count")
+    __slots__ = ("name", "_probability", "interval", "_times", "min_order", "count", "armed")
 
     def __init__(self, name: str) -> None:
         self.name = name
-        self.probability = 0.0
+        self._probability = 0.0
         self.interval = 1
-        self.times = 0
+        self._times = 0
         self.min_order = 0
         self.count = 0
+        #: True when this point can fail anything at all (``times != 0`` and
+        #: ``probability > 0``): a plain attribute, kept by the two setters, because every
+        #: page and slab allocation tests it
+        self.armed = False
 
     @property
-    def armed(self) -> bool:
-        """True when this point can fail anything at all."""
-        return self.times != 0 and self.probability > 0.0
+    def probability(self) -> float:
+        return self._probability
+
+    @probability.setter
+    def probability(self, value: float) -> None:
+        self._probability = value
+        self.armed = self._times != 0 and value > 0.0
+
+    @property
+    def times(self) -> int:
+        return self._times
+
+    @times.setter
+    def times(self, value: int) -> None:
+        self._times = value
+        self.armed = value != 0 and self._probability > 0.0
 
 
 def _check(probability: object, interval: object, times: object) -> None:

@@ -194,7 +194,8 @@ class BlockMap(dict[int, Block]):
 
 
 class FreeList:
-    """The free blocks of one order (``free_area[order]``), handed out lowest pfn first.
+    """The free blocks of one order (``free_area[order]``), handed out lowest pfn first
+    (also the partial slabs of a kmalloc cache, by base address).
 
     A set of the free heads plus a min-heap with lazy deletion: adding, removing and taking
     the lowest are O(log n) in C (``heapq``), where a sorted container costs microseconds a
@@ -214,6 +215,9 @@ class FreeList:
 
     def __bool__(self) -> bool:
         return bool(self.live)
+
+    def __contains__(self, pfn: object) -> bool:
+        return pfn in self.live
 
     def __iter__(self) -> Iterator[int]:
         """The free heads in pfn order. O(n log n)."""
@@ -315,9 +319,10 @@ class PageAllocator:
 
     def zero_run(self, pfn: int, off: int, n: int) -> None:
         """Zero a run in place (nothing to do if its chunk was never written)."""
-        mv = self.peek_run(pfn, off, n)
+        mv = self.chunks.get(pfn >> CHUNK_SHIFT)
         if mv is not None:
-            mv[:] = ZERO_CHUNK[:n]
+            b = ((pfn & _CHUNK_MASK) << PAGE_SHIFT) + off
+            mv[b:b + n] = ZERO_CHUNK[:n]
 
     def frame(self, pfn: int) -> memoryview:
         """The writable 4096 bytes of frame ``pfn`` (a view into its chunk)."""
@@ -379,7 +384,7 @@ class PageAllocator:
                     not fl or self._fresh < fl.lowest()):
                 pfn = self._fresh
                 self._fresh += 1 << MAX_PAGE_ORDER
-            elif fl:
+            elif fl.live:
                 pfn = fl.pop_lowest()
                 del self.free_order[pfn]
             else:
@@ -462,7 +467,8 @@ class PageAllocator:
         if self.init_on_free:
             self.zero_frames(block.pfn, n)
             self.nr_bytes_zeroed += n << PAGE_SHIFT
-        self.release_frames(block.pfn, n)
+        if n >= RELEASE_MIN_FRAMES:
+            self.release_frames(block.pfn, n)
         self._give_back(block.pfn, block.order)
 
     def free_pages_run(self, run: Sequence[Block], release: bool = True) -> None:

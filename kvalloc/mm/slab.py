@@ -19,9 +19,7 @@ Example:
 from __future__ import annotations
 
 import heapq
-from typing import TYPE_CHECKING
-
-from sortedcontainers import SortedList
+from typing import TYPE_CHECKING, Final
 
 from ..constants import (
     KMALLOC_CLASSES,
@@ -35,7 +33,7 @@ from ..constants import (
 )
 from ..errors import KernelBug
 from ..gfp import G
-from .page_alloc import OWNER_LARGE_KMALLOC, OWNER_SLAB, Block
+from .page_alloc import OWNER_LARGE_KMALLOC, OWNER_SLAB, Block, FreeList
 
 if TYPE_CHECKING:
     from .fault_inject import FaultInjection
@@ -56,6 +54,12 @@ def kmalloc_class(size: int) -> int:
     if 128 < size <= 192:
         return 192
     return 1 << (size - 1).bit_length()
+
+
+#: ``kmalloc_class(size)`` by ``(size + 7) >> 3``: every class is a multiple of 8 bytes, so a
+#: size and its round-up to 8 share a class (one tuple index on the kmalloc path, not a call)
+_CLASS_BY_GRANULE: Final = tuple(kmalloc_class(max(1, g * 8))
+                                 for g in range((KMALLOC_MAX_CACHE_SIZE >> 3) + 1))
 
 
 def _slab_order(size: int) -> int:
@@ -90,7 +94,7 @@ class KmemCache:
         self.order = _slab_order(size)              # oo: the preferred slab order
         self.min_order = get_order(size)            # s->min: one object's order
         self.objects = (PAGE_SIZE << self.order) // size
-        self.partial: SortedList[int] = SortedList()   # base addresses of partial slabs
+        self.partial = FreeList()                       # base addresses of partial slabs
         self.slabs: dict[int, Slab] = {}                # base address -> slab
 
 
@@ -136,9 +140,9 @@ class SlabAllocator:
         attr = self.fault.slab
         if attr.armed and not gfp & G.NOFAIL and self.fault.should_fail(attr, bool(gfp & G.NOWARN)):
             return None
-        cache = self.caches[kmalloc_class(size)]
-        if cache.partial:
-            slab = cache.slabs[cache.partial[0]]
+        cache = self.caches[_CLASS_BY_GRANULE[(size + 7) >> 3]]
+        if cache.partial.live:
+            slab = cache.slabs[cache.partial.lowest()]
         else:
             block = self._allocate_slab(cache, gfp & ~(G.ZERO | G.ACCOUNT))
             if block is None:

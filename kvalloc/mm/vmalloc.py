@@ -80,14 +80,14 @@ class VmallocFamily:
                          end: int, gfp: int, caller: str) -> VmStruct | None:
         """``__get_vm_area_node``: a vm_struct with its KVA (guard page included)."""
         requested = size
-        size = ALIGN(size, 1 << shift)
+        size = (size + (1 << shift) - 1) & -(1 << shift)           # ALIGN(size, 1 << shift)
         if not size:
             return None
         if not flags & V.NO_GUARD:
             size += PAGE_SIZE
         vm = VmStruct(flags, caller, requested)
         va = self.kva.alloc_vmap_area(size, align, start, end, gfp, 0, vm)
-        if isinstance(va, int):
+        if type(va) is int:
             return None
         if self.kasan is not None and not flags & V.ALLOC:
             vm.addr = self.kasan.unpoison_vmalloc(vm.addr, requested, KASAN_VMALLOC_PROT_NORMAL)
@@ -156,8 +156,11 @@ class VmallocFamily:
 
     def vmalloc(self, size: int, gfp: int, caller: str) -> int | None:
         """``__vmalloc``: GFP filter, then ``__vmalloc_node`` (default range)."""
-        return self.vmalloc_node_range(size, 1, VMALLOC_START, VMALLOC_END,
-                                       self.vmalloc_fix_flags(gfp), 0, caller)
+        if gfp & ~GFP_VMALLOC_SUPPORTED:
+            gfp = self.vmalloc_fix_flags(gfp)
+        if self.wq.pending:                       # as vmalloc_node_range, one call less
+            self.wq.run()
+        return self._vmalloc_node_range(size, 1, VMALLOC_START, VMALLOC_END, gfp, 0, caller)
 
     def vmalloc_huge(self, size: int, gfp: int, caller: str) -> int | None:
         """``vmalloc_huge_node``: GFP filter, PMD mappings allowed."""
@@ -166,7 +169,7 @@ class VmallocFamily:
 
     def vmalloc_area_node(self, vm: VmStruct, gfp: int, page_shift: int) -> bool:
         """``__vmalloc_area_node``: page array, pages, mapping; cleans up on failure."""
-        nr_small_pages = vm.area_size >> PAGE_SHIFT
+        nr_small_pages = (vm.size if vm.flags & V.NO_GUARD else vm.size - PAGE_SIZE) >> PAGE_SHIFT
         if not gfp & (G.DMA | G.DMA32):
             gfp |= G.HIGHMEM
         pages_addr = self._alloc_pages_array(nr_small_pages, gfp, vm.caller)
@@ -178,8 +181,10 @@ class VmallocFamily:
         vm.pages_addr = pages_addr
         vm.pages = PageArray(self.mem, nr_small_pages)
         vm.page_order = page_shift - PAGE_SHIFT
-        vm.nr_pages = self.vm_area_alloc_pages(_page_gfp(gfp, vm.page_order), vm.page_order,
-                                               nr_small_pages, vm.pages)
+        page_gfp = gfp | G.NOWARN                 # _page_gfp(), inlined
+        if vm.page_order or not page_gfp & G.DIRECT_RECLAIM:
+            page_gfp &= ~G.NOFAIL
+        vm.nr_pages = self.vm_area_alloc_pages(page_gfp, vm.page_order, nr_small_pages, vm.pages)
         if vm.nr_pages != nr_small_pages:
             if not vm.page_order:             # the size of the pages it did get
                 self.log.warn_alloc(gfp, f"vmalloc error: size {vm.nr_pages * PAGE_SIZE}, "
@@ -213,7 +218,7 @@ class VmallocFamily:
 
     def _free_pages_array(self, pages_addr: int) -> None:
         """``kvfree`` of a page array, kmalloc'd or vmalloc'd."""
-        if is_vmalloc_addr(self.untag(pages_addr)):
+        if VMALLOC_START <= self.untag(pages_addr) < VMALLOC_END:        # is_vmalloc_addr
             self.vfree(pages_addr)
         else:
             self.slab.kfree(pages_addr)
@@ -357,9 +362,10 @@ class VmallocFamily:
                     pages.clear(start, end)
                     return
             elif n == 1:
-                b = cast("list[Block]", what)[0]
-                if not put:
-                    self.unmark_vmalloc(b)
+                b: Block = what[0]                 # type: ignore[index]
+                if b.vmalloc and not put:          # unmark_vmalloc
+                    b.vmalloc = False
+                    self.account_vmalloc(b.memcg, -1)
                 mem.free_pages(b)                  # as a run of one page, or a vmap'd block
                 pages.clear(start, end)
                 return
@@ -429,8 +435,8 @@ class VmallocFamily:
             return
         if vm.flags & V.FLUSH_RESET_PERMS:
             self._flush_reset_perms(vm)
-        if vm.pages is not None:
-            self.vm_area_free_pages(vm, 0, vm.nr_pages)
+        if vm.pages is not None:                  # vm_area_free_pages(vm, 0, nr_pages)
+            self.free_page_slots(vm.pages, 0, vm.nr_pages, bool(vm.flags & V.MAP_PUT_PAGES))
         self.kvfree_pages_array(vm)
 
     def kvfree_pages_array(self, vm: VmStruct) -> None:

@@ -330,9 +330,18 @@ class SortedVAs:
         va = self._map[s]
         return va if va.va_end > start else None
 
-    def insert(self, va: VmapArea) -> None:
-        self._starts.add(va.va_start)
-        self._map[va.va_start] = va
+    def insert(self, va: VmapArea) -> VmapArea | None:
+        """Link ``va``, unless an area intersects it: that area is returned and nothing
+        changes (``find_va_links`` finding an overlap). O(log n)."""
+        start, end = va.va_start, va.va_end
+        below = key_below(self._starts, end)
+        if below is not None:
+            other = self._map[below]
+            if other.va_end > start:
+                return other
+        self._starts.add(start)
+        self._map[start] = va
+        return None
 
     def remove(self, va: VmapArea) -> None:
         self._starts.remove(va.va_start)

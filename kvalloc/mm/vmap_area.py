@@ -1,15 +1,13 @@
 """The global KVA allocator of mm/vmalloc.c: free, busy and lazily-freed vmap areas.
 
 Free space is a set of maximal blocks ``[start, end)`` covering, together with the busy, lazy
-and leaked areas, exactly ``[1, ULONG_MAX)``. As in the kernel (a sorted list plus an
-augmented rb-tree), :class:`FreeVmapAreas` keeps the blocks twice: in address order in a
-``sortedcontainers.SortedList`` (neighbours, merging, iteration), and in
-:class:`FreeAreaTree`, the index of the lowest-fit search, which ``sortedcontainers`` cannot
-provide because it cannot augment its nodes. The index holds the blocks in address-ordered
-chunks, each knowing its largest block, with a max-tree over the chunk maxima: the first
-chunk that can hold a request is found in O(log n), and a C-level scan finds the block in it.
-A plain linear scan (:func:`find_vmap_lowest_linear_match`) is kept as the reference and
-compared in tests; ``check()`` verifies that the index mirrors the sorted list.
+and leaked areas, exactly ``[1, ULONG_MAX)``. The kernel keeps them twice, in a sorted list
+(neighbours, merging) and an augmented rb-tree (the lowest-fit search). Here one structure
+does both jobs: :class:`FreeAreaTree` holds the blocks in address-ordered chunks, each knowing
+its largest block, with a max-tree over the chunk maxima, so the first chunk that can hold a
+request is found in O(log n) and a C-level scan finds the block in it, while a bisect finds a
+block's neighbours. :class:`FreeVmapAreas` adds each block's end by its start. A plain linear
+scan (:func:`find_vmap_lowest_linear_match`) is kept as the reference and compared in tests.
 
 Fit types (mm/vmalloc.c: va_clip()), for a request ``[nva, nva + size)`` inside free ``[s, e)``::
 
@@ -28,11 +26,9 @@ from collections.abc import Callable, Iterable, Iterator
 from itertools import compress, islice
 from typing import TYPE_CHECKING, Final
 
-from sortedcontainers import SortedList
-
-from ..constants import ALIGN, PAGE_SHIFT, PAGE_SIZE, ULONG_MAX, VMALLOC_END, VMALLOC_START, is_power_of_2
+from ..constants import ALIGN, PAGE_SHIFT, PAGE_SIZE, ULONG_MAX, VMALLOC_END, VMALLOC_START
 from ..gfp import GFP_RECLAIM_MASK, G
-from .vmalloc_types import SortedVAs, VmapArea, key_above, key_below
+from .vmalloc_types import SortedVAs, VmapArea
 
 if TYPE_CHECKING:
     from .kasan import Kasan
@@ -180,6 +176,24 @@ class FreeAreaTree:
             return 0, -1
         return c, bisect_right(self._starts[c], addr) - 1
 
+    def neighbours(self, addr: int) -> tuple[tuple[int, int] | None, tuple[int, int] | None]:
+        """The block with the largest start ``<= addr`` and the one with the smallest start
+        ``> addr``, each ``(start, end)`` or None. O(log n).
+
+        >>> FreeAreaTree([(10, 20), (30, 40)]).neighbours(25)
+        ((10, 20), (30, 40))
+        """
+        if not self._len:
+            return None, None
+        c, i = self._locate(addr)
+        starts, ends = self._starts, self._ends
+        prev = (starts[c][i], ends[c][i]) if i >= 0 else None
+        if i + 1 < len(starts[c]):
+            return prev, (starts[c][i + 1], ends[c][i + 1])
+        if c + 1 < len(starts):
+            return prev, (starts[c + 1][0], ends[c + 1][0])
+        return prev, None
+
     def find_lowest_match(self, size: int, align: int, vstart: int) -> tuple[int, int, int] | None:
         """Exact lowest fit: ``(start, end, nva)`` of the first block holding the request.
 
@@ -300,51 +314,45 @@ class FreeAreaTree:
 
 
 class FreeVmapAreas:
-    """The free vmap areas: a ``SortedList`` in address order plus the lowest-fit index.
+    """The free vmap areas: the lowest-fit index (:class:`FreeAreaTree`, in address order)
+    plus each block's end by its start.
 
     Invariants (``check``): blocks are disjoint, non-empty and never adjacent (always merged);
-    the index holds exactly the same blocks.
+    ``ends`` holds exactly the index's blocks.
 
     >>> f = FreeVmapAreas([(0x1000, 0x2000), (0x3000, 0x4000)])
     >>> f.merge_or_add(0x2000, 0x3000), list(f)
     (None, [(4096, 16384)])
     """
 
-    __slots__ = ("starts", "ends", "index")
+    __slots__ = ("ends", "index")
 
     def __init__(self, blocks: Iterable[tuple[int, int]] = ()) -> None:
         items = sorted(blocks)
-        self.starts: SortedList[int] = SortedList(s for s, _ in items)
         self.ends: dict[int, int] = dict(items)
         self.index = FreeAreaTree(items)
 
     def __len__(self) -> int:
-        return len(self.starts)
+        return len(self.index)
 
     def __iter__(self) -> Iterator[tuple[int, int]]:
-        ends = self.ends
-        for s in list(self.starts):
-            yield s, ends[s]
+        return iter(list(self.index))
 
     def find_lowest_match(self, size: int, align: int, vstart: int) -> tuple[int, int, int] | None:
         """``find_vmap_lowest_match``, exact: see :meth:`FreeAreaTree.find_lowest_match`."""
         return self.index.find_lowest_match(size, align, vstart)
 
     def _add(self, start: int, end: int) -> None:
-        self.starts.add(start)
         self.ends[start] = end
         self.index.insert(start, end)
 
     def _del(self, start: int) -> None:
-        self.starts.remove(start)
         del self.ends[start]
         self.index.remove(start)
 
     def _replace(self, start: int, new_start: int, new_end: int) -> None:
         if new_start != start:
-            self.starts.remove(start)
             del self.ends[start]
-            self.starts.add(new_start)
         self.ends[new_start] = new_end
         self.index.replace(start, new_start, new_end)
 
@@ -367,10 +375,7 @@ class FreeVmapAreas:
 
         On overlap nothing changes and the overlapping free block is returned.
         """
-        starts, ends = self.starts, self.ends
-        p, n = key_below(starts, start, inclusive=True), key_above(starts, start)
-        prev = (p, ends[p]) if p is not None else None
-        nxt = (n, ends[n]) if n is not None else None
+        prev, nxt = self.index.neighbours(start)
         if prev is not None and prev[1] > start:
             return prev
         if nxt is not None and nxt[0] < end:
@@ -388,9 +393,9 @@ class FreeVmapAreas:
         return None
 
     def check(self) -> None:
-        """The index mirrors the sorted list and is internally consistent (AssertionError)."""
+        """The index is internally consistent and ``ends`` mirrors it (AssertionError)."""
         self.index.check()
-        assert list(self.index) == list(self), "index differs from the sorted free list"
+        assert dict(self.index) == self.ends, "ends differ from the free index"
 
 
 # errno values returned (negated) by alloc_vmap_area
@@ -527,11 +532,10 @@ class VmapAreaAllocator:
 
     def insert_vmap_area(self, tree: SortedVAs, va: VmapArea) -> bool:
         """``insert_vmap_area``: link ``va`` unless it overlaps (then WARN and leak it)."""
-        other = tree.overlap(va.va_start, va.va_end)
+        other = tree.insert(va)
         if other is not None:
             self._overlap_bug(va, other.va_start, other.va_end)
             return False
-        tree.insert(va)
         return True
 
     def _overlap_bug(self, va: VmapArea, start: int, end: int) -> None:
@@ -545,11 +549,12 @@ class VmapAreaAllocator:
 
         O(log n) in the number of free blocks (plus one purge when space runs out).
         """
-        if size <= 0 or size & (PAGE_SIZE - 1) or not is_power_of_2(align):
-            return -EINVAL
+        if size <= 0 or size & (PAGE_SIZE - 1) or align <= 0 or align & (align - 1):
+            return -EINVAL                       # not page-sized, or align not a power of 2
         gfp &= GFP_RECLAIM_MASK
         allow_block = bool(gfp & G.DIRECT_RECLAIM)
         purged = False
+        find = self.free.index.find_lowest_match
         free = self.free
         vn_id = 0                                # encode_vn_id: 0 is "no node"
         if self.nr_nodes > 1 and vstart == VMALLOC_START and vend == VMALLOC_END:
@@ -563,7 +568,7 @@ class VmapAreaAllocator:
                 return self._take(pooled.va_start, size, align, vstart, vend, va_flags | vn_id,
                                   vm)
         while True:
-            match = free.find_lowest_match(size, align, vstart)
+            match = find(size, align, vstart)
             if match is None:
                 err = -ENOENT
             elif match[2] + size > vend:
@@ -663,8 +668,9 @@ class VmapAreaAllocator:
         va.vm = None
         if not self.insert_vmap_area(self.lazy, va):
             self.vmap_lazy_nr -= (va.va_end - va.va_start) >> PAGE_SHIFT
-        self.trace.emit("free_vmap_area_noflush", va_start=va.va_start, nr_lazy=nr_lazy,
-                        nr_lazy_max=self.lazy_max_pages)
+        if "free_vmap_area_noflush" in self.trace.enabled:
+            self.trace.emit("free_vmap_area_noflush", va_start=va.va_start, nr_lazy=nr_lazy,
+                            nr_lazy_max=self.lazy_max_pages)
         if nr_lazy > self.lazy_max_pages:
             self.wq.schedule_work("drain_vmap_work", self.drain_vmap_area_work)
 
