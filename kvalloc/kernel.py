@@ -82,8 +82,12 @@ def _locked(fn: Callable[Concatenate[Kernel, _P], _R]) -> Callable[Concatenate[K
                 sig.append("/")
     first = params[0].name
     src = (f"def {fn.__name__}({', '.join(sig)}):\n"
-           f"    with {first}.machine.lock:\n"
-           f"        return _fn({', '.join(call)})\n")
+           f"    lock = {first}.machine.lock\n"
+           f"    lock.acquire()\n"
+           f"    try:\n"
+           f"        return _fn({', '.join(call)})\n"
+           f"    finally:\n"
+           f"        lock.release()\n")
     namespace: dict[str, Any] = {"_fn": fn, **defaults}
     exec(compile(src, f"<locked Kernel.{fn.__name__}>", "exec"), namespace)
     wrapper = namespace[fn.__name__]

@@ -33,6 +33,11 @@ def check_address_space(k: Machine) -> None:
         kva.free.check()
     except AssertionError as err:
         raise _fail("INV-KVA-1", f"free-area index broken ({err})") from None
+    for tree, kind in ((kva.busy, "busy"), (kva.lazy, "lazy")):
+        try:
+            tree.check()
+        except AssertionError as err:
+            raise _fail("INV-KVA-1", f"{kind} tree broken ({err})") from None
     spans: list[tuple[int, int, str]] = [(s, e, "free") for s, e in kva.free]
     spans += [(va.va_start, va.va_end, "busy") for va in kva.busy]
     spans += [(va.va_start, va.va_end, "lazy") for va in kva.lazy]

@@ -10,11 +10,9 @@ from __future__ import annotations
 
 import itertools
 import operator
-from bisect import bisect_left, bisect_right
+from bisect import bisect_left, bisect_right, insort
 from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, TypeAlias, overload
-
-from sortedcontainers import SortedList
 
 from ..constants import PAGE_SIZE
 from ..errors import KernelBug
@@ -265,50 +263,39 @@ class VmStruct:
         return self.size if self.flags & V.NO_GUARD else self.size - PAGE_SIZE
 
 
-# Neighbour lookups in a SortedList by its sublists (``_lists``, and ``_maxes``, the last key
-# of each), as its own bisect does. Asking by position instead (``sl[sl.bisect(x) - 1]``)
-# makes the list build a positional index, which it then keeps up on every insert and
-# removal in Python: 3.3 against 0.7 us a lookup, and 2.8 against 2.2 us an add+remove, at
-# 100 000 keys.
-
-
-def key_below(sl: SortedList[int], x: int, inclusive: bool = False) -> int | None:
-    """The largest key ``< x`` of ``sl`` (``<= x`` when ``inclusive``), or None. O(log n)."""
-    cut = bisect_right if inclusive else bisect_left
-    maxes = sl._maxes
-    p = cut(maxes, x)
-    if p == len(maxes):
-        return maxes[-1] if maxes else None
-    lst = sl._lists[p]
-    j = cut(lst, x)
-    return lst[j - 1] if j else maxes[p - 1] if p else None
-
-
-def key_above(sl: SortedList[int], x: int) -> int | None:
-    """The smallest key ``> x`` of ``sl``, or None. O(log n)."""
-    maxes = sl._maxes
-    p = bisect_right(maxes, x)
-    if p == len(maxes):
-        return None
-    lst = sl._lists[p]
-    return lst[bisect_right(lst, x)]
-
-
 class SortedVAs:
-    """Busy or lazy vmap areas keyed by start, with containment lookup. O(log n) operations."""
+    """Busy or lazy vmap areas keyed by start, with containment lookup (the kernel's
+    address-ordered rb-tree). O(log n) operations.
 
-    __slots__ = ("_starts", "_map")
+    The starts are kept in address-ordered chunks of at most ``2 * load`` keys, each known by
+    its first key (``_heads``), beside a dict from start to area: a lookup is two C bisects,
+    an insert or removal one C ``insort`` or ``del`` in one chunk. A ``SortedList`` holds
+    the same shape, but its Python-level bookkeeping made each add or removal cost as much
+    as the rest of a one-page ``vmalloc`` + ``vfree`` together.
 
-    def __init__(self) -> None:
-        self._starts: SortedList[int] = SortedList()
+    Invariants (:meth:`check`): chunks are non-empty and sorted, each head is its chunk's
+    first key and below the next chunk's, and the keys are exactly the dict's.
+
+    >>> t = SortedVAs(); t.insert(VmapArea(0x1000, 0x3000)); t.find(0x2fff)
+    VmapArea(0x1000-0x3000)
+    >>> t.insert(VmapArea(0x2000, 0x4000))
+    VmapArea(0x1000-0x3000)
+    """
+
+    __slots__ = ("_heads", "_chunks", "_map", "_load")
+
+    def __init__(self, load: int = 256) -> None:
+        self._heads: list[int] = []
+        self._chunks: list[list[int]] = []
         self._map: dict[int, VmapArea] = {}
+        self._load = load
 
     def __len__(self) -> int:
         return len(self._map)
 
     def __iter__(self) -> Iterator[VmapArea]:
         m = self._map
-        return (m[s] for s in list(self._starts))
+        return (m[s] for s in list(itertools.chain.from_iterable(self._chunks)))
 
     def find(self, addr: int) -> VmapArea | None:
         """The area with ``va_start <= addr < va_end``. O(1) for an area's start (the
@@ -316,41 +303,81 @@ class SortedVAs:
         va = self._map.get(addr)
         if va is not None:
             return va
-        start = key_below(self._starts, addr, inclusive=True)
-        if start is None:
+        c = bisect_right(self._heads, addr) - 1       # the last start <= addr
+        if c < 0:
             return None
-        va = self._map[start]
+        chunk = self._chunks[c]
+        va = self._map[chunk[bisect_right(chunk, addr) - 1]]
         return va if addr < va.va_end else None
 
     def overlap(self, start: int, end: int) -> VmapArea | None:
-        """An area intersecting ``[start, end)``, if any."""
-        s = key_below(self._starts, end)
-        if s is None:
+        """An area intersecting ``[start, end)``, if any (the one starting last below ``end``)."""
+        c = bisect_left(self._heads, end) - 1         # the last start < end
+        if c < 0:
             return None
-        va = self._map[s]
+        chunk = self._chunks[c]
+        va = self._map[chunk[bisect_left(chunk, end) - 1]]
         return va if va.va_end > start else None
 
     def insert(self, va: VmapArea) -> VmapArea | None:
         """Link ``va``, unless an area intersects it: that area is returned and nothing
         changes (``find_va_links`` finding an overlap). O(log n)."""
-        start, end = va.va_start, va.va_end
-        below = key_below(self._starts, end)
-        if below is not None:
-            other = self._map[below]
+        start = va.va_start
+        heads, chunks = self._heads, self._chunks
+        # overlap(), inlined (the hot path). The last start below va_end, when it does not
+        # overlap, is below start: its chunk is the one start goes into.
+        c = bisect_left(heads, va.va_end) - 1
+        if c >= 0:
+            chunk = chunks[c]
+            other = self._map[chunk[bisect_left(chunk, va.va_end) - 1]]
             if other.va_end > start:
                 return other
-        self._starts.add(start)
+        else:                                         # below every start
+            if not chunks:
+                heads.append(start)
+                chunks.append([start])
+                self._map[start] = va
+                return None
+            c = 0
+            heads[0] = start
+        chunk = chunks[c]
+        insort(chunk, start)
+        load = self._load
+        if len(chunk) > 2 * load:
+            chunks.insert(c + 1, chunk[load:])
+            heads.insert(c + 1, chunk[load])
+            del chunk[load:]
         self._map[start] = va
         return None
 
     def remove(self, va: VmapArea) -> None:
-        self._starts.remove(va.va_start)
-        del self._map[va.va_start]
+        """Unlink ``va`` (which must be linked). O(log n)."""
+        start = va.va_start
+        del self._map[start]
+        heads, chunks = self._heads, self._chunks
+        c = bisect_right(heads, start) - 1
+        chunk = chunks[c]
+        j = bisect_left(chunk, start)
+        del chunk[j]
+        if not chunk:
+            del chunks[c], heads[c]
+        elif not j:
+            heads[c] = chunk[0]
 
     def pop_all(self) -> list[VmapArea]:
         """Remove and return every area, in address order."""
         m = self._map
-        out = [m[s] for s in self._starts]
-        self._starts = SortedList()
-        self._map = {}
+        out = [m[s] for chunk in self._chunks for s in chunk]
+        self._heads, self._chunks, self._map = [], [], {}
         return out
+
+    def check(self) -> None:
+        """Verify the invariants above (raises AssertionError)."""
+        keys: list[int] = []
+        assert len(self._heads) == len(self._chunks), "one head per chunk"
+        for head, chunk in zip(self._heads, self._chunks, strict=True):
+            assert chunk and chunk[0] == head and chunk == sorted(chunk), "chunk order"
+            assert not keys or keys[-1] < head, "chunks in address order"
+            keys += chunk
+        assert len(keys) == len(self._map) and set(keys) == set(self._map), "keys differ"
+        assert all(self._map[s].va_start == s for s in keys), "area keyed by its start"

@@ -10,6 +10,7 @@ from hypothesis import given, settings, strategies as st
 
 from kvalloc import GFP, VM, VMALLOC_END, VMALLOC_START, Kernel, KernelConfig
 from kvalloc.constants import ULONG_MAX
+from kvalloc.mm.vmalloc_types import SortedVAs, VmapArea
 from kvalloc.mm.vmap_area import (
     FL_FIT_TYPE,
     LE_FIT_TYPE,
@@ -447,43 +448,100 @@ def test_alignment_beyond_vmalloc_space_fails_enoent() -> None:
     k.check()
 
 
-@settings(max_examples=200, deadline=None)
-@given(st.lists(st.integers(-50, 5000), unique=True, max_size=3000),
-       st.lists(st.integers(-60, 5010), min_size=1, max_size=40))
-def test_neighbour_lookups_match_bisect_on_a_plain_list(keys: list[int], probes: list[int]) -> None:
-    """key_below (strict or inclusive) and key_above read SortedList's sublists; they answer as a
-    bisect of the sorted keys does, across sublist boundaries (3000 keys make several)."""
-    from sortedcontainers import SortedList
+class _PlainVAs:
+    """The reference for SortedVAs: a list of (start, end), searched linearly."""
 
-    from kvalloc.mm.vmalloc_types import key_above, key_below
-    sl = SortedList(keys)
-    for k in keys[::7]:                      # removals and adds reshape the sublists
-        sl.remove(k)
-    plain = sorted(set(keys) - set(keys[::7]))
-    for x in probes + plain[:3] + plain[-3:]:
-        i = bisect.bisect_left(plain, x)
-        assert key_below(sl, x) == (plain[i - 1] if i else None)
-        j = bisect.bisect_right(plain, x)
-        assert key_below(sl, x, inclusive=True) == (plain[j - 1] if j else None)
-        assert key_above(sl, x) == (plain[j] if j < len(plain) else None)
+    def __init__(self) -> None:
+        self.areas: list[tuple[int, int]] = []
+
+    def overlap(self, s: int, e: int) -> tuple[int, int] | None:
+        hits = [a for a in self.areas if a[0] < e and a[1] > s]
+        return max(hits) if hits else None
+
+    def find(self, addr: int) -> tuple[int, int] | None:
+        return next((a for a in self.areas if a[0] <= addr < a[1]), None)
 
 
-def test_neighbour_lookups_across_many_sublists() -> None:
-    from sortedcontainers import SortedList
+def _span(va: VmapArea | None) -> tuple[int, int] | None:
+    return None if va is None else (va.va_start, va.va_end)
 
-    from kvalloc.mm.vmalloc_types import key_above, key_below
+
+@settings(max_examples=150, deadline=None)
+@given(st.integers(1, 4), st.lists(st.tuples(st.sampled_from("iirfo"), st.integers(0, 400),
+                                             st.integers(1, 12)), min_size=20, max_size=300))
+def test_sorted_vas_answer_as_a_linear_scan(load: int, ops: list[tuple[str, int, int]]) -> None:
+    """Insert (refused on overlap, returning the overlapped area), remove, find and overlap
+    on chunks of at most 2 * load starts, split and emptied as they go; check() after each."""
+    t, ref = SortedVAs(load), _PlainVAs()
+    for op, x, n in ops:
+        if op == "i":
+            other = t.insert(VmapArea(x, x + n))
+            expect = ref.overlap(x, x + n)
+            assert _span(other) == expect
+            if expect is None:
+                ref.areas.append((x, x + n))
+        elif op == "r" and ref.areas:
+            s, e = ref.areas.pop(x % len(ref.areas))
+            va = t.find(s)
+            assert _span(va) == (s, e)
+            t.remove(va)  # type: ignore[arg-type]
+        elif op == "f":
+            assert _span(t.find(x)) == ref.find(x)
+        else:
+            assert _span(t.overlap(x, x + n)) == ref.overlap(x, x + n)
+        t.check()
+        assert [_span(va) for va in t] == sorted(ref.areas) and len(t) == len(ref.areas)
+    assert [_span(va) for va in t.pop_all()] == sorted(ref.areas)
+    assert len(t) == 0 and list(t) == [] and t.find(0) is None
+    t.check()
+
+
+def test_sorted_vas_many_chunks_and_a_broken_tree() -> None:
     rng = random.Random(5)
-    keys = rng.sample(range(0, 10**6, 3), 20_000)
-    sl = SortedList(keys)
-    for k in keys[:5000]:
-        sl.remove(k)
-    for k in rng.sample(range(1, 10**6, 3), 3000):
-        sl.add(k)
-    assert len(sl._lists) > 10
-    plain = list(sl)
+    t = SortedVAs()
+    starts = rng.sample(range(0, 10**6, 4), 20_000)
+    for s in starts:
+        assert t.insert(VmapArea(s, s + 2)) is None
+    for s in starts[:5000]:
+        t.remove(t.find(s))  # type: ignore[arg-type]
+    t.check()
+    assert len(t._chunks) > 40
+    plain = sorted(starts[5000:])
     for x in rng.sample(range(-5, 10**6 + 5), 3000) + [plain[0], plain[-1], -1, 10**7]:
-        i, j = bisect.bisect_left(plain, x), bisect.bisect_right(plain, x)
-        assert key_below(sl, x) == (plain[i - 1] if i else None)
-        assert key_below(sl, x, inclusive=True) == (plain[j - 1] if j else None)
-        assert key_above(sl, x) == (plain[j] if j < len(plain) else None)
-    assert key_below(SortedList(), 3) is None and key_above(SortedList(), 3) is None
+        j = bisect.bisect_right(plain, x)
+        hit = plain[j - 1] if j and x < plain[j - 1] + 2 else None
+        assert _span(t.find(x)) == (None if hit is None else (hit, hit + 2))
+    t._chunks[3].reverse()
+    with pytest.raises(AssertionError, match="chunk order"):
+        t.check()
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.integers(0, 3000), unique=True, max_size=1200),
+       st.lists(st.integers(-5, 3 * 3000 + 5), min_size=1, max_size=40))
+def test_free_area_neighbours_match_bisect(starts: list[int], probes: list[int]) -> None:
+    """FreeAreaTree.neighbours (what merging asks) across chunk boundaries (1200 blocks make
+    several chunks of LOAD)."""
+    blocks = sorted((3 * s, 3 * s + 1) for s in starts)
+    t = FreeAreaTree(blocks)
+    for s, _ in blocks[::5]:                 # removals reshape the chunks
+        t.remove(s)
+    plain = [b for i, b in enumerate(blocks) if i % 5]
+    keys = [s for s, _ in plain]
+    for x in probes + keys[:3] + keys[-3:]:
+        j = bisect.bisect_right(keys, x)
+        assert t.neighbours(x) == (plain[j - 1] if j else None,
+                                   plain[j] if j < len(plain) else None)
+
+
+def test_free_area_neighbours_across_many_chunks() -> None:
+    rng = random.Random(7)
+    plain = sorted((3 * s, 3 * s + 2) for s in rng.sample(range(10**5), 5000))
+    t = FreeAreaTree(plain)
+    assert len(t._starts) > 30
+    keys = [s for s, _ in plain]
+    for x in rng.sample(range(-3, 3 * 10**5 + 3), 2000) + [keys[0], keys[-1]]:
+        j = bisect.bisect_right(keys, x)
+        assert t.neighbours(x) == (plain[j - 1] if j else None,
+                                   plain[j] if j < len(plain) else None)
+    assert FreeAreaTree().neighbours(5) == (None, None)
