@@ -241,9 +241,11 @@ class FreeList:
 
     def pop_lowest(self) -> int:
         """Remove and return the lowest free head (the list must not be empty)."""
-        pfn = self.lowest()
-        heapq.heappop(self.heap)
-        self.live.remove(pfn)
+        heap, live = self.heap, self.live
+        pfn = heapq.heappop(heap)
+        while pfn not in live:
+            pfn = heapq.heappop(heap)
+        live.remove(pfn)
         return pfn
 
 
@@ -414,7 +416,8 @@ class PageAllocator:
             self._del_free(buddy, order)
             pfn &= ~(1 << order)
             order += 1
-        self._add_free(pfn, order)
+        self.free_area[order].add(pfn)                # _add_free
+        free_order[pfn] = order
 
     # -- allocation API ---------------------------------------------------------------
 

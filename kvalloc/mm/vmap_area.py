@@ -225,7 +225,7 @@ class FreeAreaTree:
                 c, i = c + 1, 0
                 continue
             s, e = starts[c][hit], ends[c][hit]
-            nva = ALIGN(s if s > vstart else vstart, align)
+            nva = ((s if s > vstart else vstart) + align - 1) & -align       # ALIGN()
             if nva + size <= e:
                 return s, e, nva
             i = hit + 1
@@ -295,8 +295,17 @@ class FreeAreaTree:
     def replace(self, start: int, new_start: int, new_end: int) -> None:
         """Change the block at ``start`` to ``[new_start, new_end)`` without crossing a
         neighbour (clipping and merging keep the address order). O(log n)."""
-        c, i = self._index(start)
-        self._set(c, i, new_start, new_end)
+        c = bisect_right(self._heads, start) - 1       # _index(start), inlined
+        starts = self._starts[c] if c >= 0 else []
+        i = bisect_right(starts, start) - 1
+        if i < 0 or starts[i] != start:
+            raise KeyError(start)
+        starts[i] = new_start
+        self._ends[c][i] = new_end
+        self._sizes[c][i] = new_end - new_start
+        if i == 0:
+            self._heads[c] = new_start
+        self._update(c)
 
     def check(self) -> None:
         """Verify the chunk structure and the max-tree (raises AssertionError)."""
