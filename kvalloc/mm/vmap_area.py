@@ -575,7 +575,7 @@ class VmapAreaAllocator:
                     self.trace.emit("alloc_vmap_area", addr=pooled.va_start, size=size,
                                     align=align, vstart=vstart, vend=vend, failed=0)
                 return self._take(pooled.va_start, size, align, vstart, vend, va_flags | vn_id,
-                                  vm)
+                                  vm, pooled)
         while True:
             match = find(size, align, vstart)
             if match is None:
@@ -606,9 +606,13 @@ class VmapAreaAllocator:
         return self._take(nva, size, align, vstart, vend, va_flags | vn_id, vm)
 
     def _take(self, nva: int, size: int, align: int, vstart: int, vend: int, va_flags: int,
-              vm: VmStruct | None) -> VmapArea:
-        """Make ``[nva, nva + size)`` a busy area (for ``vm`` if given)."""
-        va = VmapArea(nva, nva + size, vm, va_flags)
+              vm: VmStruct | None, va: VmapArea | None = None) -> VmapArea:
+        """Make ``[nva, nva + size)`` a busy area (for ``vm`` if given): ``va``, an area
+        taken from a node's pool (as ``node_alloc`` returns it), or a new one."""
+        if va is None:
+            va = VmapArea(nva, nva + size, vm, va_flags)
+        else:
+            va.vm, va.flags = vm, va_flags
         self.nr_va_allocs += 1
         if vm is not None:
             vm.addr = nva
