@@ -31,6 +31,22 @@ def test_check_names_the_broken_invariant() -> None:
         k.check()
 
 
+def test_check_names_a_broken_busy_or_lazy_tree() -> None:
+    k = Kernel()
+    a, b = nn(k.vmalloc(4096)), nn(k.vmalloc(4096))
+    k.vfree(b)                                     # b's area is lazy now
+    k.check()
+    busy = k.machine.kva.busy
+    busy._heads[0] += 1                            # a chunk head that is not its first start
+    with pytest.raises(KernelBug, match=r"^INV-KVA-1: busy tree broken \(chunk order\)$"):
+        k.check()
+    busy._heads[0] -= 1
+    lazy = k.machine.kva.lazy
+    lazy._map.pop(b)                               # a start with no area
+    with pytest.raises(KernelBug, match=r"^INV-KVA-1: lazy tree broken \(keys differ\)$"):
+        k.check()
+
+
 MODULES_VADDR = 0xFFFFFFFFA0000000
 MODULES_END = 0xFFFFFFFFFF000000
 
