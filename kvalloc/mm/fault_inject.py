@@ -44,7 +44,7 @@ class FaultAttr:
     @probability.setter
     def probability(self, value: float) -> None:
         self._probability = value
-        self.armed = self._times != 0 and value > 0.0
+        self._rearm()
 
     @property
     def times(self) -> int:
@@ -53,7 +53,10 @@ class FaultAttr:
     @times.setter
     def times(self, value: int) -> None:
         self._times = value
-        self.armed = value != 0 and self._probability > 0.0
+        self._rearm()
+
+    def _rearm(self) -> None:
+        self.armed = self._times != 0 and self._probability > 0.0
 
 
 def _check(probability: object, interval: object, times: object) -> None:

@@ -363,9 +363,8 @@ class VmallocFamily:
                     return
             elif n == 1:
                 b: Block = what[0]                 # type: ignore[index]
-                if b.vmalloc and not put:          # unmark_vmalloc
-                    b.vmalloc = False
-                    self.account_vmalloc(b.memcg, -1)
+                if not put:
+                    self.unmark_vmalloc(b)
                 mem.free_pages(b)                  # as a run of one page, or a vmap'd block
                 pages.clear(start, end)
                 return

@@ -271,22 +271,17 @@ class FreeAreaTree:
             self._update(c)
 
     def _index(self, start: int) -> tuple[int, int]:
-        c, i = self._locate(start)
-        if i < 0 or self._starts[c][i] != start:
+        """Chunk and index of the block starting at ``start`` (KeyError if none)."""
+        c = bisect_right(self._heads, start) - 1       # _locate, inlined: every update asks
+        starts = self._starts[c] if c >= 0 else []
+        i = bisect_right(starts, start) - 1
+        if i < 0 or starts[i] != start:
             raise KeyError(start)
         return c, i
 
     def remove(self, start: int) -> None:
         """Remove the free block starting at ``start``."""
         self._remove_at(*self._index(start))
-
-    def _set(self, c: int, i: int, start: int, end: int) -> None:
-        self._starts[c][i] = start
-        self._ends[c][i] = end
-        self._sizes[c][i] = end - start
-        if i == 0:
-            self._heads[c] = start
-        self._update(c)
 
     def insert(self, start: int, end: int) -> None:
         """Index a new free block (not adjacent to or overlapping another). O(log n)."""
@@ -295,12 +290,8 @@ class FreeAreaTree:
     def replace(self, start: int, new_start: int, new_end: int) -> None:
         """Change the block at ``start`` to ``[new_start, new_end)`` without crossing a
         neighbour (clipping and merging keep the address order). O(log n)."""
-        c = bisect_right(self._heads, start) - 1       # _index(start), inlined
-        starts = self._starts[c] if c >= 0 else []
-        i = bisect_right(starts, start) - 1
-        if i < 0 or starts[i] != start:
-            raise KeyError(start)
-        starts[i] = new_start
+        c, i = self._index(start)
+        self._starts[c][i] = new_start
         self._ends[c][i] = new_end
         self._sizes[c][i] = new_end - new_start
         if i == 0:
