@@ -404,6 +404,9 @@ def _grid(ax: Axes) -> None:
     ax.set_axisbelow(True)
 
 
+_EQ = "\u00a0=\u00a0"         # " = " that a wrapped legend note never breaks ("[1] =" / "[4]")
+
+
 def _coincidences(panel: str, merged: Sequence[Sequence[list[_Config]]],
                   universe: Sequence[_Config], number: Callable[[list[_Config]], int]) -> str:
     """``(c) rust_kvec, exact: vmalloc = moveonly``: the legend entries drawn as one line in
@@ -418,8 +421,8 @@ def _coincidences(panel: str, merged: Sequence[Sequence[list[_Config]]],
             allocs = tuple(dict.fromkeys(c.alloc for c in members))
             by_allocs.setdefault(allocs, []).append(members[0].policy)
         else:
-            other.append(" = ".join(f"[{number(g)}]" for g in gs))
-    items = [f"{', '.join(pols)}: {' = '.join(allocs)}" for allocs, pols in by_allocs.items()]
+            other.append(_EQ.join(f"[{number(g)}]" for g in gs))
+    items = [f"{', '.join(pols)}: {_EQ.join(allocs)}" for allocs, pols in by_allocs.items()]
     return f"({panel}) " + "; ".join(items + other)
 
 

@@ -172,6 +172,20 @@ def test_group_labels_name_every_merged_configuration() -> None:
     assert plot._group_label([k], [k, many]) == "kmalloc / rust_kvec (1 vector)"
 
 
+def test_a_coincidence_note_never_breaks_an_equality_across_lines() -> None:
+    c = plot._Config
+    km, vm, kv = (c(a, "rust_kvec", LATEST, "u64", "push") for a in ("kmalloc", "vmalloc", "kvmalloc"))
+    kv_exact = c("kvmalloc", "exact", LATEST, "u64", "push")
+    order = [km, vm, kv, kv_exact]
+    note = plot._coincidences("b", [[[vm], [kv]], [[km], [kv_exact]]], order,
+                              lambda g: order.index(g[0]) + 1)
+    # one policy: by name; two: by legend number. The "=" is padded by no-break spaces
+    assert note.replace("\u00a0", " ") == "(b) rust_kvec: vmalloc = kvmalloc; [1] = [4]"
+    for width in range(24, 48):            # the legend wraps at 40
+        lines = plot._wrap(note, width, "     ").split("\n")
+        assert not any(line.rstrip().endswith("=") or line.lstrip().startswith("=")
+                       for line in lines), (width, lines)
+
 def test_sweep_rows_merge_kmalloc_and_kvmalloc_below_the_kmalloc_limit(
         sweep: tuple[list[dict[str, Any]], list[Run]]) -> None:
     # what plot_sweep merges: the series of each configuration, equal in every panel
