@@ -230,7 +230,9 @@ class Run:
     walk. ``ev`` holds :data:`_EV_FIELDS` ints per event (strings as indices into
     :data:`OUTCOMES`, :data:`BACKINGS` and ``buffers``), ``ptrs`` the old and new pointer,
     ``snaps`` :data:`_Recorder.SNAP` ints per event (the kernel after it), ``steps`` the
-    workload step of each event.
+    workload step of each event. The fragmentation fields of a snapshot are measured only
+    where a row reads them (the last event, and the sweep points ``run_growth`` was given);
+    elsewhere they are -1.
     """
 
     spec: RunSpec
@@ -361,6 +363,7 @@ class _Recorder:
             "vr_in_place", "vr_moved", "vr_fallthrough", "free_areas", "largest_hole", "span",
             "ptes_mapped", "ptes_unmapped")
     FLUSH = 4096
+    _FRAG = SNAP.index("free_areas")             # the three fragmentation fields from here
 
     def __init__(self, k: Kernel, stride: int, churn: Any = None, churn_steps: int = 0,
                  cost: CostModel | None = None) -> None:
@@ -384,8 +387,10 @@ class _Recorder:
         self.peak_va = 0
         self._frag_gen = -1
         self._frag = (0, 0, 0)
+        self._snap_gen = -1               # the address space's generation at the newest snapshot
         self.m.mem.reset_watermark()
-        self.base = self.snap()
+        base, f = self.snap(), self._FRAG
+        self.base = base[:f] + self.fragmentation() + base[f + 3:]
         self.work = self.m.work_counts()          # after the last event (and its churn)
 
     def flush(self) -> None:
@@ -396,20 +401,43 @@ class _Recorder:
             values.clear()
 
     def snap(self) -> tuple[int, ...]:
+        """The kernel now, its fragmentation fields -1 (:meth:`capture` measures them). O(1)."""
         m = self.m
         mem, kva, vr, pt = m.mem, m.kva, m.vrealloc.stats, m.pgtable
         lazy = kva.vmap_lazy_nr * PAGE_SIZE
         va = kva.busy_bytes + lazy
         if va > self.peak_va:
             self.peak_va = va
-        if kva.generation != self._frag_gen:       # the areas changed: measure again
+        self._snap_gen = kva.generation
+        return (mem.nr_frames - mem.nr_free, mem.nr_frames - mem.min_free, va, self.peak_va,
+                lazy, kva.nr_purges, pt.nr_tlb_flushes, vr.fresh, vr.shrink + vr.grow_in_place,
+                vr.moved - vr.fresh, vr.fallthrough, -1, -1, -1, pt.nr_ptes_mapped,
+                pt.nr_ptes_unmapped)
+
+    def fragmentation(self) -> tuple[int, int, int]:
+        """The fragmentation fields of the address space now; measured again only when its
+        areas changed. O(free blocks + pooled and lazy areas)."""
+        kva = self.m.kva
+        if kva.generation != self._frag_gen:
             f = fragmentation(self.k)
             self._frag = (f["free_areas"], f["largest_hole_bytes"], f["va_span_bytes"])
             self._frag_gen = kva.generation
-        return (mem.nr_frames - mem.nr_free, mem.nr_frames - mem.min_free, va, self.peak_va,
-                lazy, kva.nr_purges, pt.nr_tlb_flushes, vr.fresh, vr.shrink + vr.grow_in_place,
-                vr.moved - vr.fresh, vr.fallthrough, *self._frag, pt.nr_ptes_mapped,
-                pt.nr_ptes_unmapped)
+        return self._frag
+
+    def capture(self) -> None:
+        """Measure the fragmentation fields of the newest snapshot, for a row to read.
+
+        Call it where a row will be made (before the workload step of a sweep point, and at
+        the end): measuring after every event would cost O(areas) per event. The address
+        space changes only inside events, each followed by its snapshot, so the newest
+        snapshot still describes it; AssertionError if it does not."""
+        buf: list[int] | array.array[int] = self._snaps or self.snaps
+        if not buf:
+            return                                 # no event yet: the base is measured
+        if self.m.kva.generation != self._snap_gen:
+            raise AssertionError("the address space changed outside an event")
+        at = len(buf) - len(self.SNAP) + self._FRAG
+        buf[at], buf[at + 1], buf[at + 2] = self.fragmentation()
 
     def observer(self, buffer: str, length: Callable[[], int]) -> Callable[[ReallocEvent], None]:
         """The observer of one buffer (a vector ``v0`` or a raw buffer ``r0``)."""
@@ -508,8 +536,12 @@ def _raw_length(raws: dict[int, tuple[Allocator, int, int]], vid: int,
     return lambda: raws[vid][2] // stride if vid in raws else 0
 
 
-def run_growth(spec: RunSpec, cost: CostModel | None = None) -> Run:
+def run_growth(spec: RunSpec, cost: CostModel | None = None, points: Iterable[int] = ()) -> Run:
     """Run one configuration on a fresh kernel; O(events + workload steps).
+
+    ``points`` are the element counts N at which :func:`sweep_rows` will be asked for rows
+    (the end is always one): the address space's fragmentation is measured there, as it
+    would cost O(areas) after every event.
 
     >>> r = run_growth(RunSpec("vmalloc", "rust_kvec", "e64f42036ef4", elements=600))
     >>> [(e["outcome"], e["new_capacity"]) for e in r.events][:3]
@@ -517,10 +549,10 @@ def run_growth(spec: RunSpec, cost: CostModel | None = None) -> Run:
     """
     with warnings.catch_warnings():          # kernel warnings go to the run's log (Run.dmesg)
         warnings.simplefilter("ignore", KernelWarning)
-        return _run_growth(spec, cost)
+        return _run_growth(spec, cost, points)
 
 
-def _run_growth(spec: RunSpec, cost: CostModel | None) -> Run:
+def _run_growth(spec: RunSpec, cost: CostModel | None, points: Iterable[int]) -> Run:
     e = element(spec.elem)
     n = spec.elements
     stride = Layout(e.size, e.align).pad_to_align().size
@@ -552,17 +584,22 @@ def _run_growth(spec: RunSpec, cost: CostModel | None) -> Run:
     failed_at: int | None = None
     ops = _ops(spec)
     only_push = all(op.name == "push" and op.buf == 0 for op in ops)
+    marks = {n * spec.vectors for n in points}            # the steps a sweep row ends before
     try:
         if only_push and spec.vectors == 1:
             push = vector(0).push                       # the hot path: steps are pushes
             done = 0
-            for op in ops:
-                for _ in range(op.arg):
+            total = sum(op.arg for op in ops)
+            for end in sorted({m for m in marks if 0 < m < total}) + [total]:
+                for _ in range(end - done):
                     rec.step = done
                     push(value)
                     done += 1
+                rec.capture()
         else:
             for i, (kind, vid, name, arg) in enumerate(_steps(spec, ops)):
+                if i in marks:
+                    rec.capture()
                 rec.step = i
                 if kind == "v":
                     v = vector(vid)
@@ -594,6 +631,7 @@ def _run_growth(spec: RunSpec, cost: CostModel | None) -> Run:
     except AllocError:
         rec.flush()
         failed_at = rec.ev[-_EV_FIELDS] if rec.ev else 0      # the len of the last event
+    rec.capture()
     length = sum(len(v) for v in vecs.values()) + sum(sz // stride for _, _, sz in raws.values())
     for a in allocs:
         a.observer = None
@@ -615,6 +653,9 @@ def _summarise(run: Run, tally: _Tally, length: int, elements: int) -> dict[str,
     count = dict(zip(OUTCOMES, tally.count))
     copied, worst, held = tally.copied, tally.worst, tally.held
     snap = run.snap(tally.upto - 1)
+    if snap[_Recorder._FRAG] < 0:
+        raise ValueError(f"the run did not measure its address space at {elements} elements: "
+                         f"pass them to run_growth(spec, points=...)")
     base = run.base
     capacity = sum(c for c, _ in held.values())
     allocated = sum(a for _, a in held.values())
@@ -831,7 +872,7 @@ def _run_group(specs: list[RunSpec], cost: CostModel | None, sweep: Sequence[int
     made. ``whatifs`` are registered first (a worker process starts without them)."""
     for prof in whatifs:
         register_profile(prof)
-    run = run_growth(specs[0], cost)
+    run = run_growth(specs[0], cost, sweep or ())
     rows = []
     for j, spec in enumerate(specs):
         r = dataclasses.replace(run, spec=spec) if j else run

@@ -9,6 +9,8 @@ import pathlib
 import pytest
 
 from kvalloc import PAGE_SIZE, Kernel
+from kvalloc.tools import study
+from kvalloc.tools.background import fragmentation
 from kvalloc.tools.cli import main
 from kvalloc.tools.study import (
     EVENT_KEYS,
@@ -91,7 +93,7 @@ def test_allocated_bytes_is_what_the_kernel_gives_for_the_capacity(alloc: str) -
                                            ("moveonly", "rust_kvec")])
 def test_every_sweep_point_equals_a_direct_run(alloc: str, policy: str) -> None:
     points = sweep_points(10, 6000, 7)
-    run = run_growth(RunSpec(alloc, policy, LATEST, elements=max(points)))
+    run = run_growth(RunSpec(alloc, policy, LATEST, elements=max(points)), points=points)
     for swept, n in zip(sweep_rows(run, points), points):
         direct = run_growth(RunSpec(alloc, policy, LATEST, elements=n)).row()
         assert swept == direct, n
@@ -226,11 +228,35 @@ def test_several_vectors_with_churn_change_with_the_seed_and_stay_checked() -> N
 def test_sweep_with_several_vectors_equals_direct_runs() -> None:
     points = [100, 1000, 3000]
     run = run_growth(RunSpec("vmalloc", "rust_kvec", LATEST, elements=3000, vectors=3,
-                             churn="fix_size_alloc_test", seed=5))
+                             churn="fix_size_alloc_test", seed=5), points=points)
     for swept, n in zip(sweep_rows(run, points), points):
         direct = run_growth(RunSpec("vmalloc", "rust_kvec", LATEST, elements=n, vectors=3,
                                     churn="fix_size_alloc_test", seed=5)).row()
         assert swept == direct, n
+
+
+def test_fragmentation_is_measured_where_rows_are_made_and_only_there() -> None:
+    # after every event it would cost O(areas): a busy address space made every event slow
+    data = ROOT / "tests" / "data" / "vmallocinfo-linux-6.18.txt"
+    spec = RunSpec("vmalloc", "exact", LATEST, elements=1500, vectors=2,
+                   churn="random_size_alloc_test", background=str(data))
+    calls = []
+
+    def counted(k: Kernel) -> dict[str, int]:
+        calls.append(k)
+        return fragmentation(k)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(study, "fragmentation", counted)
+        run = run_growth(spec, points=[10, 1000, 1000, 1500])
+    assert len(run) == 3000 and len(calls) <= 4           # the base, 10, 1000 and the end
+    measured = [i for i in range(len(run)) if run.snap(i)[study._Recorder._FRAG] >= 0]
+    assert len(measured) <= 3 and measured[-1] == len(run) - 1
+    rows = sweep_rows(run, [10, 1000, 1500])
+    assert rows[-1] == run.row() and rows[-1]["free_areas"] > 1
+    # a point the run was not asked to measure is refused, not made up
+    with pytest.raises(ValueError, match="^the run did not measure its address space at 1200 "
+                                         r"elements: pass them to run_growth\(spec, points=\.\.\.\)$"):
+        sweep_rows(run, [1200])
 
 
 def test_a_busy_address_space_from_a_real_vmallocinfo() -> None:
