@@ -110,19 +110,22 @@ GLOSSARY: dict[str, str] = {
     "allocator_slack_bytes": "allocated_bytes - requested_bytes: what the allocator's rounding costs",
     "container_slack_bytes": "(capacity - len) * elem_size: spare capacity the policy keeps",
     "data_pages": "pages holding the buffer at the end (allocated_bytes / 4096, rounded up)",
-    "metadata_pages": "other pages the run holds at the end: a vm area's pages[] array, slab pages",
-    "peak_pages": "the most pages in use at any moment, old and new buffers together during a move",
+    "metadata_pages": "other pages the run holds at the end: a vm area's pages[] array, slab "
+                      "pages (a churn's are not the run's)",
+    "peak_pages": "the most pages the run held at any moment, old and new buffers together "
+                  "during a move",
     "overhead_pct": "memory held at the end ((data_pages + metadata_pages) * 4096) over the "
                     "payload (len * elem_size), minus 100 %",
     "peak_va_bytes": "the most address space held at once beyond what was held at the start "
-                     "(busy and unpurged areas, guard pages included)",
+                     "(busy and unpurged areas, guard pages included; a churn's too)",
     "lazy_va_bytes": "address space held at the end by areas freed but not yet purged (all of "
                      "the kernel's, a background's included)",
-    "purges": "lazy-free purges during the run (__purge_vmap_area_lazy)",
-    "tlb_flushes": "kernel TLB flushes during the run",
-    "ptes_mapped": "4 KiB page-table entries set during the run (vremap maps a moved area's "
-                   "pages again instead of copying them)",
-    "ptes_unmapped": "4 KiB page-table entries cleared during the run",
+    "purges": "lazy-free purges the run's own calls made (__purge_vmap_area_lazy; a churn's "
+              "steps not counted)",
+    "tlb_flushes": "kernel TLB flushes the run's own calls made",
+    "ptes_mapped": "4 KiB page-table entries the run's own calls set (vremap maps a moved "
+                   "area's pages again instead of copying them)",
+    "ptes_unmapped": "4 KiB page-table entries the run's own calls cleared",
     "est_time_ms": "estimated time of every resize and allocation of the run, in ms, from the "
                    "work counted (Kernel.work()) priced by the cost model (--cost-model, "
                    "docs/cost_model.md); the background's work is not included",
@@ -385,6 +388,10 @@ class _Recorder:
         self.buffers: list[str] = []
         self.step = 0
         self.peak_va = 0
+        # what the churn's steps changed, kept out of the run's own counters
+        self._churn_pages = 0                      # frames they hold now
+        self._churn_counts: tuple[int, ...] = (0, 0, 0, 0)   # purges, flushes, PTEs set, cleared
+        self._own_peak = 0                         # the run's peak pages before the last steps
         self._frag_gen = -1
         self._frag = (0, 0, 0)
         self._snap_gen = -1               # the address space's generation at the newest snapshot
@@ -401,7 +408,11 @@ class _Recorder:
             values.clear()
 
     def snap(self) -> tuple[int, ...]:
-        """The kernel now, its fragmentation fields -1 (:meth:`capture` measures them). O(1)."""
+        """The kernel now, its fragmentation fields -1 (:meth:`capture` measures them). O(1).
+
+        Pages, purges, TLB flushes and PTEs are the run's own: what the churn's steps
+        changed is left out (:meth:`run_churn`). The address space (VA held, lazy VA,
+        fragmentation) is the whole kernel's, shared with the churn and the background."""
         m = self.m
         mem, kva, vr, pt = m.mem, m.kva, m.vrealloc.stats, m.pgtable
         lazy = kva.vmap_lazy_nr * PAGE_SIZE
@@ -409,10 +420,36 @@ class _Recorder:
         if va > self.peak_va:
             self.peak_va = va
         self._snap_gen = kva.generation
-        return (mem.nr_frames - mem.nr_free, mem.nr_frames - mem.min_free, va, self.peak_va,
-                lazy, kva.nr_purges, pt.nr_tlb_flushes, vr.fresh, vr.shrink + vr.grow_in_place,
-                vr.moved - vr.fresh, vr.fallthrough, -1, -1, -1, pt.nr_ptes_mapped,
-                pt.nr_ptes_unmapped)
+        churn = self._churn_pages
+        peak = mem.nr_frames - mem.min_free - churn
+        if peak < self._own_peak:
+            peak = self._own_peak
+        purges, flushes, mapped, unmapped = self._churn_counts
+        return (mem.nr_frames - mem.nr_free - churn, peak, va, self.peak_va,
+                lazy, kva.nr_purges - purges, pt.nr_tlb_flushes - flushes, vr.fresh,
+                vr.shrink + vr.grow_in_place, vr.moved - vr.fresh, vr.fallthrough, -1, -1, -1,
+                pt.nr_ptes_mapped - mapped, pt.nr_ptes_unmapped - unmapped)
+
+    def run_churn(self) -> None:
+        """Run the churn's :attr:`churn_steps` steps, keeping what they change out of the
+        run's own counters, as ``est_time`` leaves out their work: the frames they hold,
+        the purges and TLB flushes they cause, the PTEs they set and clear. The peak pages
+        of the run are measured between the steps (the page allocator's low-water mark is
+        reset after them). O(steps)."""
+        mem, kva, pt = self.m.mem, self.m.kva, self.m.pgtable
+        used = mem.nr_frames - mem.nr_free
+        peak = mem.nr_frames - mem.min_free - self._churn_pages
+        if peak > self._own_peak:
+            self._own_peak = peak
+        before = (kva.nr_purges, pt.nr_tlb_flushes, pt.nr_ptes_mapped, pt.nr_ptes_unmapped)
+        step = self.churn.step
+        for _ in range(self.churn_steps):
+            step()
+        self._churn_pages += mem.nr_frames - mem.nr_free - used
+        after = (kva.nr_purges, pt.nr_tlb_flushes, pt.nr_ptes_mapped, pt.nr_ptes_unmapped)
+        self._churn_counts = tuple(map(operator.add, self._churn_counts,
+                                       map(operator.sub, after, before)))
+        mem.reset_watermark()
 
     def fragmentation(self) -> tuple[int, int, int]:
         """The fragmentation fields of the address space now; measured again only when its
@@ -466,10 +503,8 @@ class _Recorder:
                     new_alloc, outcome_of[outcome], copied, backing_of[backing], buf, est))
             add_ptrs((old_ptr, new_ptr))
             add_step(self.step)
-            churn = self.churn
-            if churn is not None:
-                for _ in range(self.churn_steps):
-                    churn.step()
+            if self.churn is not None:
+                self.run_churn()
                 work = work_counts()
             self.work = work
             add_snap(snap())

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import pathlib
+from typing import Any
 
 import pytest
 
@@ -223,6 +224,25 @@ def test_several_vectors_with_churn_change_with_the_seed_and_stay_checked() -> N
     frag = ("free_areas", "largest_hole_bytes", "va_span_bytes", "lazy_va_bytes")
     assert [a[c] for c in frag] != [b[c] for c in frag]
     # run_growth ends with Kernel.check() on every run
+
+
+@pytest.mark.parametrize("case", ["random_size_alloc_test", "full_fit_alloc_test"])
+def test_the_churns_pages_ptes_and_purges_are_not_the_runs(case: str) -> None:
+    # kmalloc'd vectors do the same page work whatever the vmalloc churn beside them does
+    kw: dict[str, Any] = dict(allocs=["kmalloc", "vmalloc"], policies=["rust_kvec", "exact"],
+                              vectors=2)
+    quiet = growth_study(3000, **kw)[0]
+    busy = growth_study(3000, churn=case, **kw)[0]
+    for q, b in zip(quiet, busy):
+        if b["alloc"] == "kmalloc":
+            for col in ("data_pages", "ptes_mapped", "ptes_unmapped", "purges", "tlb_flushes",
+                        "bytes_copied"):
+                assert b[col] == q[col], (b["policy"], col)
+        # a slab page shared with the churn counts to whoever took it or gave it back last
+        assert abs(b["metadata_pages"] - q["metadata_pages"]) <= 2
+        assert abs(b["peak_pages"] - q["peak_pages"]) <= 2
+        # the churn holds ~64 areas: counted as the run's, the overhead was thousands of %
+        assert b["overhead_pct"] < q["overhead_pct"] + 20, b["policy"]
 
 
 def test_sweep_with_several_vectors_equals_direct_runs() -> None:
