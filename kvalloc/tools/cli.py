@@ -471,18 +471,31 @@ def build_parser() -> argparse.ArgumentParser:
     sh.add_argument("--json", metavar="FILE")
     sh.add_argument("--csv", metavar="FILE")
     sh.set_defaults(func=_cmd_study)
-    t = sub.add_parser("test-vmalloc", help="run the lib/test_vmalloc.c workloads")
-    t.add_argument("--run-test-mask", type=int, default=7, metavar="M")
+    from .lib_test_vmalloc import TEST_CASES
+    ids = ", ".join(f"{1 << i} {name}{'' if fn else ' (skipped)'}"
+                    for i, (name, fn, _) in enumerate(TEST_CASES))
+    t = sub.add_parser("test-vmalloc", help="run the lib/test_vmalloc.c workloads",
+                       description="The lib/test_vmalloc.c stress tests on a simulated kernel; "
+                                   "the options are the module's parameters.")
+    t.add_argument("--run-test-mask", type=int, default=7, metavar="M",
+                   help=f"the tests to run, one bit per test id (run_test_mask; default 7, "
+                        f"the first three): {ids}")
     t.add_argument("--nr-threads", type=int, default=0, metavar="N",
                    help="workers: the module's nr_threads, clamped to [1, 65535] (default 0: "
                         "one worker)")
-    t.add_argument("--test-loop-count", type=int, default=1000000, metavar="L")
-    t.add_argument("--test-repeat-count", type=int, default=1, metavar="R")
-    t.add_argument("--nr-pages", type=int, default=0, metavar="P")
-    t.add_argument("--use-huge", action="store_true")
-    t.add_argument("--sequential-test-order", action="store_true")
-    t.add_argument("--cpus", type=int, default=2)
-    t.add_argument("--kasan", choices=["off", "generic", "sw_tags"], default="off")
+    t.add_argument("--test-loop-count", type=int, default=1000000, metavar="L",
+                   help="iterations of each test (test_loop_count; default 1000000)")
+    t.add_argument("--test-repeat-count", type=int, default=1, metavar="R",
+                   help="runs of each test (test_repeat_count; default 1)")
+    t.add_argument("--nr-pages", type=int, default=0, metavar="P",
+                   help="pages of each fix_size_alloc_test allocation (nr_pages; default 0: one)")
+    t.add_argument("--use-huge", action="store_true",
+                   help="fix_size_alloc_test allocates with vmalloc_huge (use_huge)")
+    t.add_argument("--sequential-test-order", action="store_true",
+                   help="run the tests in id order instead of shuffled (sequential_test_order)")
+    t.add_argument("--cpus", type=int, default=2, help="CPUs of the simulated kernel (default 2)")
+    t.add_argument("--kasan", choices=["off", "generic", "sw_tags"], default="off",
+                   help="KASAN mode of the simulated kernel (default off)")
     t.add_argument("--profile", default="latest",
                    help="vrealloc profile (commit, alias, what-if or module:NAME)")
     t.set_defaults(func=_cmd_test_vmalloc)

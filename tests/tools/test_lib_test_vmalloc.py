@@ -108,3 +108,16 @@ def test_each_test_stores_what_lib_test_vmalloc_stores(monkeypatch: pytest.Monke
     assert seen == {"fix_size_alloc_test": {0}, "full_fit_alloc_test": {1},
                     "long_busy_list_alloc_test": {0, 1}, "random_size_alloc_test": {1},
                     "kvfree_rcu_1_arg_vmalloc_test": {ord("a")}}
+
+
+def test_test_vmalloc_help_names_every_test_id_and_parameter(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as done:
+        main(["test-vmalloc", "--help"])
+    assert done.value.code == 0
+    text = " ".join(capsys.readouterr().out.split())          # argparse wraps at any space
+    assert "1 fix_size_alloc_test, 2 full_fit_alloc_test, 4 long_busy_list_alloc_test" in text
+    assert "128 pcpu_alloc_test (skipped)" in text and "4096 vrealloc_test" in text
+    for param in ("run_test_mask", "test_loop_count", "test_repeat_count", "nr_pages",
+                  "use_huge", "sequential_test_order", "nr_threads"):
+        assert f"({param}" in text or f"module's {param}" in text, param
