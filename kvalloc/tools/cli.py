@@ -387,6 +387,10 @@ def _cmd_test_vmalloc(args: argparse.Namespace) -> int:
     return 1 if any(r.failed for r in results) else 0
 
 
+_JSON_HELP = "every row, every column, as a JSON list (- for standard output)"
+_CSV_HELP = "every row, every column, as CSV (- for standard output)"
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The full argument parser, one sub-command per job."""
     from .workloads import WORKLOADS
@@ -394,13 +398,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--version", action="version", version=f"kvalloc {__version__}")
     sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
     v = sub.add_parser("vmallocinfo", help="run a workload and print /proc/vmallocinfo and meminfo")
-    v.add_argument("--workload", choices=sorted(WORKLOADS), default="demo")
-    v.add_argument("--kasan", choices=["off", "generic", "sw_tags"], default="off")
+    v.add_argument("--workload", choices=sorted(WORKLOADS), default="demo",
+                   help="the allocations made before the views are printed (default demo)")
+    v.add_argument("--kasan", choices=["off", "generic", "sw_tags"], default="off",
+                   help="KASAN mode of the simulated kernel (default off)")
     v.set_defaults(func=_cmd_vmallocinfo)
     st = sub.add_parser("study", help="growth and shrink studies")
     stsub = st.add_subparsers(dest="study", required=True, parser_class=_Parser)
     g = stsub.add_parser("growth", help="push N elements through each allocator, policy and profile")
-    g.add_argument("--elements", type=int, default=50_000, metavar="N")
+    g.add_argument("--elements", type=int, default=50_000, metavar="N",
+                   help="elements each vector ends with (default 50000; with --sweep, STOP)")
     g.add_argument("--elem", default="u64", help="element type: u8 ... u64, i8 ... i64, f32, f64")
     g.add_argument("--elem-size", type=int, default=None, metavar="BYTES",
                    help="an opaque element of BYTES bytes instead of --elem (e.g. 16, 24)")
@@ -411,14 +418,16 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--profile", default="latest",
                    help="comma list of vrealloc commits, aliases, what-ifs (kvalloc profiles) "
                         "or module:NAME")
-    g.add_argument("--json", metavar="FILE")
-    g.add_argument("--csv", metavar="FILE")
+    g.add_argument("--json", metavar="FILE", help=_JSON_HELP)
+    g.add_argument("--csv", metavar="FILE", help=_CSV_HELP)
     g.add_argument("--workload", default="push", metavar="NAME|FILE",
                    help="push (default), burst, sawtooth, bpf-insn-hist, random, or a trace file "
                         "(docs/workloads.md)")
     g.add_argument("--vectors", type=int, default=1, metavar="K",
                    help="K vectors run the workload side by side in one kernel")
-    g.add_argument("--interleave", choices=["round-robin", "random"], default="round-robin")
+    g.add_argument("--interleave", choices=["round-robin", "random"], default="round-robin",
+                   help="with --vectors: one step of each in turn (default), or a seeded "
+                        "random vector each step")
     g.add_argument("--seed", type=int, default=0, help="for random workloads, interleaving, churn")
     g.add_argument("--churn", default="", metavar="CASE",
                    help="a lib/test_vmalloc.c-style background between reallocations, e.g. "
@@ -456,20 +465,25 @@ def build_parser() -> argparse.ArgumentParser:
                    help="comma list of workload cases (default: all): " + ", ".join(CASE_NAMES))
     w.add_argument("--elements", type=int, default=None, metavar="N",
                    help="N for every case instead of each case's own")
-    w.add_argument("--cost-model", default="default", metavar="default|FILE")
-    w.add_argument("--json", metavar="FILE")
-    w.add_argument("--csv", metavar="FILE")
+    w.add_argument("--cost-model", default="default", metavar="default|FILE",
+                   help="the ns per unit of work behind est time: the defaults, or a TOML or "
+                        "JSON file of overrides (docs/cost_model.md)")
+    w.add_argument("--json", metavar="FILE", help=_JSON_HELP)
+    w.add_argument("--csv", metavar="FILE", help=_CSV_HELP)
     w.add_argument("--plot", metavar="FILE",
                    help="a figure (.png, .svg or .pdf): each what-if's estimated time and bytes "
                         "copied against latest, per case")
     w.add_argument("--quiet", action="store_true", help="no progress bar")
     w.set_defaults(func=_cmd_whatif)
     sh = stsub.add_parser("shrink", help="vmalloc(--from), vrealloc to --to, grow back; per profile")
-    sh.add_argument("--from", dest="from_size", type=parse_size, default=256 << 10, metavar="SIZE")
-    sh.add_argument("--to", dest="to_size", type=parse_size, default=16 << 10, metavar="SIZE")
+    sh.add_argument("--from", dest="from_size", type=parse_size, default=256 << 10, metavar="SIZE",
+                   help="the size first vmalloc'd and grown back to: bytes, or 16K, 2M, 1G "
+                        "(default 256K)")
+    sh.add_argument("--to", dest="to_size", type=parse_size, default=16 << 10, metavar="SIZE",
+                   help="the size vrealloc shrinks to (default 16K)")
     sh.add_argument("--profile", default="", help="comma list (default: every commit)")
-    sh.add_argument("--json", metavar="FILE")
-    sh.add_argument("--csv", metavar="FILE")
+    sh.add_argument("--json", metavar="FILE", help=_JSON_HELP)
+    sh.add_argument("--csv", metavar="FILE", help=_CSV_HELP)
     sh.set_defaults(func=_cmd_study)
     from .lib_test_vmalloc import TEST_CASES
     ids = ", ".join(f"{1 << i} {name}{'' if fn else ' (skipped)'}"
@@ -504,7 +518,9 @@ def build_parser() -> argparse.ArgumentParser:
                     help="comma list of module:NAME what-ifs to list as well")
     pr.set_defaults(func=_cmd_profiles)
     b = sub.add_parser("bench", help="run the benchmarks (ratios against in-process baselines)")
-    b.add_argument("--json", metavar="FILE")
+    b.add_argument("--json", metavar="FILE",
+                   help="also write every metric, its goal and the machine as JSON "
+                        "(benchmarks/results/ holds such files)")
     b.add_argument("--quick", action="store_true", help="a fast smoke run")
     b.set_defaults(func=_cmd_bench)
     return p

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import pathlib
 
 import pytest
 
-from kvalloc.tools.cli import main
+from kvalloc.tools.cli import build_parser, main
 
 
 def test_vmallocinfo_demo(capsys: pytest.CaptureFixture[str]) -> None:
@@ -41,3 +42,20 @@ def test_bad_arguments_exit_2_with_one_line(argv: list[str], capsys: pytest.Capt
     assert e.value.code == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert err and "error" in err[-1]
+
+
+def _commands(parser: argparse.ArgumentParser, path: str = "kvalloc"
+              ) -> list[tuple[str, argparse.ArgumentParser]]:
+    out = [(path, parser)]
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for name, sub in action.choices.items():
+                out += _commands(sub, f"{path} {name}")
+    return out
+
+
+def test_every_option_of_every_command_says_what_it_does() -> None:
+    missing = [f"{path} {action.option_strings[-1]}"
+               for path, parser in _commands(build_parser()) for action in parser._actions
+               if action.option_strings and not action.help]
+    assert missing == []
