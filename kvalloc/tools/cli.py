@@ -407,7 +407,7 @@ def build_parser() -> argparse.ArgumentParser:
     stsub = st.add_subparsers(dest="study", required=True, parser_class=_Parser)
     g = stsub.add_parser("growth", help="push N elements through each allocator, policy and profile")
     g.add_argument("--elements", type=int, default=50_000, metavar="N",
-                   help="elements each vector ends with (default 50000; with --sweep, STOP)")
+                   help="elements each vector ends with (default 50000; --sweep runs to its STOP instead)")
     g.add_argument("--elem", default="u64", help="element type: u8 ... u64, i8 ... i64, f32, f64")
     g.add_argument("--elem-size", type=int, default=None, metavar="BYTES",
                    help="an opaque element of BYTES bytes instead of --elem (e.g. 16, 24)")
