@@ -630,7 +630,8 @@ def _run_growth(spec: RunSpec, cost: CostModel | None, points: Iterable[int]) ->
                     rec.step = done
                     push(value)
                     done += 1
-                rec.capture()
+                if end < total:                         # the end is captured below
+                    rec.capture()
         else:
             for i, (kind, vid, name, arg) in enumerate(_steps(spec, ops)):
                 if i in marks:
