@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from kvalloc import PAGE_SIZE, Kernel
+from kvalloc import PAGE_SIZE, Kernel, Layout, Vmalloc
 from kvalloc.tools import study
 from kvalloc.tools.background import fragmentation
 from kvalloc.tools.cli import main
@@ -243,6 +243,23 @@ def test_the_churns_pages_ptes_and_purges_are_not_the_runs(case: str) -> None:
         assert abs(b["peak_pages"] - q["peak_pages"]) <= 2
         # the churn holds ~64 areas: counted as the run's, the overhead was thousands of %
         assert b["overhead_pct"] < q["overhead_pct"] + 20, b["policy"]
+
+
+def test_the_recorder_refuses_to_describe_an_address_space_changed_behind_it() -> None:
+    k = Kernel()
+    rec = study._Recorder(k, 8)
+    rec.capture()                                         # no event yet: nothing to measure
+    a = Vmalloc(k)
+    a.observer = rec.observer("v0", lambda: 0)
+    p = a.realloc(None, Layout(4096, 8), Layout(0, 8))      # one event, then its snapshot
+    rec.capture()
+    assert rec._snaps[rec._FRAG:rec._FRAG + 3] == list(rec.fragmentation())
+    q = k.vmalloc(4096)                                    # outside any event
+    with pytest.raises(AssertionError, match="^the address space changed outside an event$"):
+        rec.capture()
+    k.vfree(q)
+    a.observer = None
+    a.free(p, Layout(4096, 8))
 
 
 def test_sweep_with_several_vectors_equals_direct_runs() -> None:
