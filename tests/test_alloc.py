@@ -12,6 +12,7 @@ from kvalloc import (
     AllocError,
     Kernel,
     KernelConfig,
+    KernelWarning,
     Kmalloc,
     KVmalloc,
     Layout,
@@ -20,7 +21,13 @@ from kvalloc import (
     Vmalloc,
 )
 
-from .helpers import class_name as _name, fail_everything, memory_state, stats_without_warnings
+from .helpers import (
+    class_name as _name,
+    fail_everything,
+    memory_state,
+    stats_without_warnings,
+    warn_on,
+)
 
 # -- helpers ---------------------------------------------------------------------------------------
 
@@ -261,9 +268,14 @@ def test_alignments_above_min_align_work_on_the_latest_kernel(
         alloc: type[Kmalloc] | type[Vmalloc] | type[KVmalloc], align: int, size: int) -> None:
     k = Kernel()
     a = alloc(k)
-    if alloc is Kmalloc and size > 4 << 20:
-        with pytest.raises(AllocError):
+    if alloc is Kmalloc and size > 4 << 20:            # above KMALLOC_MAX_SIZE: refused
+        before = memory_state(k)
+        with pytest.warns(KernelWarning, match="^WARNING at __alloc_pages_noprof$"), \
+                pytest.raises(AllocError):
             a.alloc(Layout(size, align))
+        assert k.dmesg == warn_on("__alloc_pages_noprof")    # the order-11 WARN_ON_ONCE
+        assert memory_state(k) == before
+        k.check()
         return
     p = a.alloc(Layout(size, align))
     assert p % align == 0
