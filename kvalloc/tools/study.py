@@ -770,7 +770,8 @@ def _check_sweepable(workload: str, vectors: int, interleave: str) -> None:
 def sweep_rows(run: Run, points: Iterable[int]) -> list[dict[str, Any]]:
     """The row of ``run`` at each N of ``points``, derived from its events: equal to a run of
     N elements. Only for the ``push`` workload, interleaved round-robin (so that the state
-    at N is a prefix of the run). O(events + points)."""
+    at N is a prefix of the run), and for points the run was made with
+    (``run_growth(spec, points=...)``; ValueError otherwise). O(events + points)."""
     run._need_events()
     spec = run.spec
     _check_sweepable(spec.workload, spec.vectors, spec.interleave)
