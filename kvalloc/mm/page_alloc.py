@@ -529,7 +529,7 @@ class PageAllocator:
         if self.init_on_free:
             self.zero_frames(first, n)
             self.nr_bytes_zeroed += n << PAGE_SHIFT
-        if release:
+        if release and n >= RELEASE_MIN_FRAMES:       # release_frames' own test, without its call
             self.release_frames(first, n)
         give_back = self._give_back
         pfn, end = first, first + n
