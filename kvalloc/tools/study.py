@@ -436,19 +436,22 @@ class _Recorder:
         the purges and TLB flushes they cause, the PTEs they set and clear. The peak pages
         of the run are measured between the steps (the page allocator's low-water mark is
         reset after them). O(steps)."""
-        mem, kva, pt = self.m.mem, self.m.kva, self.m.pgtable
+        m = self.m
+        mem, kva, pt = m.mem, m.kva, m.pgtable
+
+        def counts() -> tuple[int, ...]:          # the _churn_counts fields, as they are now
+            return kva.nr_purges, pt.nr_tlb_flushes, pt.nr_ptes_mapped, pt.nr_ptes_unmapped
         used = mem.nr_frames - mem.nr_free
         peak = mem.nr_frames - mem.min_free - self._churn_pages
         if peak > self._own_peak:
             self._own_peak = peak
-        before = (kva.nr_purges, pt.nr_tlb_flushes, pt.nr_ptes_mapped, pt.nr_ptes_unmapped)
+        before = counts()
         step = self.churn.step
         for _ in range(self.churn_steps):
             step()
         self._churn_pages += mem.nr_frames - mem.nr_free - used
-        after = (kva.nr_purges, pt.nr_tlb_flushes, pt.nr_ptes_mapped, pt.nr_ptes_unmapped)
         self._churn_counts = tuple(map(operator.add, self._churn_counts,
-                                       map(operator.sub, after, before)))
+                                       map(operator.sub, counts(), before)))
         mem.reset_watermark()
 
     def fragmentation(self) -> tuple[int, int, int]:
@@ -619,7 +622,7 @@ def _run_growth(spec: RunSpec, cost: CostModel | None, points: Iterable[int]) ->
     failed_at: int | None = None
     ops = _ops(spec)
     only_push = all(op.name == "push" and op.buf == 0 for op in ops)
-    marks = {n * spec.vectors for n in points}            # the steps a sweep row ends before
+    marks = {at * spec.vectors for at in points}          # the steps a sweep row ends before
     try:
         if only_push and spec.vectors == 1:
             push = vector(0).push                       # the hot path: steps are pushes
